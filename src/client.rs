@@ -1,0 +1,233 @@
+//! The client: a tokio runtime of its own, one pooled HTTP client, and the registry of the
+//! requests still running, which teardown cancels and waits for.
+
+use crate::error::Error;
+use crate::log::{log, DEBUG, ERROR};
+use crate::options::Options;
+use crate::request::{self, Outcome, RequestState};
+use crate::sink::Sink;
+use crate::status::YLOKH_INTERNAL;
+use futures_util::FutureExt;
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Condvar, Mutex, Once};
+use std::time::Duration;
+
+thread_local! {
+    /// True on the threads the library runs callbacks on.
+    static LIBRARY_THREAD: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether the calling thread belongs to the library (any client's runtime, or a teardown
+/// thread): a blocking wait here could deadlock.
+pub fn on_library_thread() -> bool {
+    LIBRARY_THREAD.with(Cell::get)
+}
+
+/// What the running requests share.
+pub struct Shared {
+    pub http: reqwest::Client,
+    pub options: Options,
+    pub endpoint: reqwest::Url,
+    registry: Mutex<Registry>,
+    idle: Condvar,
+}
+
+#[derive(Default)]
+struct Registry {
+    next_id: u64,
+    live: HashMap<u64, Arc<RequestState>>,
+    closing: bool,
+}
+
+pub struct Client {
+    runtime: Option<tokio::runtime::Runtime>,
+    shared: Arc<Shared>,
+}
+
+impl Client {
+    pub fn new(options: &Options) -> Result<Client, Error> {
+        quiet_panics_on_library_threads();
+        let options = options.clone();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(options.worker_threads)
+            .max_blocking_threads(4)
+            .thread_name("ylokh-worker")
+            .on_thread_start(|| LIBRARY_THREAD.with(|t| t.set(true)))
+            .enable_all()
+            .build()
+            .map_err(|e| Error::internal(format!("could not start the client's runtime threads: {e}")))?;
+        let http = http_client(&options)?;
+        let endpoint = options.endpoint();
+        let shared = Arc::new(Shared { http, endpoint, options, registry: Mutex::default(), idle: Condvar::new() });
+        Ok(Client { runtime: Some(runtime), shared })
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.shared.options
+    }
+
+    /// Starts a request on the runtime. `before_spawn` runs once the request is registered and
+    /// before any of its events can be delivered (the FFI layer writes its out-parameter there).
+    pub fn start(
+        &self,
+        body: Vec<u8>,
+        stream: bool,
+        mut sink: Sink,
+        state: Arc<RequestState>,
+        before_spawn: impl FnOnce(),
+    ) -> Result<(), Error> {
+        let runtime = self.runtime.as_ref().ok_or_else(|| Error::internal("the client is shutting down"))?;
+        let id = {
+            let mut registry = self.shared.registry.lock().unwrap_or_else(|e| e.into_inner());
+            if registry.closing {
+                return Err(Error::internal("the client is shutting down"));
+            }
+            registry.next_id += 1;
+            let id = registry.next_id;
+            registry.live.insert(id, state.clone());
+            id
+        };
+        let shared = self.shared.clone();
+        let body = bytes::Bytes::from(body);
+        before_spawn();
+        runtime.spawn(async move {
+            let outcome = AssertUnwindSafe(request::run(&shared, &state, body, stream, &mut sink))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|panic| {
+                    let what = panic_text(&*panic);
+                    log!(ERROR, "internal error (a bug; please report it): {what}");
+                    Outcome {
+                        status: YLOKH_INTERNAL,
+                        http_status: 0,
+                        message: Some(format!("internal error in libylokh (a bug; please report it): {what}")),
+                        finish_reason: None,
+                        usage: Default::default(),
+                    }
+                });
+            let (status, message) = (outcome.status, outcome.message.clone());
+            sink.done(outcome);
+            drop(sink);
+            state.finish(status, message);
+            shared.unregister(id);
+        });
+        Ok(())
+    }
+
+    /// Cancels every running request and stops the runtime once each one's `on_done` has
+    /// returned. From a library thread it cannot wait: a teardown thread finishes the job.
+    fn shutdown(&mut self) {
+        let Some(runtime) = self.runtime.take() else { return };
+        {
+            let mut registry = self.shared.registry.lock().unwrap_or_else(|e| e.into_inner());
+            registry.closing = true;
+            log!(DEBUG, "client free: cancelling {} running requests", registry.live.len());
+            for state in registry.live.values() {
+                state.cancel();
+            }
+        }
+        let shared = self.shared.clone();
+        let finish = move || {
+            shared.wait_idle();
+            // Blocking-pool threads (DNS lookups) get a grace period; worker threads end at once.
+            runtime.shutdown_timeout(Duration::from_secs(10));
+        };
+        if on_library_thread() {
+            let spawned = std::thread::Builder::new().name("ylokh-teardown".into()).spawn(move || {
+                LIBRARY_THREAD.with(|t| t.set(true));
+                finish()
+            });
+            if let Err(e) = spawned {
+                log!(ERROR, "could not start the teardown thread ({e}); the client's threads are left running");
+            }
+        } else {
+            finish();
+        }
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+impl Shared {
+    fn unregister(&self, id: u64) {
+        let mut registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        registry.live.remove(&id);
+        if registry.live.is_empty() {
+            self.idle.notify_all();
+        }
+    }
+
+    fn wait_idle(&self) {
+        let mut registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        while !registry.live.is_empty() {
+            registry = self.idle.wait(registry).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+fn http_client(options: &Options) -> Result<reqwest::Client, Error> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    for (name, value) in &options.headers {
+        headers.insert(name.clone(), value.clone());
+    }
+    if let Some(key) = &options.api_key {
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", key.expose()))
+            .map_err(|_| Error::invalid("the API key contains a control character"))?;
+        value.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    let mut builder = reqwest::Client::builder()
+        .use_rustls_tls()
+        .default_headers(headers)
+        .user_agent(concat!("libylokh/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::limited(5))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .tcp_nodelay(true);
+    if let Some(t) = options.connect_timeout {
+        builder = builder.connect_timeout(t);
+    }
+    builder = match &options.proxy {
+        None => builder.no_proxy(),
+        Some(url) => builder.proxy(reqwest::Proxy::all(url.clone()).map_err(|e| Error::invalid(format!("the proxy URL is not usable: {e}")))?),
+    };
+    for cert in &options.ca_certs {
+        builder = builder.add_root_certificate(cert.clone());
+    }
+    builder.build().map_err(|e| Error::internal(format!("could not set up the HTTP client: {e}")))
+}
+
+pub fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic with no message".into())
+}
+
+thread_local! {
+    /// Depth of library entry points on this thread: their panics are caught and reported.
+    pub static IN_LIBRARY: Cell<u32> = const { Cell::new(0) };
+}
+
+/// The library prints nothing unless logging is on: a panic inside the library (caught and
+/// turned into `YLOKH_INTERNAL`) goes to the log instead of stderr. Panics anywhere else in
+/// the process still reach the previous hook.
+fn quiet_panics_on_library_threads() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if on_library_thread() || IN_LIBRARY.with(Cell::get) > 0 {
+                log!(ERROR, "panic: {info}");
+            } else {
+                previous(info);
+            }
+        }));
+    });
+}

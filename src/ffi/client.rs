@@ -1,0 +1,41 @@
+//! `ylokh_client`: the session handle.
+
+use super::{out_param, required_ref, status_boundary, void_boundary};
+use crate::client::Client;
+use crate::options::Options;
+use crate::status::ylokh_status;
+
+/// A client: its own runtime threads, a pool of keep-alive connections, and the requests it
+/// runs. Thread-safe: requests may be started from any thread.
+pub struct ylokh_client {
+    pub(crate) inner: Client,
+}
+
+/// Creates a client from `opts` (copied; NULL: the Ylokh preset) and writes it to `*out`.
+/// Free it with `ylokh_client_free`.
+#[no_mangle]
+pub unsafe extern "C" fn ylokh_client_new(opts: *const super::options::ylokh_options, out: *mut *mut ylokh_client) -> ylokh_status {
+    status_boundary(|| {
+        out_param(out, "out")?;
+        let client = match opts.is_null() {
+            true => Client::new(&Options::ylokh())?,
+            false => Client::new(&required_ref(opts, "opts")?.inner)?,
+        };
+        *out = Box::into_raw(Box::new(ylokh_client { inner: client }));
+        Ok(())
+    })
+}
+
+/// Cancels every request of the client that is still running, waits until each one's
+/// `on_done` has returned and the client's threads have stopped, then returns: after it, no
+/// callback of the client runs again. From inside a library callback it cannot wait: it starts
+/// the same teardown and returns at once. NULL does nothing. Request handles stay valid (free
+/// them with `ylokh_request_free`).
+#[no_mangle]
+pub unsafe extern "C" fn ylokh_client_free(client: *mut ylokh_client) {
+    void_boundary(|| {
+        if !client.is_null() {
+            drop(Box::from_raw(client));
+        }
+    })
+}

@@ -1,0 +1,239 @@
+//! Requests: start, cancel, wait, free, the pull interface, and the blocking convenience.
+
+use super::types::{ylokh_callbacks, ylokh_event, ylokh_message, CResult, YLOKH_EVENT_CHUNK, YLOKH_EVENT_DONE, YLOKH_EVENT_REASONING, YLOKH_EVENT_TOKEN};
+use super::{boundary, optional_str, out_param, required_ref, required_str, set_last_error, status_boundary, void_boundary};
+use crate::client::on_library_thread;
+use crate::error::Error;
+use crate::options::parse_object;
+use crate::pull::{PullEvent, PullQueue};
+use crate::request::{build_body, RequestState};
+use crate::sink::{CallbackSink, Sink};
+use crate::status::*;
+use std::ffi::c_char;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A started request. Free it with `ylokh_request_free` (which cancels it if it still runs);
+/// the handle stays valid after its client is freed.
+pub struct ylokh_request {
+    state: Arc<RequestState>,
+    /// What the last `ylokh_request_next` handed out, kept alive until the next call.
+    pulled: Mutex<Pulled>,
+}
+
+#[derive(Default)]
+struct Pulled {
+    current: Option<PullEvent>,
+    done: Option<Box<CResult>>,
+}
+
+fn timeout(ms: u64) -> Option<Duration> {
+    (ms != u64::MAX).then(|| Duration::from_millis(ms))
+}
+
+fn refuse_on_library_thread(what: &str) -> Result<(), Error> {
+    if on_library_thread() {
+        return Err(Error::new(
+            YLOKH_RECURSIVE_CALL,
+            format!("{what} was called from a library thread (inside a callback), where it would block the request it waits for; call it from your own thread"),
+        ));
+    }
+    Ok(())
+}
+
+/// Collects the messages, checking every pointer and string.
+unsafe fn messages_from_c<'a>(messages: *const ylokh_message, n: usize) -> Result<Vec<(&'a str, &'a str)>, Error> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    if messages.is_null() {
+        return Err(Error::invalid(format!("messages must not be NULL when n_messages is {n}")));
+    }
+    (0..n)
+        .map(|i| {
+            let m = &*messages.add(i);
+            Ok((required_str(m.role, &format!("messages[{i}].role"))?, required_str(m.content, &format!("messages[{i}].content"))?))
+        })
+        .collect()
+}
+
+/// Starts a chat completion and writes its handle to `*out`.
+///
+/// The body is the client's default params, then `messages`, `model` (NULL: the client's
+/// default) and `stream`, then every key of `params_json` (NULL or a JSON object; later keys
+/// win, like the seed's `**kwargs`). All strings are copied.
+///
+/// With `callbacks` (copied), they run on a library thread; `on_done` runs exactly once, last,
+/// whatever happens. With `callbacks == NULL`, events wait for `ylokh_request_next`.
+/// When this returns an error, no callback runs and `*out` is untouched.
+#[no_mangle]
+pub unsafe extern "C" fn ylokh_chat_start(
+    client: *mut super::client::ylokh_client,
+    model: *const c_char,
+    messages: *const ylokh_message,
+    n_messages: usize,
+    params_json: *const c_char,
+    stream: bool,
+    callbacks: *const ylokh_callbacks,
+    out: *mut *mut ylokh_request,
+) -> ylokh_status {
+    status_boundary(|| {
+        let client = &required_ref(client, "client")?.inner;
+        out_param(out, "out")?;
+        let model = optional_str(model, "model")?;
+        let messages = messages_from_c(messages, n_messages)?;
+        let params = optional_str(params_json, "params_json")?.map(|json| parse_object(json, "params_json")).transpose()?;
+        let (body, stream) = build_body(client.options(), model, &messages, params, stream);
+        let (sink, pull) = match callbacks.as_ref() {
+            Some(callbacks) => (Sink::Callbacks(CallbackSink::new(*callbacks)), None),
+            None => {
+                let queue = Arc::new(PullQueue::new(client.options().pull_chunks));
+                (Sink::Queue(queue.clone()), Some(queue))
+            }
+        };
+        let state = Arc::new(RequestState::new(pull));
+        let handle = Box::into_raw(Box::new(ylokh_request { state: state.clone(), pulled: Mutex::default() }));
+        client.start(body, stream, sink, state, || *out = handle).inspect_err(|_| drop(Box::from_raw(handle)))
+    })
+}
+
+/// Asks the request to stop: it ends with YLOKH_CANCELLED (unless it already ended) and its
+/// connection is closed, so the server stops generating. Any thread, never blocks, idempotent.
+#[no_mangle]
+pub unsafe extern "C" fn ylokh_request_cancel(req: *mut ylokh_request) -> ylokh_status {
+    status_boundary(|| {
+        required_ref(req, "req")?.state.cancel();
+        Ok(())
+    })
+}
+
+/// Waits until the request's `on_done` has returned and gives its final status (and its message
+/// through `ylokh_last_error`), or YLOKH_PENDING when `timeout_ms` passed first
+/// (`UINT64_MAX`: no limit). From a library thread: YLOKH_RECURSIVE_CALL.
+#[no_mangle]
+pub unsafe extern "C" fn ylokh_request_wait(req: *mut ylokh_request, timeout_ms: u64) -> ylokh_status {
+    boundary(
+        |e| e.status,
+        || {
+            let req = required_ref(req, "req")?;
+            refuse_on_library_thread("ylokh_request_wait")?;
+            match req.state.wait(timeout(timeout_ms)) {
+                None => Ok(YLOKH_PENDING),
+                Some((status, message)) => {
+                    if let Some(message) = message {
+                        set_last_error(&message);
+                    }
+                    Ok(status)
+                }
+            }
+        },
+    )
+}
+
+/// Frees the handle; a request still running is cancelled (its `on_done` still runs, so
+/// `user_data` must stay valid until then). Never blocks; may be called inside `on_done`.
+/// NULL does nothing.
+#[no_mangle]
+pub unsafe extern "C" fn ylokh_request_free(req: *mut ylokh_request) {
+    void_boundary(|| {
+        if !req.is_null() {
+            let req = Box::from_raw(req);
+            req.state.cancel();
+        }
+    })
+}
+
+/// The pull interface, for a request started with `callbacks == NULL`: writes the next event
+/// to `*out` and returns YLOKH_OK, or YLOKH_PENDING when `timeout_ms` passed with none
+/// (`UINT64_MAX`: no limit; 0: just look). After DONE, every call gives DONE again. The event's
+/// pointers stay valid until the next call on the request or its free. One thread at a time.
+/// On a request with callbacks: YLOKH_INVALID_ARGUMENT; waiting from a library thread:
+/// YLOKH_RECURSIVE_CALL.
+#[no_mangle]
+pub unsafe extern "C" fn ylokh_request_next(req: *mut ylokh_request, timeout_ms: u64, out: *mut ylokh_event) -> ylokh_status {
+    boundary(
+        |e| e.status,
+        || {
+            let req = required_ref(req, "req")?;
+            out_param(out, "out")?;
+            let Some(queue) = req.state.pull.as_ref() else {
+                return Err(Error::invalid("ylokh_request_next works only on a request started with callbacks == NULL"));
+            };
+            let mut pulled = req.pulled.lock().unwrap_or_else(|e| e.into_inner());
+            if pulled.done.is_none() {
+                if timeout_ms > 0 {
+                    refuse_on_library_thread("ylokh_request_next")?;
+                }
+                pulled.current = None;
+                match queue.pop(timeout(timeout_ms)) {
+                    None => return Ok(YLOKH_PENDING),
+                    Some(PullEvent::Done(outcome)) => pulled.done = Some(CResult::new(&outcome)),
+                    Some(event) => pulled.current = Some(event),
+                }
+            }
+            let (kind, text, result): (u32, &[u8], *const _) = match (&pulled.current, &pulled.done) {
+                (_, Some(done)) => (YLOKH_EVENT_DONE, &[], done.as_ptr()),
+                (Some(PullEvent::Token(t)), _) => (YLOKH_EVENT_TOKEN, t, std::ptr::null()),
+                (Some(PullEvent::Reasoning(t)), _) => (YLOKH_EVENT_REASONING, t, std::ptr::null()),
+                (Some(PullEvent::Chunk(t)), _) => (YLOKH_EVENT_CHUNK, t, std::ptr::null()),
+                _ => return Err(Error::internal("the pull queue handed out nothing")),
+            };
+            let text_ptr = if text.is_empty() { std::ptr::null() } else { text.as_ptr().cast() };
+            *out = ylokh_event { kind, text: text_ptr, len: text.len().saturating_sub(1), result };
+            Ok(YLOKH_OK)
+        },
+    )
+}
+
+/// Blocking convenience: runs a non-streamed request (`"stream": false` unless `params_json`
+/// says otherwise) and writes the whole answer to `*out_text` (malloc'd, NUL-terminated; free
+/// it with `ylokh_string_free`) and its length to `*out_len` (may be NULL). On failure the
+/// status is returned and `ylokh_last_error` says why. From a library thread:
+/// YLOKH_RECURSIVE_CALL.
+#[no_mangle]
+pub unsafe extern "C" fn ylokh_chat_complete(
+    client: *mut super::client::ylokh_client,
+    model: *const c_char,
+    messages: *const ylokh_message,
+    n_messages: usize,
+    params_json: *const c_char,
+    out_text: *mut *mut c_char,
+    out_len: *mut usize,
+) -> ylokh_status {
+    status_boundary(|| {
+        let client = &required_ref(client, "client")?.inner;
+        out_param(out_text, "out_text")?;
+        refuse_on_library_thread("ylokh_chat_complete")?;
+        let model = optional_str(model, "model")?;
+        let messages = messages_from_c(messages, n_messages)?;
+        let params = optional_str(params_json, "params_json")?.map(|json| parse_object(json, "params_json")).transpose()?;
+        let (body, stream) = build_body(client.options(), model, &messages, params, false);
+        let queue = Arc::new(PullQueue::new(false));
+        let state = Arc::new(RequestState::new(Some(queue.clone())));
+        client.start(body, stream, Sink::Queue(queue.clone()), state, || {})?;
+        let mut text = Vec::new();
+        loop {
+            match queue.pop(None) {
+                Some(PullEvent::Token(t)) => text.extend_from_slice(&t[..t.len() - 1]),
+                Some(PullEvent::Done(outcome)) if outcome.status == YLOKH_OK => break,
+                Some(PullEvent::Done(outcome)) => {
+                    let mut error = Error::new(outcome.status, outcome.message.unwrap_or_default());
+                    error.http_status = outcome.http_status;
+                    return Err(error);
+                }
+                _ => {}
+            }
+        }
+        let copy = libc::malloc(text.len() + 1).cast::<u8>();
+        if copy.is_null() {
+            return Err(Error::internal(format!("out of memory for a {}-byte answer", text.len())));
+        }
+        std::ptr::copy_nonoverlapping(text.as_ptr(), copy, text.len());
+        *copy.add(text.len()) = 0;
+        *out_text = copy.cast();
+        if !out_len.is_null() {
+            *out_len = text.len();
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,112 @@
+//! The C-visible structs that carry data across the boundary.
+
+use crate::request::Outcome;
+use crate::status::ylokh_status;
+use std::ffi::{c_char, c_int, c_void, CString};
+
+/// One chat message. Both strings are copied by `ylokh_chat_start`.
+#[repr(C)]
+pub struct ylokh_message {
+    /// "system", "user", "assistant", ... (UTF-8, not NULL).
+    pub role: *const c_char,
+    /// The message text (UTF-8, not NULL).
+    pub content: *const c_char,
+}
+
+/// How a request ended, as `on_done` (or the pull interface's DONE event) sees it.
+/// Borrowed: valid only until `on_done` returns (or the next `ylokh_request_next` / free).
+#[repr(C)]
+pub struct ylokh_result {
+    /// YLOKH_OK when the server finished the answer, else why it did not.
+    pub status: ylokh_status,
+    /// The HTTP status of the response; 0 when no response arrived.
+    pub http_status: u16,
+    /// NULL when OK; else what happened and what to do, with the server's own text.
+    pub message: *const c_char,
+    /// "stop", "length", "tool_calls", ... or NULL when the server did not say.
+    pub finish_reason: *const c_char,
+    /// Token counts; -1 when the server did not say.
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub total_tokens: i64,
+}
+
+/// The callbacks of one request. Every member may be NULL; the struct is copied at start.
+/// They run on a library thread, never the one that called `ylokh_chat_start`; the callbacks
+/// of one request never overlap. A text callback that returns non-zero stops the request with
+/// YLOKH_ABORTED. `user_data` must stay valid until `on_done` returns.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ylokh_callbacks {
+    /// Passed back to every callback.
+    pub user_data: *mut c_void,
+    /// Each non-empty `choices[0].delta.content` in order (not streaming: `message.content`
+    /// once). `text` is UTF-8, NUL-terminated, borrowed until the callback returns; `len` is
+    /// authoritative.
+    pub on_token: Option<unsafe extern "C" fn(user_data: *mut c_void, text: *const c_char, len: usize) -> c_int>,
+    /// Each non-empty `delta.reasoning_content` (or `delta.reasoning`).
+    pub on_reasoning: Option<unsafe extern "C" fn(user_data: *mut c_void, text: *const c_char, len: usize) -> c_int>,
+    /// The raw JSON of every parsed data event (not streaming: of the body).
+    pub on_chunk: Option<unsafe extern "C" fn(user_data: *mut c_void, json: *const c_char, len: usize) -> c_int>,
+    /// Exactly once per started request, after every other callback, whatever happened.
+    pub on_done: Option<unsafe extern "C" fn(user_data: *mut c_void, result: *const ylokh_result)>,
+}
+
+/// A `ylokh_result` with the strings it points to.
+pub struct CResult {
+    raw: ylokh_result,
+    _message: Option<CString>,
+    _finish_reason: Option<CString>,
+}
+
+fn c_text(text: &Option<String>) -> Option<CString> {
+    text.as_ref().map(|t| CString::new(t.replace('\0', " ")).expect("NULs were removed"))
+}
+
+impl CResult {
+    pub fn new(outcome: &Outcome) -> Box<CResult> {
+        let message = c_text(&outcome.message);
+        let finish_reason = c_text(&outcome.finish_reason);
+        let ptr = |s: &Option<CString>| s.as_ref().map_or(std::ptr::null(), |s| s.as_ptr());
+        Box::new(CResult {
+            raw: ylokh_result {
+                status: outcome.status,
+                http_status: outcome.http_status,
+                message: ptr(&message),
+                finish_reason: ptr(&finish_reason),
+                prompt_tokens: outcome.usage.prompt_tokens,
+                completion_tokens: outcome.usage.completion_tokens,
+                total_tokens: outcome.usage.total_tokens,
+            },
+            _message: message,
+            _finish_reason: finish_reason,
+        })
+    }
+
+    pub fn as_ptr(&self) -> *const ylokh_result {
+        &self.raw
+    }
+}
+
+/// An event handed out by `ylokh_request_next`. Its pointers stay valid until the next call on
+/// that request or its free.
+#[repr(C)]
+pub struct ylokh_event {
+    /// YLOKH_EVENT_TOKEN, _REASONING, _CHUNK or _DONE.
+    pub kind: u32,
+    /// TOKEN, REASONING: the text; CHUNK: the JSON; DONE: NULL. NUL-terminated.
+    pub text: *const c_char,
+    /// The length of `text` in bytes (authoritative).
+    pub len: usize,
+    /// DONE only, else NULL.
+    pub result: *const ylokh_result,
+}
+
+/// A token: `text` holds `choices[0].delta.content`.
+pub const YLOKH_EVENT_TOKEN: u32 = 1;
+/// Reasoning text: `delta.reasoning_content` or `delta.reasoning`.
+pub const YLOKH_EVENT_REASONING: u32 = 2;
+/// The raw JSON of a data event (only with `ylokh_options_set_pull_chunks(opts, true)`).
+pub const YLOKH_EVENT_CHUNK: u32 = 3;
+/// The end: `result` says how it ended. Handed out again on every later call.
+pub const YLOKH_EVENT_DONE: u32 = 4;

@@ -1,0 +1,268 @@
+//! Client options: the two presets and every setting, validated when it is set so that a bad
+//! value fails at the call that gave it, with a message that names it.
+
+use crate::error::Error;
+use reqwest::header::{HeaderName, HeaderValue};
+use serde_json::{Map, Value};
+use std::fmt;
+use std::time::Duration;
+
+pub(crate) const YLOKH_BASE_URL: &str = "https://chatapi.ylokh.xyz/v1";
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_millis(120_000);
+pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_millis(10_000);
+pub(crate) const DEFAULT_MAX_RETRIES: u32 = 2;
+pub(crate) const DEFAULT_MAX_EVENT_BYTES: usize = 16 << 20;
+
+/// An API key. Its `Debug` never shows it, and nothing in the library formats it.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub base_url: reqwest::Url,
+    pub api_key: Option<Secret>,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub proxy: Option<reqwest::Url>,
+    pub timeout: Option<Duration>,
+    pub connect_timeout: Option<Duration>,
+    pub read_timeout: Option<Duration>,
+    pub max_retries: u32,
+    /// Extra trusted roots, parsed from the PEM files given.
+    pub ca_certs: Vec<reqwest::Certificate>,
+    pub default_model: Option<String>,
+    pub default_params: Map<String, Value>,
+    pub worker_threads: usize,
+    pub max_event_bytes: usize,
+    /// Queue CHUNK events for the pull interface too.
+    pub pull_chunks: bool,
+}
+
+impl Options {
+    /// The Ylokh preset: the seed's endpoint, headers, model and parameters.
+    pub fn ylokh() -> Self {
+        let mut options = Self::compatible_unchecked(reqwest::Url::parse(YLOKH_BASE_URL).expect("preset URL"));
+        for (name, value) in [("origin", "https://chat.ylokh.xyz"), ("referer", "https://chat.ylokh.xyz/")] {
+            options.headers.push((HeaderName::from_static(name), HeaderValue::from_static(value)));
+        }
+        options.default_model = Some("gpt-3.5-turbo".into());
+        let params = serde_json::json!({
+            "temperature": 1, "presence_penalty": 0, "top_p": 1, "frequency_penalty": 0, "allow_fallback": true
+        });
+        options.default_params = params.as_object().cloned().expect("preset params");
+        options
+    }
+
+    /// A plain OpenAI-compatible server at `base_url`.
+    pub fn compatible(base_url: &str) -> Result<Self, Error> {
+        Ok(Self::compatible_unchecked(parse_base_url(base_url)?))
+    }
+
+    fn compatible_unchecked(base_url: reqwest::Url) -> Self {
+        Options {
+            base_url,
+            api_key: None,
+            headers: Vec::new(),
+            proxy: None,
+            timeout: Some(DEFAULT_TIMEOUT),
+            connect_timeout: Some(DEFAULT_CONNECT_TIMEOUT),
+            read_timeout: None,
+            max_retries: DEFAULT_MAX_RETRIES,
+            ca_certs: Vec::new(),
+            default_model: None,
+            default_params: Map::new(),
+            worker_threads: 1,
+            max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
+            pull_chunks: false,
+        }
+    }
+
+    pub fn set_base_url(&mut self, url: &str) -> Result<(), Error> {
+        self.base_url = parse_base_url(url)?;
+        Ok(())
+    }
+
+    /// The URL requests go to: `{base_url}/chat/completions`.
+    pub fn endpoint(&self) -> reqwest::Url {
+        let mut url = self.base_url.clone();
+        let path = format!("{}/chat/completions", url.path().trim_end_matches('/'));
+        url.set_path(&path);
+        url
+    }
+
+    pub fn set_api_key(&mut self, key: Option<&str>) -> Result<(), Error> {
+        self.api_key = match key {
+            None => None,
+            Some(key) => {
+                // Checked here so that the header can always be built; the key itself is not quoted.
+                HeaderValue::from_str(&format!("Bearer {key}"))
+                    .map_err(|_| Error::invalid("the API key contains a control character (CR, LF or NUL); pass the key alone"))?;
+                Some(Secret(key.to_owned()))
+            }
+        };
+        Ok(())
+    }
+
+    /// Sets, replaces (case-insensitively) or, with `None`, removes a header.
+    pub fn set_header(&mut self, name: &str, value: Option<&str>) -> Result<(), Error> {
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| Error::invalid(format!("'{}' is not a valid HTTP header name", crate::error::snippet(name.as_bytes(), 64))))?;
+        self.headers.retain(|(n, _)| *n != name);
+        if let Some(value) = value {
+            let value = HeaderValue::from_str(value).map_err(|_| {
+                Error::invalid(format!("the value for header '{name}' contains CR, LF or another control character"))
+            })?;
+            self.headers.push((name, value));
+        }
+        Ok(())
+    }
+
+    pub fn set_proxy(&mut self, url: Option<&str>) -> Result<(), Error> {
+        self.proxy = match url {
+            None => None,
+            Some(text) => {
+                let url = reqwest::Url::parse(text)
+                    .map_err(|e| Error::invalid(format!("the proxy URL is not a valid URL ({e}); expected e.g. http://host:3128 or socks5h://host:1080")))?;
+                if !matches!(url.scheme(), "http" | "https" | "socks5" | "socks5h") || url.host_str().is_none() {
+                    return Err(Error::invalid(format!(
+                        "unsupported proxy '{}': use an http, https, socks5 or socks5h URL with a host",
+                        redact_url(&url)
+                    )));
+                }
+                Some(url)
+            }
+        };
+        Ok(())
+    }
+
+    pub fn add_ca_file(&mut self, path: &str) -> Result<(), Error> {
+        let pem = std::fs::read(path).map_err(|e| Error::invalid(format!("cannot read CA file '{path}': {e}")))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| Error::invalid(format!("CA file '{path}' is not a PEM certificate bundle: {e}")))?;
+        if certs.is_empty() {
+            return Err(Error::invalid(format!("CA file '{path}' holds no PEM certificate")));
+        }
+        self.ca_certs.extend(certs);
+        Ok(())
+    }
+
+    pub fn set_default_params(&mut self, json: &str) -> Result<(), Error> {
+        self.default_params = parse_object(json, "the default params")?;
+        Ok(())
+    }
+
+    pub fn set_worker_threads(&mut self, n: u32) -> Result<(), Error> {
+        if n == 0 || n > 1024 {
+            return Err(Error::invalid(format!("worker threads must be between 1 and 1024, not {n}")));
+        }
+        self.worker_threads = n as usize;
+        Ok(())
+    }
+
+    pub fn set_max_event_bytes(&mut self, n: usize) -> Result<(), Error> {
+        if n < 64 {
+            return Err(Error::invalid(format!("max event bytes must be at least 64, not {n}")));
+        }
+        self.max_event_bytes = n;
+        Ok(())
+    }
+}
+
+/// 0 means "no limit".
+pub fn millis(ms: u64) -> Option<Duration> {
+    (ms != 0).then(|| Duration::from_millis(ms))
+}
+
+fn parse_base_url(text: &str) -> Result<reqwest::Url, Error> {
+    let url = reqwest::Url::parse(text)
+        .map_err(|e| Error::invalid(format!("'{}' is not a valid base URL ({e}); expected e.g. http://127.0.0.1:8080/v1", crate::error::snippet(text.as_bytes(), 200))))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(Error::invalid(format!("base URL '{}' must be an http:// or https:// URL with a host", redact_url(&url))));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::invalid(format!("base URL '{}' must not have a query or fragment", redact_url(&url))));
+    }
+    Ok(url)
+}
+
+/// Parses a JSON object (the `**kwargs` of a request, or the default params).
+pub fn parse_object(json: &str, what: &str) -> Result<Map<String, Value>, Error> {
+    match serde_json::from_str::<Value>(json) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(Error::invalid(format!("{what} must be a JSON object, like {{\"max_tokens\":64}}"))),
+        Err(e) => Err(Error::invalid(format!("{what} are not valid JSON: {e}"))),
+    }
+}
+
+/// A URL for a message: without user name and password.
+pub fn redact_url(url: &reqwest::Url) -> String {
+    let mut url = url.clone();
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_match_the_contract() {
+        let y = Options::ylokh();
+        assert_eq!(y.endpoint().as_str(), "https://chatapi.ylokh.xyz/v1/chat/completions");
+        assert_eq!(y.default_model.as_deref(), Some("gpt-3.5-turbo"));
+        assert_eq!(
+            Value::Object(y.default_params.clone()).to_string(),
+            r#"{"allow_fallback":true,"frequency_penalty":0,"presence_penalty":0,"temperature":1,"top_p":1}"#
+        );
+        assert_eq!(y.headers.len(), 2);
+        assert_eq!((y.timeout, y.connect_timeout, y.read_timeout), (Some(DEFAULT_TIMEOUT), Some(DEFAULT_CONNECT_TIMEOUT), None));
+        assert_eq!((y.max_retries, y.worker_threads, y.max_event_bytes), (2, 1, 16 << 20));
+        let c = Options::compatible("http://127.0.0.1:8080/v1/").unwrap();
+        assert_eq!(c.endpoint().as_str(), "http://127.0.0.1:8080/v1/chat/completions");
+        assert!(c.headers.is_empty() && c.default_model.is_none() && c.default_params.is_empty());
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_a_message() {
+        assert!(Options::compatible("not a url").unwrap_err().message.contains("not a valid base URL"));
+        assert!(Options::compatible("ftp://x/").is_err());
+        let mut o = Options::ylokh();
+        assert!(o.set_header("X-A", Some("a\r\nEvil: 1")).is_err());
+        assert!(o.set_header("Bad Name", Some("v")).is_err());
+        assert!(o.set_proxy(Some("ftp://user:pw@proxy:1")).unwrap_err().message.contains("ftp://proxy:1"));
+        assert!(o.set_default_params("[1]").is_err());
+        assert!(o.set_default_params("{").is_err());
+        assert!(o.set_worker_threads(0).is_err());
+        assert!(o.add_ca_file("/nonexistent.pem").is_err());
+    }
+
+    #[test]
+    fn headers_replace_case_insensitively_and_remove() {
+        let mut o = Options::ylokh();
+        o.set_header("ORIGIN", Some("https://x")).unwrap();
+        assert_eq!(o.headers.iter().filter(|(n, _)| n == "origin").count(), 1);
+        o.set_header("Origin", None).unwrap();
+        assert!(o.headers.iter().all(|(n, _)| n != "origin"));
+    }
+
+    #[test]
+    fn the_api_key_never_shows_in_debug() {
+        let mut o = Options::ylokh();
+        o.set_api_key(Some("sk-secret-123")).unwrap();
+        assert!(!format!("{o:?}").contains("sk-secret-123"));
+        let err = o.set_api_key(Some("sk-secret\n")).unwrap_err();
+        assert!(!err.message.contains("sk-secret"));
+    }
+}
