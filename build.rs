@@ -25,7 +25,14 @@ fn main() {
         usize_is_size_t: true,
         ..Default::default()
     };
-    config.export.include = ["ylokh_event", "ylokh_result", "ylokh_callbacks", "ylokh_message"].map(String::from).to_vec();
+    config.export.include = [
+        "ylokh_event",
+        "ylokh_result",
+        "ylokh_callbacks",
+        "ylokh_message",
+    ]
+    .map(String::from)
+    .to_vec();
     config.enumeration.prefix_with_name = false;
     let (major, minor, patch) = (
         env::var("CARGO_PKG_VERSION_MAJOR").unwrap(),
@@ -35,7 +42,11 @@ fn main() {
     config.after_includes = Some(format!(
         "\n#define YLOKH_VERSION_MAJOR {major}\n#define YLOKH_VERSION_MINOR {minor}\n#define YLOKH_VERSION_PATCH {patch}\n"
     ));
-    let bindings = cbindgen::Builder::new().with_crate(&crate_dir).with_config(config).generate().expect("cbindgen could not generate ylokh.h");
+    let bindings = cbindgen::Builder::new()
+        .with_crate(&crate_dir)
+        .with_config(config)
+        .generate()
+        .expect("cbindgen could not generate ylokh.h");
     bindings.write_to_file(&out);
     if env::var_os("YLOKH_UPDATE_HEADER").is_some() {
         bindings.write_to_file(crate_dir.join("include/ylokh.h"));

@@ -21,7 +21,11 @@ pub struct Usage {
 
 impl Default for Usage {
     fn default() -> Self {
-        Usage { prompt_tokens: -1, completion_tokens: -1, total_tokens: -1 }
+        Usage {
+            prompt_tokens: -1,
+            completion_tokens: -1,
+            total_tokens: -1,
+        }
     }
 }
 
@@ -218,10 +222,23 @@ mod tests {
     fn null_content_and_empty_choices_are_not_errors() {
         let p = parse(br#"{"choices":[{"delta":{"role":"assistant","content":null}}]}"#).unwrap();
         assert!(p.content.is_none() && p.has_choice);
-        let p = parse(br#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}"#).unwrap();
+        let p = parse(
+            br#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}"#,
+        )
+        .unwrap();
         assert!(!p.has_choice);
-        assert_eq!(p.usage, Some(Usage { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 }));
-        assert!(parse(br#"{"choices":null,"usage":null}"#).unwrap().usage.is_none());
+        assert_eq!(
+            p.usage,
+            Some(Usage {
+                prompt_tokens: 3,
+                completion_tokens: 4,
+                total_tokens: 7
+            })
+        );
+        assert!(parse(br#"{"choices":null,"usage":null}"#)
+            .unwrap()
+            .usage
+            .is_none());
     }
 
     #[test]
@@ -236,17 +253,42 @@ mod tests {
     fn whole_completion_uses_message() {
         let body = include_bytes!("../tests/fixtures/llama-nonstream.json");
         let p = parse(body).unwrap();
-        assert!(p.content.unwrap().starts_with("Say hello in three languages."));
+        assert!(p
+            .content
+            .unwrap()
+            .starts_with("Say hello in three languages."));
         assert_eq!(p.finish_reason.as_deref(), Some("length"));
-        assert_eq!(p.usage, Some(Usage { prompt_tokens: 29, completion_tokens: 48, total_tokens: 77 }));
+        assert_eq!(
+            p.usage,
+            Some(Usage {
+                prompt_tokens: 29,
+                completion_tokens: 48,
+                total_tokens: 77
+            })
+        );
     }
 
     #[test]
     fn error_objects_in_a_document() {
-        assert_eq!(parse(br#"{"error":{"message":"boom","code":500}}"#).unwrap().error.as_deref(), Some("boom"));
-        assert_eq!(parse(br#"{"error":"plain"}"#).unwrap().error.as_deref(), Some("plain"));
-        assert_eq!(parse(br#"{"error":{"code":1}}"#).unwrap().error.as_deref(), Some(r#"{"code":1}"#));
-        assert!(parse(br#"{"error":null,"choices":[]}"#).unwrap().error.is_none());
+        assert_eq!(
+            parse(br#"{"error":{"message":"boom","code":500}}"#)
+                .unwrap()
+                .error
+                .as_deref(),
+            Some("boom")
+        );
+        assert_eq!(
+            parse(br#"{"error":"plain"}"#).unwrap().error.as_deref(),
+            Some("plain")
+        );
+        assert_eq!(
+            parse(br#"{"error":{"code":1}}"#).unwrap().error.as_deref(),
+            Some(r#"{"code":1}"#)
+        );
+        assert!(parse(br#"{"error":null,"choices":[]}"#)
+            .unwrap()
+            .error
+            .is_none());
     }
 
     #[test]
@@ -258,11 +300,16 @@ mod tests {
     #[test]
     fn error_bodies_give_the_servers_words() {
         let badjson = include_bytes!("../tests/fixtures/llama-badjson.json");
-        assert!(error_body_text(badjson).starts_with("[json.exception.parse_error.101] parse error"));
+        assert!(
+            error_body_text(badjson).starts_with("[json.exception.parse_error.101] parse error")
+        );
         let nomessages = include_bytes!("../tests/fixtures/llama-nomessages.json");
         assert_eq!(error_body_text(nomessages), "'messages' is required");
         assert_eq!(error_body_text(br#"{"detail":"Not Found"}"#), "Not Found");
-        assert_eq!(error_body_text(b"<html>\n<h1>502 Bad Gateway</h1></html>"), "<html> <h1>502 Bad Gateway</h1></html>");
+        assert_eq!(
+            error_body_text(b"<html>\n<h1>502 Bad Gateway</h1></html>"),
+            "<html> <h1>502 Bad Gateway</h1></html>"
+        );
         assert_eq!(error_body_text(&[b'x'; 600]).len(), 512 + '…'.len_utf8());
     }
 }

@@ -57,11 +57,22 @@ impl Client {
             .on_thread_start(|| LIBRARY_THREAD.with(|t| t.set(true)))
             .enable_all()
             .build()
-            .map_err(|e| Error::internal(format!("could not start the client's runtime threads: {e}")))?;
+            .map_err(|e| {
+                Error::internal(format!("could not start the client's runtime threads: {e}"))
+            })?;
         let http = http_client(&options)?;
         let endpoint = options.endpoint();
-        let shared = Arc::new(Shared { http, endpoint, options, registry: Mutex::default(), idle: Condvar::new() });
-        Ok(Client { runtime: Some(runtime), shared })
+        let shared = Arc::new(Shared {
+            http,
+            endpoint,
+            options,
+            registry: Mutex::default(),
+            idle: Condvar::new(),
+        });
+        Ok(Client {
+            runtime: Some(runtime),
+            shared,
+        })
     }
 
     pub fn options(&self) -> &Options {
@@ -78,9 +89,16 @@ impl Client {
         state: Arc<RequestState>,
         before_spawn: impl FnOnce(),
     ) -> Result<(), Error> {
-        let runtime = self.runtime.as_ref().ok_or_else(|| Error::internal("the client is shutting down"))?;
+        let runtime = self
+            .runtime
+            .as_ref()
+            .ok_or_else(|| Error::internal("the client is shutting down"))?;
         let id = {
-            let mut registry = self.shared.registry.lock().unwrap_or_else(|e| e.into_inner());
+            let mut registry = self
+                .shared
+                .registry
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             if registry.closing {
                 return Err(Error::internal("the client is shutting down"));
             }
@@ -102,7 +120,9 @@ impl Client {
                     Outcome {
                         status: YLOKH_INTERNAL,
                         http_status: 0,
-                        message: Some(format!("internal error in libylokh (a bug; please report it): {what}")),
+                        message: Some(format!(
+                            "internal error in libylokh (a bug; please report it): {what}"
+                        )),
                         finish_reason: None,
                         usage: Default::default(),
                     }
@@ -119,11 +139,21 @@ impl Client {
     /// Cancels every running request and stops the runtime once each one's `on_done` has
     /// returned. From a library thread it cannot wait: a teardown thread finishes the job.
     fn shutdown(&mut self) {
-        let Some(runtime) = self.runtime.take() else { return };
+        let Some(runtime) = self.runtime.take() else {
+            return;
+        };
         {
-            let mut registry = self.shared.registry.lock().unwrap_or_else(|e| e.into_inner());
+            let mut registry = self
+                .shared
+                .registry
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             registry.closing = true;
-            log!(DEBUG, "client free: cancelling {} running requests", registry.live.len());
+            log!(
+                DEBUG,
+                "client free: cancelling {} running requests",
+                registry.live.len()
+            );
             for state in registry.live.values() {
                 state.cancel();
             }
@@ -135,10 +165,12 @@ impl Client {
             runtime.shutdown_timeout(Duration::from_secs(10));
         };
         if on_library_thread() {
-            let spawned = std::thread::Builder::new().name("ylokh-teardown".into()).spawn(move || {
-                LIBRARY_THREAD.with(|t| t.set(true));
-                finish()
-            });
+            let spawned = std::thread::Builder::new()
+                .name("ylokh-teardown".into())
+                .spawn(move || {
+                    LIBRARY_THREAD.with(|t| t.set(true));
+                    finish()
+                });
             if let Err(e) = spawned {
                 log!(ERROR, "could not start the teardown thread ({e}); the client's threads are left running");
             }
@@ -194,12 +226,17 @@ fn http_client(options: &Options) -> Result<reqwest::Client, Error> {
     }
     builder = match &options.proxy {
         None => builder.no_proxy(),
-        Some(url) => builder.proxy(reqwest::Proxy::all(url.clone()).map_err(|e| Error::invalid(format!("the proxy URL is not usable: {e}")))?),
+        Some(url) => builder.proxy(
+            reqwest::Proxy::all(url.clone())
+                .map_err(|e| Error::invalid(format!("the proxy URL is not usable: {e}")))?,
+        ),
     };
     for cert in &options.ca_certs {
         builder = builder.add_root_certificate(cert.clone());
     }
-    builder.build().map_err(|e| Error::internal(format!("could not set up the HTTP client: {e}")))
+    builder
+        .build()
+        .map_err(|e| Error::internal(format!("could not set up the HTTP client: {e}")))
 }
 
 pub fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {

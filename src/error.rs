@@ -14,7 +14,11 @@ pub struct Error {
 
 impl Error {
     pub fn new(status: u32, message: impl Into<String>) -> Self {
-        Error { status, http_status: 0, message: message.into() }
+        Error {
+            status,
+            http_status: 0,
+            message: message.into(),
+        }
     }
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::new(YLOKH_INVALID_ARGUMENT, message)
@@ -29,7 +33,13 @@ impl Error {
 
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} (http {}): {}", crate::status::name(self.status).to_string_lossy(), self.http_status, self.message)
+        write!(
+            f,
+            "{} (http {}): {}",
+            crate::status::name(self.status).to_string_lossy(),
+            self.http_status,
+            self.message
+        )
     }
 }
 

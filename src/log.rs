@@ -14,7 +14,14 @@ pub(crate) const DEBUG: u32 = 4;
 pub(crate) const TRACE: u32 = 5;
 
 /// A log callback: `message` (UTF-8, NUL-terminated, `len` bytes) is borrowed for the call.
-pub type ylokh_log_fn = Option<unsafe extern "C" fn(user_data: *mut c_void, level: u32, message: *const std::ffi::c_char, len: usize)>;
+pub type ylokh_log_fn = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        level: u32,
+        message: *const std::ffi::c_char,
+        len: usize,
+    ),
+>;
 type LogFn = unsafe extern "C" fn(*mut c_void, u32, *const std::ffi::c_char, usize);
 
 struct Callback {
@@ -36,13 +43,19 @@ thread_local! {
 
 fn env_level() -> u32 {
     static LEVEL: OnceLock<u32> = OnceLock::new();
-    *LEVEL.get_or_init(|| match std::env::var("YLOKH_LOG").unwrap_or_default().to_ascii_lowercase().as_str() {
-        "error" => ERROR,
-        "warn" => WARN,
-        "info" => INFO,
-        "debug" => DEBUG,
-        "trace" => TRACE,
-        _ => 0,
+    *LEVEL.get_or_init(|| {
+        match std::env::var("YLOKH_LOG")
+            .unwrap_or_default()
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "error" => ERROR,
+            "warn" => WARN,
+            "info" => INFO,
+            "debug" => DEBUG,
+            "trace" => TRACE,
+            _ => 0,
+        }
     })
 }
 
@@ -51,7 +64,8 @@ pub fn enabled(level: u32) -> bool {
     let max = MAX_LEVEL.load(Ordering::Relaxed);
     if max == u32::MAX {
         // First record: settle the level from the environment.
-        let _ = MAX_LEVEL.compare_exchange(u32::MAX, env_level(), Ordering::Relaxed, Ordering::Relaxed);
+        let _ =
+            MAX_LEVEL.compare_exchange(u32::MAX, env_level(), Ordering::Relaxed, Ordering::Relaxed);
         return level <= MAX_LEVEL.load(Ordering::Relaxed);
     }
     level <= max
@@ -59,7 +73,11 @@ pub fn enabled(level: u32) -> bool {
 
 /// Installs (or with `None`, removes) the process-wide callback. Refused from inside a log
 /// callback, where it would deadlock.
-pub fn set_callback(max_level: u32, f: ylokh_log_fn, user_data: *mut c_void) -> Result<(), crate::error::Error> {
+pub fn set_callback(
+    max_level: u32,
+    f: ylokh_log_fn,
+    user_data: *mut c_void,
+) -> Result<(), crate::error::Error> {
     if IN_LOG_CALLBACK.with(|c| c.get()) {
         return Err(crate::error::Error::new(
             crate::status::YLOKH_RECURSIVE_CALL,
@@ -67,7 +85,11 @@ pub fn set_callback(max_level: u32, f: ylokh_log_fn, user_data: *mut c_void) -> 
         ));
     }
     let mut slot = CALLBACK.write().unwrap_or_else(|e| e.into_inner());
-    *slot = f.map(|f| Callback { f, user_data, max_level: max_level.min(TRACE) });
+    *slot = f.map(|f| Callback {
+        f,
+        user_data,
+        max_level: max_level.min(TRACE),
+    });
     let level = slot.as_ref().map_or_else(env_level, |c| c.max_level);
     MAX_LEVEL.store(level, Ordering::Relaxed);
     Ok(())
@@ -83,7 +105,14 @@ pub fn emit(level: u32, args: fmt::Arguments<'_>) {
             text.push('\0');
             IN_LOG_CALLBACK.with(|c| c.set(true));
             // SAFETY: the caller gave a callback that takes these arguments; the text outlives the call.
-            unsafe { (cb.f)(cb.user_data, level, text.as_ptr().cast(), len.min(text.len() - 1)) };
+            unsafe {
+                (cb.f)(
+                    cb.user_data,
+                    level,
+                    text.as_ptr().cast(),
+                    len.min(text.len() - 1),
+                )
+            };
             IN_LOG_CALLBACK.with(|c| c.set(false));
         }
         Some(_) => {}

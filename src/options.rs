@@ -52,9 +52,16 @@ pub struct Options {
 impl Options {
     /// The Ylokh preset: the seed's endpoint, headers, model and parameters.
     pub fn ylokh() -> Self {
-        let mut options = Self::compatible_unchecked(reqwest::Url::parse(YLOKH_BASE_URL).expect("preset URL"));
-        for (name, value) in [("origin", "https://chat.ylokh.xyz"), ("referer", "https://chat.ylokh.xyz/")] {
-            options.headers.push((HeaderName::from_static(name), HeaderValue::from_static(value)));
+        let mut options =
+            Self::compatible_unchecked(reqwest::Url::parse(YLOKH_BASE_URL).expect("preset URL"));
+        for (name, value) in [
+            ("origin", "https://chat.ylokh.xyz"),
+            ("referer", "https://chat.ylokh.xyz/"),
+        ] {
+            options.headers.push((
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            ));
         }
         options.default_model = Some("gpt-3.5-turbo".into());
         let params = serde_json::json!({
@@ -116,12 +123,18 @@ impl Options {
 
     /// Sets, replaces (case-insensitively) or, with `None`, removes a header.
     pub fn set_header(&mut self, name: &str, value: Option<&str>) -> Result<(), Error> {
-        let name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| Error::invalid(format!("'{}' is not a valid HTTP header name", crate::error::snippet(name.as_bytes(), 64))))?;
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+            Error::invalid(format!(
+                "'{}' is not a valid HTTP header name",
+                crate::error::snippet(name.as_bytes(), 64)
+            ))
+        })?;
         self.headers.retain(|(n, _)| *n != name);
         if let Some(value) = value {
             let value = HeaderValue::from_str(value).map_err(|_| {
-                Error::invalid(format!("the value for header '{name}' contains CR, LF or another control character"))
+                Error::invalid(format!(
+                    "the value for header '{name}' contains CR, LF or another control character"
+                ))
             })?;
             self.headers.push((name, value));
         }
@@ -134,7 +147,9 @@ impl Options {
             Some(text) => {
                 let url = reqwest::Url::parse(text)
                     .map_err(|e| Error::invalid(format!("the proxy URL is not a valid URL ({e}); expected e.g. http://host:3128 or socks5h://host:1080")))?;
-                if !matches!(url.scheme(), "http" | "https" | "socks5" | "socks5h") || url.host_str().is_none() {
+                if !matches!(url.scheme(), "http" | "https" | "socks5" | "socks5h")
+                    || url.host_str().is_none()
+                {
                     return Err(Error::invalid(format!(
                         "unsupported proxy '{}': use an http, https, socks5 or socks5h URL with a host",
                         redact_url(&url)
@@ -147,11 +162,17 @@ impl Options {
     }
 
     pub fn add_ca_file(&mut self, path: &str) -> Result<(), Error> {
-        let pem = std::fs::read(path).map_err(|e| Error::invalid(format!("cannot read CA file '{path}': {e}")))?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem)
-            .map_err(|e| Error::invalid(format!("CA file '{path}' is not a PEM certificate bundle: {e}")))?;
+        let pem = std::fs::read(path)
+            .map_err(|e| Error::invalid(format!("cannot read CA file '{path}': {e}")))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+            Error::invalid(format!(
+                "CA file '{path}' is not a PEM certificate bundle: {e}"
+            ))
+        })?;
         if certs.is_empty() {
-            return Err(Error::invalid(format!("CA file '{path}' holds no PEM certificate")));
+            return Err(Error::invalid(format!(
+                "CA file '{path}' holds no PEM certificate"
+            )));
         }
         self.ca_certs.extend(certs);
         Ok(())
@@ -164,7 +185,9 @@ impl Options {
 
     pub fn set_worker_threads(&mut self, n: u32) -> Result<(), Error> {
         if n == 0 || n > 1024 {
-            return Err(Error::invalid(format!("worker threads must be between 1 and 1024, not {n}")));
+            return Err(Error::invalid(format!(
+                "worker threads must be between 1 and 1024, not {n}"
+            )));
         }
         self.worker_threads = n as usize;
         Ok(())
@@ -172,7 +195,9 @@ impl Options {
 
     pub fn set_max_event_bytes(&mut self, n: usize) -> Result<(), Error> {
         if n < 64 {
-            return Err(Error::invalid(format!("max event bytes must be at least 64, not {n}")));
+            return Err(Error::invalid(format!(
+                "max event bytes must be at least 64, not {n}"
+            )));
         }
         self.max_event_bytes = n;
         Ok(())
@@ -185,13 +210,23 @@ pub fn millis(ms: u64) -> Option<Duration> {
 }
 
 fn parse_base_url(text: &str) -> Result<reqwest::Url, Error> {
-    let url = reqwest::Url::parse(text)
-        .map_err(|e| Error::invalid(format!("'{}' is not a valid base URL ({e}); expected e.g. http://127.0.0.1:8080/v1", crate::error::snippet(text.as_bytes(), 200))))?;
+    let url = reqwest::Url::parse(text).map_err(|e| {
+        Error::invalid(format!(
+            "'{}' is not a valid base URL ({e}); expected e.g. http://127.0.0.1:8080/v1",
+            crate::error::snippet(text.as_bytes(), 200)
+        ))
+    })?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(Error::invalid(format!("base URL '{}' must be an http:// or https:// URL with a host", redact_url(&url))));
+        return Err(Error::invalid(format!(
+            "base URL '{}' must be an http:// or https:// URL with a host",
+            redact_url(&url)
+        )));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(Error::invalid(format!("base URL '{}' must not have a query or fragment", redact_url(&url))));
+        return Err(Error::invalid(format!(
+            "base URL '{}' must not have a query or fragment",
+            redact_url(&url)
+        )));
     }
     Ok(url)
 }
@@ -200,7 +235,9 @@ fn parse_base_url(text: &str) -> Result<reqwest::Url, Error> {
 pub fn parse_object(json: &str, what: &str) -> Result<Map<String, Value>, Error> {
     match serde_json::from_str::<Value>(json) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(Error::invalid(format!("{what} must be a JSON object, like {{\"max_tokens\":64}}"))),
+        Ok(_) => Err(Error::invalid(format!(
+            "{what} must be a JSON object, like {{\"max_tokens\":64}}"
+        ))),
         Err(e) => Err(Error::invalid(format!("{what} are not valid JSON: {e}"))),
     }
 }
@@ -220,28 +257,47 @@ mod tests {
     #[test]
     fn presets_match_the_contract() {
         let y = Options::ylokh();
-        assert_eq!(y.endpoint().as_str(), "https://chatapi.ylokh.xyz/v1/chat/completions");
+        assert_eq!(
+            y.endpoint().as_str(),
+            "https://chatapi.ylokh.xyz/v1/chat/completions"
+        );
         assert_eq!(y.default_model.as_deref(), Some("gpt-3.5-turbo"));
         assert_eq!(
             Value::Object(y.default_params.clone()).to_string(),
             r#"{"allow_fallback":true,"frequency_penalty":0,"presence_penalty":0,"temperature":1,"top_p":1}"#
         );
         assert_eq!(y.headers.len(), 2);
-        assert_eq!((y.timeout, y.connect_timeout, y.read_timeout), (Some(DEFAULT_TIMEOUT), Some(DEFAULT_CONNECT_TIMEOUT), None));
-        assert_eq!((y.max_retries, y.worker_threads, y.max_event_bytes), (2, 1, 16 << 20));
+        assert_eq!(
+            (y.timeout, y.connect_timeout, y.read_timeout),
+            (Some(DEFAULT_TIMEOUT), Some(DEFAULT_CONNECT_TIMEOUT), None)
+        );
+        assert_eq!(
+            (y.max_retries, y.worker_threads, y.max_event_bytes),
+            (2, 1, 16 << 20)
+        );
         let c = Options::compatible("http://127.0.0.1:8080/v1/").unwrap();
-        assert_eq!(c.endpoint().as_str(), "http://127.0.0.1:8080/v1/chat/completions");
+        assert_eq!(
+            c.endpoint().as_str(),
+            "http://127.0.0.1:8080/v1/chat/completions"
+        );
         assert!(c.headers.is_empty() && c.default_model.is_none() && c.default_params.is_empty());
     }
 
     #[test]
     fn bad_values_are_refused_with_a_message() {
-        assert!(Options::compatible("not a url").unwrap_err().message.contains("not a valid base URL"));
+        assert!(Options::compatible("not a url")
+            .unwrap_err()
+            .message
+            .contains("not a valid base URL"));
         assert!(Options::compatible("ftp://x/").is_err());
         let mut o = Options::ylokh();
         assert!(o.set_header("X-A", Some("a\r\nEvil: 1")).is_err());
         assert!(o.set_header("Bad Name", Some("v")).is_err());
-        assert!(o.set_proxy(Some("ftp://user:pw@proxy:1")).unwrap_err().message.contains("ftp://proxy:1"));
+        assert!(o
+            .set_proxy(Some("ftp://user:pw@proxy:1"))
+            .unwrap_err()
+            .message
+            .contains("ftp://proxy:1"));
         assert!(o.set_default_params("[1]").is_err());
         assert!(o.set_default_params("{").is_err());
         assert!(o.set_worker_threads(0).is_err());

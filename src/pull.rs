@@ -30,7 +30,12 @@ pub struct PullQueue {
 
 impl PullQueue {
     pub fn new(chunks: bool) -> Self {
-        PullQueue { events: Mutex::new(VecDeque::with_capacity(16)), ready: Condvar::new(), space: Notify::new(), chunks }
+        PullQueue {
+            events: Mutex::new(VecDeque::with_capacity(16)),
+            ready: Condvar::new(),
+            space: Notify::new(),
+            chunks,
+        }
     }
 
     /// Queues an event, waiting while the queue is full.
@@ -76,13 +81,17 @@ impl PullQueue {
                     if left.is_zero() {
                         return None;
                     }
-                    self.ready.wait_timeout(events, left).unwrap_or_else(|e| e.into_inner()).0
+                    self.ready
+                        .wait_timeout(events, left)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
                 }
             };
         }
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.events.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 }
@@ -93,7 +102,10 @@ mod tests {
 
     #[test]
     fn a_full_queue_makes_the_producer_wait_until_the_consumer_pops() {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         let queue = std::sync::Arc::new(PullQueue::new(false));
         let producer = {
             let queue = queue.clone();

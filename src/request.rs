@@ -40,7 +40,13 @@ pub struct RequestState {
 
 impl RequestState {
     pub fn new(pull: Option<std::sync::Arc<crate::pull::PullQueue>>) -> Self {
-        RequestState { cancelled: AtomicBool::new(false), cancel: Notify::new(), finished: Mutex::new(None), finished_cv: Condvar::new(), pull }
+        RequestState {
+            cancelled: AtomicBool::new(false),
+            cancel: Notify::new(),
+            finished: Mutex::new(None),
+            finished_cv: Condvar::new(),
+            pull,
+        }
     }
 
     /// Asks the request to stop; never blocks; idempotent.
@@ -75,13 +81,19 @@ impl RequestState {
                 return Some(done.clone());
             }
             finished = match deadline {
-                None => self.finished_cv.wait(finished).unwrap_or_else(|e| e.into_inner()),
+                None => self
+                    .finished_cv
+                    .wait(finished)
+                    .unwrap_or_else(|e| e.into_inner()),
                 Some(deadline) => {
                     let left = deadline.saturating_duration_since(Instant::now());
                     if left.is_zero() {
                         return None;
                     }
-                    self.finished_cv.wait_timeout(finished, left).unwrap_or_else(|e| e.into_inner()).0
+                    self.finished_cv
+                        .wait_timeout(finished, left)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
                 }
             };
         }
@@ -115,7 +127,10 @@ pub fn build_body(
     body.insert("stream".into(), Value::Bool(stream));
     body.extend(params.unwrap_or_default());
     let stream = body.get("stream") == Some(&Value::Bool(true));
-    (serde_json::to_vec(&body).expect("a JSON map always serializes"), stream)
+    (
+        serde_json::to_vec(&body).expect("a JSON map always serializes"),
+        stream,
+    )
 }
 
 /// What the exchange learned on the way, kept whatever way it ends.
@@ -129,7 +144,13 @@ struct Progress {
 
 /// Runs one request to its end. Never panics out (the caller catches), never returns early on
 /// cancel without an outcome.
-pub async fn run(shared: &Shared, state: &RequestState, body: bytes::Bytes, stream: bool, sink: &mut Sink) -> Outcome {
+pub async fn run(
+    shared: &Shared,
+    state: &RequestState,
+    body: bytes::Bytes,
+    stream: bool,
+    sink: &mut Sink,
+) -> Outcome {
     let started = Instant::now();
     let mut progress = Progress::default();
     let result = {
@@ -157,7 +178,11 @@ pub async fn run(shared: &Shared, state: &RequestState, body: bytes::Bytes, stre
     let (status, http_status, message) = match result {
         Ok(()) => (YLOKH_OK, progress.http_status, None),
         Err(e) => {
-            let http_status = if e.http_status != 0 { e.http_status } else { progress.http_status };
+            let http_status = if e.http_status != 0 {
+                e.http_status
+            } else {
+                progress.http_status
+            };
             (e.status, http_status, Some(shared.scrub(e.message)))
         }
     };
@@ -168,16 +193,36 @@ pub async fn run(shared: &Shared, state: &RequestState, body: bytes::Bytes, stre
         http_status,
         started.elapsed().as_millis(),
         progress.tokens,
-        message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
+        message
+            .as_deref()
+            .map(|m| format!(": {m}"))
+            .unwrap_or_default()
     );
-    Outcome { status, http_status, message, finish_reason: progress.finish_reason, usage: progress.usage }
+    Outcome {
+        status,
+        http_status,
+        message,
+        finish_reason: progress.finish_reason,
+        usage: progress.usage,
+    }
 }
 
-async fn exchange(shared: &Shared, body: bytes::Bytes, stream: bool, sink: &mut Sink, progress: &mut Progress) -> Result<(), Error> {
+async fn exchange(
+    shared: &Shared,
+    body: bytes::Bytes,
+    stream: bool,
+    sink: &mut Sink,
+    progress: &mut Progress,
+) -> Result<(), Error> {
     let sent = Instant::now();
     let response = send_with_retries(shared, body, stream).await?;
     progress.http_status = response.status().as_u16();
-    log!(DEBUG, "response {} after {} ms", response.status(), sent.elapsed().as_millis());
+    log!(
+        DEBUG,
+        "response {} after {} ms",
+        response.status(),
+        sent.elapsed().as_millis()
+    );
     if stream {
         read_stream(shared, response, sink, progress).await
     } else {
@@ -185,7 +230,11 @@ async fn exchange(shared: &Shared, body: bytes::Bytes, stream: bool, sink: &mut 
     }
 }
 
-async fn send_with_retries(shared: &Shared, body: bytes::Bytes, stream: bool) -> Result<reqwest::Response, Error> {
+async fn send_with_retries(
+    shared: &Shared,
+    body: bytes::Bytes,
+    stream: bool,
+) -> Result<reqwest::Response, Error> {
     let options = &shared.options;
     let mut attempt = 0;
     loop {
@@ -193,10 +242,29 @@ async fn send_with_retries(shared: &Shared, body: bytes::Bytes, stream: bool) ->
             .http
             .post(shared.endpoint.clone())
             .header(CONTENT_TYPE, "application/json")
-            .header(ACCEPT, if stream { "text/event-stream" } else { "application/json" })
+            .header(
+                ACCEPT,
+                if stream {
+                    "text/event-stream"
+                } else {
+                    "application/json"
+                },
+            )
             .body(body.clone());
-        log!(INFO, "POST {} (stream {}, {} bytes, attempt {})", shared.endpoint, stream, body.len(), attempt + 1);
-        let sent = with_read_timeout(options.read_timeout, "waiting for the response headers", request.send()).await?;
+        log!(
+            INFO,
+            "POST {} (stream {}, {} bytes, attempt {})",
+            shared.endpoint,
+            stream,
+            body.len(),
+            attempt + 1
+        );
+        let sent = with_read_timeout(
+            options.read_timeout,
+            "waiting for the response headers",
+            request.send(),
+        )
+        .await?;
         let retry_delay = match sent {
             Ok(response) if response.status().is_success() => return Ok(response),
             Ok(response) => {
@@ -208,7 +276,9 @@ async fn send_with_retries(shared: &Shared, body: bytes::Bytes, stream: bool) ->
             }
             Err(e) => {
                 let error = shared.classify(&e);
-                if attempt >= options.max_retries || !(error.status == YLOKH_CONNECT || e.is_connect()) {
+                if attempt >= options.max_retries
+                    || !(error.status == YLOKH_CONNECT || e.is_connect())
+                {
                     return Err(error);
                 }
                 log!(DEBUG, "attempt {} failed: {}", attempt + 1, error.message);
@@ -216,7 +286,13 @@ async fn send_with_retries(shared: &Shared, body: bytes::Bytes, stream: bool) ->
             }
         };
         attempt += 1;
-        log!(WARN, "retrying in {} ms (retry {} of {})", retry_delay.as_millis(), attempt, options.max_retries);
+        log!(
+            WARN,
+            "retrying in {} ms (retry {} of {})",
+            retry_delay.as_millis(),
+            attempt,
+            options.max_retries
+        );
         tokio::time::sleep(retry_delay).await;
     }
 }
@@ -228,7 +304,12 @@ fn retryable(status: u16) -> bool {
 /// The server's own wish: `retry-after-ms` (milliseconds), else `Retry-After` (seconds or an
 /// HTTP date); honoured up to 60 s, beyond that the ordinary backoff applies.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
     let delay = if let Some(ms) = text("retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
         Duration::try_from_secs_f64(ms / 1000.0).ok()?
     } else {
@@ -244,10 +325,20 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 /// Seconds until an IMF-fixdate like `Wed, 21 Oct 2026 07:28:00 GMT`.
 fn httpdate_delay(value: &str) -> Option<Duration> {
     let parts: Vec<&str> = value.split_whitespace().collect();
-    let [_, day, month, year, time, "GMT"] = parts[..] else { return None };
-    let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"].iter().position(|m| *m == month)? as i64 + 1;
+    let [_, day, month, year, time, "GMT"] = parts[..] else {
+        return None;
+    };
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+    .iter()
+    .position(|m| *m == month)? as i64
+        + 1;
     let (day, year): (i64, i64) = (day.parse().ok()?, year.parse().ok()?);
-    let hms: Vec<i64> = time.split(':').map(|p| p.parse().ok()).collect::<Option<_>>()?;
+    let hms: Vec<i64> = time
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
     let [h, m, s] = hms[..] else { return None };
     // Days from the civil date (Howard Hinnant's algorithm).
     let y = if month <= 2 { year - 1 } else { year };
@@ -257,7 +348,10 @@ fn httpdate_delay(value: &str) -> Option<Duration> {
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146097 + doe - 719468;
     let at = days * 86400 + h * 3600 + m * 60 + s;
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?.as_secs() as i64;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs() as i64;
     Some(Duration::from_secs(at.saturating_sub(now).max(0) as u64))
 }
 
@@ -270,7 +364,11 @@ fn backoff(attempt: u32) -> Duration {
 
 /// Awaits `future`, failing with `YLOKH_TIMEOUT` when the server stays silent for longer than
 /// the read timeout.
-async fn with_read_timeout<T>(limit: Option<Duration>, doing: &str, future: impl Future<Output = T>) -> Result<T, Error> {
+async fn with_read_timeout<T>(
+    limit: Option<Duration>,
+    doing: &str,
+    future: impl Future<Output = T>,
+) -> Result<T, Error> {
     match limit {
         None => Ok(future.await),
         Some(limit) => tokio::time::timeout(limit, future).await.map_err(|_| {
@@ -286,7 +384,11 @@ async fn with_read_timeout<T>(limit: Option<Duration>, doing: &str, future: impl
 }
 
 /// Reads a body up to `cap` bytes: the bytes, and whether that was all of it.
-async fn read_capped(shared: &Shared, response: &mut reqwest::Response, cap: usize) -> Result<(Vec<u8>, bool), Error> {
+async fn read_capped(
+    shared: &Shared,
+    response: &mut reqwest::Response,
+    cap: usize,
+) -> Result<(Vec<u8>, bool), Error> {
     let mut body = Vec::new();
     while let Some(chunk) = next_chunk(shared, response, 0).await? {
         if body.len() + chunk.len() > cap {
@@ -299,21 +401,35 @@ async fn read_capped(shared: &Shared, response: &mut reqwest::Response, cap: usi
 }
 
 /// The next piece of the body, `None` at its end.
-async fn next_chunk(shared: &Shared, response: &mut reqwest::Response, tokens: u64) -> Result<Option<bytes::Bytes>, Error> {
-    with_read_timeout(shared.options.read_timeout, "reading the response body", response.chunk())
-        .await?
-        .map_err(|e| {
-            Error::new(
-                YLOKH_INCOMPLETE,
-                format!("the connection broke while reading the answer, after {tokens} tokens: {}", error_chain(&e)),
-            )
-        })
+async fn next_chunk(
+    shared: &Shared,
+    response: &mut reqwest::Response,
+    tokens: u64,
+) -> Result<Option<bytes::Bytes>, Error> {
+    with_read_timeout(
+        shared.options.read_timeout,
+        "reading the response body",
+        response.chunk(),
+    )
+    .await?
+    .map_err(|e| {
+        Error::new(
+            YLOKH_INCOMPLETE,
+            format!(
+                "the connection broke while reading the answer, after {tokens} tokens: {}",
+                error_chain(&e)
+            ),
+        )
+    })
 }
 
 async fn http_error(shared: &Shared, mut response: reqwest::Response) -> Error {
     let status = response.status();
     // The error text matters more than a failure to read all of it: use what arrived.
-    let body = read_capped(shared, &mut response, 64 * 1024).await.map(|(body, _)| body).unwrap_or_default();
+    let body = read_capped(shared, &mut response, 64 * 1024)
+        .await
+        .map(|(body, _)| body)
+        .unwrap_or_default();
     let text = chunk::error_body_text(&body);
     let hint = match status.as_u16() {
         401 | 403 => " (check the API key: ylokh_options_set_api_key)",
@@ -323,18 +439,48 @@ async fn http_error(shared: &Shared, mut response: reqwest::Response) -> Error {
     };
     let mut error = Error::new(
         YLOKH_HTTP_STATUS,
-        format!("HTTP {} from {}: {}{hint}", status, shared.endpoint, if text.is_empty() { "(empty body)" } else { &text }),
+        format!(
+            "HTTP {} from {}: {}{hint}",
+            status,
+            shared.endpoint,
+            if text.is_empty() {
+                "(empty body)"
+            } else {
+                &text
+            }
+        ),
     );
     error.http_status = status.as_u16();
     error
 }
 
-async fn read_stream(shared: &Shared, mut response: reqwest::Response, sink: &mut Sink, progress: &mut Progress) -> Result<(), Error> {
-    let content_type = response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-    if !content_type.is_empty() && !content_type.to_ascii_lowercase().starts_with("text/event-stream") {
+async fn read_stream(
+    shared: &Shared,
+    mut response: reqwest::Response,
+    sink: &mut Sink,
+    progress: &mut Progress,
+) -> Result<(), Error> {
+    let content_type = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    if !content_type.is_empty()
+        && !content_type
+            .to_ascii_lowercase()
+            .starts_with("text/event-stream")
+    {
         let (body, _) = read_capped(shared, &mut response, 64 * 1024).await?;
-        if let Ok(chunk::Parsed { error: Some(message), .. }) = chunk::parse(&body) {
-            return Err(Error::new(YLOKH_SERVER_ERROR, format!("the server answered with an error: {message}")));
+        if let Ok(chunk::Parsed {
+            error: Some(message),
+            ..
+        }) = chunk::parse(&body)
+        {
+            return Err(Error::new(
+                YLOKH_SERVER_ERROR,
+                format!("the server answered with an error: {message}"),
+            ));
         }
         return Err(Error::protocol(format!(
             "expected an event stream (text/event-stream) for a streaming request, but the server sent '{}': {}; is the base URL an OpenAI-compatible API (usually ending in /v1)?",
@@ -348,7 +494,11 @@ async fn read_stream(shared: &Shared, mut response: reqwest::Response, sink: &mu
     while let Some(bytes) = next_chunk(shared, &mut response, progress.tokens).await? {
         if first {
             first = false;
-            log!(DEBUG, "first body byte after {} ms", first_byte.elapsed().as_millis());
+            log!(
+                DEBUG,
+                "first body byte after {} ms",
+                first_byte.elapsed().as_millis()
+            );
         }
         let mut input = &bytes[..];
         loop {
@@ -370,7 +520,10 @@ async fn read_stream(shared: &Shared, mut response: reqwest::Response, sink: &mu
             }
             if event.event_type == b"error" {
                 let message = chunk::error_body_text(event.data);
-                return Err(Error::new(YLOKH_SERVER_ERROR, format!("the server reported an error inside the stream: {message}")));
+                return Err(Error::new(
+                    YLOKH_SERVER_ERROR,
+                    format!("the server reported an error inside the stream: {message}"),
+                ));
             }
             deliver(event.data, sink, progress).await?;
         }
@@ -393,11 +546,18 @@ async fn read_stream(shared: &Shared, mut response: reqwest::Response, sink: &mu
 
 /// One JSON document from the server (a stream event, or the whole body when not streaming).
 async fn deliver(json: &[u8], sink: &mut Sink, progress: &mut Progress) -> Result<(), Error> {
-    let parsed = chunk::parse(json)
-        .map_err(|e| Error::protocol(format!("the server sent JSON that does not parse ({e}): {}", snippet(json, 200))))?;
+    let parsed = chunk::parse(json).map_err(|e| {
+        Error::protocol(format!(
+            "the server sent JSON that does not parse ({e}): {}",
+            snippet(json, 200)
+        ))
+    })?;
     sink.chunk(json).await?;
     if let Some(message) = parsed.error {
-        return Err(Error::new(YLOKH_SERVER_ERROR, format!("the server reported an error: {message}")));
+        return Err(Error::new(
+            YLOKH_SERVER_ERROR,
+            format!("the server reported an error: {message}"),
+        ));
     }
     if let Some(usage) = parsed.usage {
         progress.usage = usage;
@@ -417,7 +577,12 @@ async fn deliver(json: &[u8], sink: &mut Sink, progress: &mut Progress) -> Resul
     Ok(())
 }
 
-async fn read_whole(shared: &Shared, mut response: reqwest::Response, sink: &mut Sink, progress: &mut Progress) -> Result<(), Error> {
+async fn read_whole(
+    shared: &Shared,
+    mut response: reqwest::Response,
+    sink: &mut Sink,
+    progress: &mut Progress,
+) -> Result<(), Error> {
     let cap = shared.options.max_event_bytes;
     let (body, complete) = read_capped(shared, &mut response, cap).await?;
     if !complete {
@@ -425,9 +590,14 @@ async fn read_whole(shared: &Shared, mut response: reqwest::Response, sink: &mut
             "the response body is larger than {cap} bytes (the cap set with ylokh_options_set_max_event_bytes)"
         )));
     }
-    let has_choice = chunk::parse(&body).map(|p| p.has_choice || p.error.is_some()).unwrap_or(true);
+    let has_choice = chunk::parse(&body)
+        .map(|p| p.has_choice || p.error.is_some())
+        .unwrap_or(true);
     if !has_choice {
-        return Err(Error::protocol(format!("the response has no choices[0]: {}", snippet(&body, 200))));
+        return Err(Error::protocol(format!(
+            "the response has no choices[0]: {}",
+            snippet(&body, 200)
+        )));
     }
     deliver(&body, sink, progress).await
 }
@@ -436,43 +606,84 @@ impl Shared {
     /// Turns a transport error into a status and a message that says what to do.
     pub fn classify(&self, e: &reqwest::Error) -> Error {
         let url = &self.endpoint;
-        let target = format!("{}:{}", url.host_str().unwrap_or("?"), url.port_or_known_default().unwrap_or(0));
+        let target = format!(
+            "{}:{}",
+            url.host_str().unwrap_or("?"),
+            url.port_or_known_default().unwrap_or(0)
+        );
         let base = redact_url(&self.options.base_url);
         let detail = error_chain(e);
-        let via = self.options.proxy.as_ref().map(|p| format!(" through proxy {}", redact_url(p))).unwrap_or_default();
+        let via = self
+            .options
+            .proxy
+            .as_ref()
+            .map(|p| format!(" through proxy {}", redact_url(p)))
+            .unwrap_or_default();
         let lower = detail.to_ascii_lowercase();
         if e.is_timeout() {
-            let ms = self.options.connect_timeout.map(|t| t.as_millis()).unwrap_or(0);
+            let ms = self
+                .options
+                .connect_timeout
+                .map(|t| t.as_millis())
+                .unwrap_or(0);
             return Error::new(
                 YLOKH_TIMEOUT,
                 format!("could not connect to {target}{via} within {ms} ms (connect timeout; ylokh_options_set_connect_timeout_ms) (base URL {base})"),
             );
         }
-        if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") || lower.contains("ssl") {
+        if lower.contains("certificate")
+            || lower.contains("tls")
+            || lower.contains("handshake")
+            || lower.contains("ssl")
+        {
             return Error::new(
                 YLOKH_TLS,
                 format!("TLS with {target} failed: {detail}; if the server uses a private CA, add it with ylokh_options_add_ca_file"),
             );
         }
-        if self.options.proxy.is_some() && (e.is_connect() || lower.contains("proxy") || lower.contains("socks")) {
+        if self.options.proxy.is_some()
+            && (e.is_connect() || lower.contains("proxy") || lower.contains("socks"))
+        {
             return Error::new(YLOKH_CONNECT, format!("could not reach {target}{via}: {detail}; is the proxy running and are its credentials right?"));
         }
         if lower.contains("connection refused") {
-            return Error::new(YLOKH_CONNECT, format!("connection refused by {target} — is the server running? (base URL {base})"));
+            return Error::new(
+                YLOKH_CONNECT,
+                format!(
+                    "connection refused by {target} — is the server running? (base URL {base})"
+                ),
+            );
         }
-        if lower.contains("dns error") || lower.contains("failed to lookup") || lower.contains("name or service not known") {
-            return Error::new(YLOKH_CONNECT, format!("could not resolve host '{}': {detail} (base URL {base})", url.host_str().unwrap_or("?")));
+        if lower.contains("dns error")
+            || lower.contains("failed to lookup")
+            || lower.contains("name or service not known")
+        {
+            return Error::new(
+                YLOKH_CONNECT,
+                format!(
+                    "could not resolve host '{}': {detail} (base URL {base})",
+                    url.host_str().unwrap_or("?")
+                ),
+            );
         }
         if e.is_connect() {
-            return Error::new(YLOKH_CONNECT, format!("could not connect to {target}: {detail} (base URL {base})"));
+            return Error::new(
+                YLOKH_CONNECT,
+                format!("could not connect to {target}: {detail} (base URL {base})"),
+            );
         }
-        Error::new(YLOKH_CONNECT, format!("no response from {target}: {detail} (base URL {base})"))
+        Error::new(
+            YLOKH_CONNECT,
+            format!("no response from {target}: {detail} (base URL {base})"),
+        )
     }
 
     /// Removes the API key from a message, should any lower layer ever have echoed it.
     pub fn scrub(&self, message: String) -> String {
         match &self.options.api_key {
-            Some(key) if !key.expose().is_empty() && message.contains(key.expose()) => message.replace(key.expose(), "[redacted]"),
+            Some(key) if !key.expose().is_empty() && message.contains(key.expose()) => {
+                message.replace(key.expose(), "[redacted]")
+            }
             _ => message,
         }
     }
@@ -499,7 +710,9 @@ mod tests {
     #[test]
     fn body_merges_like_the_seeds_kwargs() {
         let options = Options::ylokh();
-        let params = crate::options::parse_object(r#"{"temperature":0,"stream":false,"max_tokens":5}"#, "p").unwrap();
+        let params =
+            crate::options::parse_object(r#"{"temperature":0,"stream":false,"max_tokens":5}"#, "p")
+                .unwrap();
         let (body, stream) = build_body(&options, None, &[("user", "hi")], Some(params), true);
         let body: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(body["model"], "gpt-3.5-turbo");
@@ -507,10 +720,16 @@ mod tests {
         assert_eq!(body["top_p"], 1);
         assert_eq!(body["max_tokens"], 5);
         assert_eq!(body["messages"][0]["content"], "hi");
-        assert!(!stream, "params_json's stream wins, and decides how the answer is read");
+        assert!(
+            !stream,
+            "params_json's stream wins, and decides how the answer is read"
+        );
         let compatible = Options::compatible("http://h/v1").unwrap();
         let (body, stream) = build_body(&compatible, None, &[], None, true);
-        assert_eq!(String::from_utf8(body).unwrap(), r#"{"messages":[],"stream":true}"#);
+        assert_eq!(
+            String::from_utf8(body).unwrap(),
+            r#"{"messages":[],"stream":true}"#
+        );
         assert!(stream);
     }
 
@@ -524,9 +743,20 @@ mod tests {
         assert_eq!(retry_after(&h), Some(Duration::from_millis(150)));
         h.remove("retry-after-ms");
         h.insert("retry-after", "3600".parse().unwrap());
-        assert_eq!(retry_after(&h), None, "more than 60 s falls back to the backoff");
-        h.insert("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap());
-        assert_eq!(retry_after(&h), Some(Duration::ZERO), "a date in the past means now");
+        assert_eq!(
+            retry_after(&h),
+            None,
+            "more than 60 s falls back to the backoff"
+        );
+        h.insert(
+            "retry-after",
+            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
+        );
+        assert_eq!(
+            retry_after(&h),
+            Some(Duration::ZERO),
+            "a date in the past means now"
+        );
     }
 
     #[test]

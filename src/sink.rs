@@ -29,7 +29,10 @@ unsafe impl Send for CallbackSink {}
 
 impl CallbackSink {
     pub fn new(callbacks: ylokh_callbacks) -> Self {
-        CallbackSink { callbacks, text: Vec::with_capacity(256) }
+        CallbackSink {
+            callbacks,
+            text: Vec::with_capacity(256),
+        }
     }
 
     fn call_text(&mut self, f: Option<TextFn>, name: &str, text: &[u8]) -> Result<(), Error> {
@@ -38,7 +41,13 @@ impl CallbackSink {
         self.text.extend_from_slice(text);
         self.text.push(0);
         // SAFETY: a C callback of the documented signature; the text lives until it returns.
-        let rc = unsafe { f(self.callbacks.user_data, self.text.as_ptr().cast(), text.len()) };
+        let rc = unsafe {
+            f(
+                self.callbacks.user_data,
+                self.text.as_ptr().cast(),
+                text.len(),
+            )
+        };
         if rc != 0 {
             return Err(aborted(name, rc));
         }
@@ -47,7 +56,10 @@ impl CallbackSink {
 }
 
 fn aborted(name: &str, rc: c_int) -> Error {
-    Error::new(YLOKH_ABORTED, format!("the {name} callback returned {rc}, so the request was stopped"))
+    Error::new(
+        YLOKH_ABORTED,
+        format!("the {name} callback returned {rc}, so the request was stopped"),
+    )
 }
 
 fn owned(text: &[u8]) -> Vec<u8> {
@@ -70,7 +82,9 @@ impl Sink {
 
     pub async fn reasoning(&mut self, text: &str) -> Result<(), Error> {
         match self {
-            Sink::Callbacks(s) => s.call_text(s.callbacks.on_reasoning, "on_reasoning", text.as_bytes()),
+            Sink::Callbacks(s) => {
+                s.call_text(s.callbacks.on_reasoning, "on_reasoning", text.as_bytes())
+            }
             Sink::Queue(q) => {
                 q.push(PullEvent::Reasoning(owned(text.as_bytes()))).await;
                 Ok(())

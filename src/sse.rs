@@ -107,15 +107,25 @@ impl Decoder {
         }
         self.dispatched = true;
         let data = self.data.strip_suffix(b"\n").unwrap_or(&self.data);
-        Ok(Some(Event { event_type: &self.event_type, data, id: &self.last_id }))
+        Ok(Some(Event {
+            event_type: &self.event_type,
+            data,
+            id: &self.last_id,
+        }))
     }
 
     fn step(&mut self, input: &mut &[u8]) -> Result<Step, TooLarge> {
         if let Some(matched) = self.bom_matched {
-            let Some((&byte, rest)) = input.split_first() else { return Ok(Step::NeedMore) };
+            let Some((&byte, rest)) = input.split_first() else {
+                return Ok(Step::NeedMore);
+            };
             if byte == BOM[matched] {
                 *input = rest;
-                self.bom_matched = if matched + 1 == BOM.len() { None } else { Some(matched + 1) };
+                self.bom_matched = if matched + 1 == BOM.len() {
+                    None
+                } else {
+                    Some(matched + 1)
+                };
             } else {
                 // What looked like a BOM was content after all.
                 self.line.extend_from_slice(&BOM[..matched]);
@@ -179,7 +189,9 @@ impl Decoder {
     /// Fails when `more` bytes of line would take this event over the cap.
     fn check_room(&self, more: usize) -> Result<(), TooLarge> {
         if self.line.len() + self.data.len() + more > self.max_event_bytes {
-            return Err(TooLarge { limit: self.max_event_bytes });
+            return Err(TooLarge {
+                limit: self.max_event_bytes,
+            });
         }
         Ok(())
     }
@@ -199,7 +211,9 @@ impl Decoder {
         match name {
             b"data" => {
                 if self.data.len() + value.len() + 1 > self.max_event_bytes {
-                    return Err(TooLarge { limit: self.max_event_bytes });
+                    return Err(TooLarge {
+                        limit: self.max_event_bytes,
+                    });
                 }
                 self.data.extend_from_slice(value);
                 self.data.push(b'\n');
@@ -208,16 +222,12 @@ impl Decoder {
                 self.event_type.clear();
                 self.event_type.extend_from_slice(value);
             }
-            b"id" => {
-                if !value.contains(&0) {
-                    self.last_id.clear();
-                    self.last_id.extend_from_slice(value);
-                }
+            b"id" if !value.contains(&0) => {
+                self.last_id.clear();
+                self.last_id.extend_from_slice(value);
             }
-            b"retry" => {
-                if !value.is_empty() && value.iter().all(u8::is_ascii_digit) {
-                    self.retry_ms = std::str::from_utf8(value).ok().and_then(|v| v.parse().ok());
-                }
+            b"retry" if !value.is_empty() && value.iter().all(u8::is_ascii_digit) => {
+                self.retry_ms = std::str::from_utf8(value).ok().and_then(|v| v.parse().ok());
             }
             _ => {} // unknown fields are ignored
         }
@@ -238,7 +248,11 @@ mod tests {
 
     fn own(e: Event<'_>) -> Owned {
         let s = |b: &[u8]| String::from_utf8(b.to_vec()).unwrap();
-        Owned { event_type: s(e.event_type), data: s(e.data), id: s(e.id) }
+        Owned {
+            event_type: s(e.event_type),
+            data: s(e.data),
+            id: s(e.id),
+        }
     }
 
     /// Feeds `reads` one after the other and collects every event.
@@ -265,7 +279,10 @@ mod tests {
 
     #[test]
     fn lf_cr_and_crlf_line_ends() {
-        assert_eq!(data(&decode(b"data: a\n\ndata: b\r\rdata: c\r\n\r\n")), ["a", "b", "c"]);
+        assert_eq!(
+            data(&decode(b"data: a\n\ndata: b\r\rdata: c\r\n\r\n")),
+            ["a", "b", "c"]
+        );
     }
 
     #[test]
@@ -286,13 +303,19 @@ mod tests {
 
     #[test]
     fn several_data_lines_are_joined_with_lf() {
-        assert_eq!(data(&decode(b"data: {\"a\":\ndata: 1}\n\n")), ["{\"a\":\n1}"]);
+        assert_eq!(
+            data(&decode(b"data: {\"a\":\ndata: 1}\n\n")),
+            ["{\"a\":\n1}"]
+        );
         assert_eq!(data(&decode(b"data:\ndata:\n\n")), ["\n"]);
     }
 
     #[test]
     fn comments_and_unknown_fields_are_ignored() {
-        assert_eq!(data(&decode(b": ping\n\n:\ndata: x\nfoo: bar\nnocolon\n\n")), ["x"]);
+        assert_eq!(
+            data(&decode(b": ping\n\n:\ndata: x\nfoo: bar\nnocolon\n\n")),
+            ["x"]
+        );
     }
 
     #[test]
@@ -305,9 +328,17 @@ mod tests {
     #[test]
     fn event_id_and_retry_fields() {
         let mut decoder = Decoder::new(1024);
-        let mut input: &[u8] = b"event: error\nid: 7\nretry: 1500\ndata: x\n\nretry: 2x\nid: a\0b\ndata: y\n\n";
+        let mut input: &[u8] =
+            b"event: error\nid: 7\nretry: 1500\ndata: x\n\nretry: 2x\nid: a\0b\ndata: y\n\n";
         let first = own(decoder.next_event(&mut input).unwrap().unwrap());
-        assert_eq!((first.event_type.as_str(), first.id.as_str(), first.data.as_str()), ("error", "7", "x"));
+        assert_eq!(
+            (
+                first.event_type.as_str(),
+                first.id.as_str(),
+                first.data.as_str()
+            ),
+            ("error", "7", "x")
+        );
         let second = own(decoder.next_event(&mut input).unwrap().unwrap());
         // The id persists, an id with NUL is ignored, the event type resets, a bad retry is ignored.
         assert_eq!((second.event_type.as_str(), second.id.as_str()), ("", "7"));
@@ -319,7 +350,10 @@ mod tests {
         let events = decode_reads(&[b"\xEF", b"\xBB", b"\xBFdata: a\n\n"], 1024).unwrap();
         assert_eq!(data(&events), ["a"]);
         // Only one: a second BOM is part of the first field name, so that line is ignored.
-        assert_eq!(data(&decode(b"\xEF\xBB\xBF\xEF\xBB\xBFdata: a\n\ndata: b\n\n")), ["b"]);
+        assert_eq!(
+            data(&decode(b"\xEF\xBB\xBF\xEF\xBB\xBFdata: a\n\ndata: b\n\n")),
+            ["b"]
+        );
         // A partial BOM is content.
         assert_eq!(decode(b"\xEFdata: a\n\n").len(), 0);
     }
@@ -335,7 +369,10 @@ mod tests {
 
     #[test]
     fn several_events_in_one_read_and_done_marker() {
-        assert_eq!(data(&decode(b"data: 1\n\ndata: 2\n\ndata: [DONE]\n\n")), ["1", "2", "[DONE]"]);
+        assert_eq!(
+            data(&decode(b"data: 1\n\ndata: 2\n\ndata: [DONE]\n\n")),
+            ["1", "2", "[DONE]"]
+        );
     }
 
     #[test]
@@ -349,16 +386,27 @@ mod tests {
 
     #[test]
     fn cap_on_one_line_and_on_one_event() {
-        assert_eq!(decode_reads(&[&[b'x'; 100]], 64), Err(TooLarge { limit: 64 }));
+        assert_eq!(
+            decode_reads(&[&[b'x'; 100]], 64),
+            Err(TooLarge { limit: 64 })
+        );
         let many_lines = b"data: 0123456789\n".repeat(10);
-        assert_eq!(decode_reads(&[&many_lines], 64), Err(TooLarge { limit: 64 }));
+        assert_eq!(
+            decode_reads(&[&many_lines], 64),
+            Err(TooLarge { limit: 64 })
+        );
         // Exactly at the cap is fine: "data: " + 58 bytes is a 64-byte line.
         let mut fits = b"data: ".to_vec();
         fits.extend_from_slice(&[b'y'; 58]);
         fits.extend_from_slice(b"\n\n");
         assert_eq!(decode_reads(&[&fits], 64).unwrap()[0].data.len(), 58);
         // A long stream of small events never trips the cap.
-        assert_eq!(decode_reads(&[&b"data: 0123456789\n\n".repeat(100)], 64).unwrap().len(), 100);
+        assert_eq!(
+            decode_reads(&[&b"data: 0123456789\n\n".repeat(100)], 64)
+                .unwrap()
+                .len(),
+            100
+        );
     }
 
     #[test]
@@ -382,14 +430,22 @@ mod tests {
         for a in 0..=TORTURE.len() {
             for b in a..=TORTURE.len() {
                 let parts = [&TORTURE[..a], &TORTURE[a..b], &TORTURE[b..]];
-                assert_eq!(decode_reads(&parts, 1 << 20).unwrap(), whole, "split at {a} and {b}");
+                assert_eq!(
+                    decode_reads(&parts, 1 << 20).unwrap(),
+                    whole,
+                    "split at {a} and {b}"
+                );
             }
         }
     }
 
     #[test]
     fn the_same_stream_split_at_random_positions_gives_identical_events() {
-        let stream = [TORTURE, &include_bytes!("../tests/fixtures/llama-stream.sse")[..]].concat();
+        let stream = [
+            TORTURE,
+            &include_bytes!("../tests/fixtures/llama-stream.sse")[..],
+        ]
+        .concat();
         let whole = decode(&stream);
         let mut rng = fastrand::Rng::with_seed(0x5EED);
         for _ in 0..2000 {

@@ -14,7 +14,10 @@ pub struct ylokh_client {
 /// Creates a client from `opts` (copied; NULL: the Ylokh preset) and writes it to `*out`.
 /// Free it with `ylokh_client_free`.
 #[no_mangle]
-pub unsafe extern "C" fn ylokh_client_new(opts: *const super::options::ylokh_options, out: *mut *mut ylokh_client) -> ylokh_status {
+pub unsafe extern "C" fn ylokh_client_new(
+    opts: *const super::options::ylokh_options,
+    out: *mut *mut ylokh_client,
+) -> ylokh_status {
     status_boundary(|| {
         out_param(out, "out")?;
         let client = match opts.is_null() {

@@ -37,7 +37,11 @@ pub unsafe extern "C" fn ylokh_string_free(s: *mut c_char) {
 /// `YLOKH_LOG=error|warn|info|debug|trace` prints records to stderr. Records never contain the
 /// API key. From inside a log callback: YLOKH_RECURSIVE_CALL.
 #[no_mangle]
-pub unsafe extern "C" fn ylokh_set_log_callback(max_level: u32, r#fn: ylokh_log_fn, user_data: *mut c_void) -> ylokh_status {
+pub unsafe extern "C" fn ylokh_set_log_callback(
+    max_level: u32,
+    r#fn: ylokh_log_fn,
+    user_data: *mut c_void,
+) -> ylokh_status {
     status_boundary(|| crate::log::set_callback(max_level, r#fn, user_data))
 }
 
@@ -53,6 +57,15 @@ mod tests {
     #[test]
     fn log_level_constants_match_the_logger() {
         use crate::log::*;
-        assert_eq!([super::YLOKH_LOG_ERROR, super::YLOKH_LOG_WARN, super::YLOKH_LOG_INFO, super::YLOKH_LOG_DEBUG, super::YLOKH_LOG_TRACE], [ERROR, WARN, INFO, DEBUG, TRACE]);
+        assert_eq!(
+            [
+                super::YLOKH_LOG_ERROR,
+                super::YLOKH_LOG_WARN,
+                super::YLOKH_LOG_INFO,
+                super::YLOKH_LOG_DEBUG,
+                super::YLOKH_LOG_TRACE
+            ],
+            [ERROR, WARN, INFO, DEBUG, TRACE]
+        );
     }
 }

@@ -28,19 +28,29 @@ pub(crate) fn set_last_error(message: &str) {
 }
 
 pub(crate) fn last_error_ptr() -> *const c_char {
-    LAST_ERROR.with(|slot| slot.borrow().as_ref().map_or(std::ptr::null(), |s| s.as_ptr()))
+    LAST_ERROR.with(|slot| {
+        slot.borrow()
+            .as_ref()
+            .map_or(std::ptr::null(), |s| s.as_ptr())
+    })
 }
 
 /// Runs `body`, catching a panic: the value it returns, or on failure `fallback`, with the
 /// failure recorded for `ylokh_last_error`.
-pub(crate) fn boundary<T>(fallback: impl FnOnce(&Error) -> T, body: impl FnOnce() -> Result<T, Error>) -> T {
+pub(crate) fn boundary<T>(
+    fallback: impl FnOnce(&Error) -> T,
+    body: impl FnOnce() -> Result<T, Error>,
+) -> T {
     IN_LIBRARY.with(|d| d.set(d.get() + 1));
     let result = catch_unwind(AssertUnwindSafe(body));
     IN_LIBRARY.with(|d| d.set(d.get() - 1));
     let error = match result {
         Ok(Ok(value)) => return value,
         Ok(Err(error)) => error,
-        Err(panic) => Error::internal(format!("internal error in libylokh (a bug; please report it): {}", panic_text(&*panic))),
+        Err(panic) => Error::internal(format!(
+            "internal error in libylokh (a bug; please report it): {}",
+            panic_text(&*panic)
+        )),
     };
     set_last_error(&error.message);
     fallback(&error)
@@ -58,7 +68,13 @@ pub(crate) fn ptr_boundary<T>(body: impl FnOnce() -> Result<*mut T, Error>) -> *
 
 /// For functions that return nothing (the `_free`s).
 pub(crate) fn void_boundary(body: impl FnOnce()) {
-    boundary(|_| (), || Ok(body()))
+    boundary(
+        |_| (),
+        || {
+            body();
+            Ok(())
+        },
+    )
 }
 
 /// A required C string, borrowed for the call.
@@ -76,14 +92,19 @@ pub(crate) unsafe fn required_str<'a>(ptr: *const c_char, what: &str) -> Result<
 ///
 /// # Safety
 /// As for [`required_str`].
-pub(crate) unsafe fn optional_str<'a>(ptr: *const c_char, what: &str) -> Result<Option<&'a str>, Error> {
+pub(crate) unsafe fn optional_str<'a>(
+    ptr: *const c_char,
+    what: &str,
+) -> Result<Option<&'a str>, Error> {
     if ptr.is_null() {
         return Ok(None);
     }
-    CStr::from_ptr(ptr)
-        .to_str()
-        .map(Some)
-        .map_err(|e| Error::invalid(format!("{what} is not valid UTF-8 (bad byte at offset {})", e.valid_up_to())))
+    CStr::from_ptr(ptr).to_str().map(Some).map_err(|e| {
+        Error::invalid(format!(
+            "{what} is not valid UTF-8 (bad byte at offset {})",
+            e.valid_up_to()
+        ))
+    })
 }
 
 /// A required object the caller owns.
@@ -91,19 +112,23 @@ pub(crate) unsafe fn optional_str<'a>(ptr: *const c_char, what: &str) -> Result<
 /// # Safety
 /// `ptr` is NULL or points to a live `T` that no other thread uses during the call.
 pub(crate) unsafe fn required_mut<'a, T>(ptr: *mut T, what: &str) -> Result<&'a mut T, Error> {
-    ptr.as_mut().ok_or_else(|| Error::invalid(format!("{what} must not be NULL")))
+    ptr.as_mut()
+        .ok_or_else(|| Error::invalid(format!("{what} must not be NULL")))
 }
 
 /// # Safety
 /// `ptr` is NULL or points to a live `T`.
 pub(crate) unsafe fn required_ref<'a, T>(ptr: *const T, what: &str) -> Result<&'a T, Error> {
-    ptr.as_ref().ok_or_else(|| Error::invalid(format!("{what} must not be NULL")))
+    ptr.as_ref()
+        .ok_or_else(|| Error::invalid(format!("{what} must not be NULL")))
 }
 
 /// Checks an out-parameter before any work is done.
 pub(crate) fn out_param<T>(ptr: *mut T, what: &str) -> Result<(), Error> {
     if ptr.is_null() {
-        return Err(Error::invalid(format!("{what} (the out-parameter) must not be NULL")));
+        return Err(Error::invalid(format!(
+            "{what} (the out-parameter) must not be NULL"
+        )));
     }
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! `ylokh_options`: an opaque builder of client settings. Not thread-safe: one thread at a time.
 
-use super::{optional_str, ptr_boundary, required_mut, required_str, status_boundary, void_boundary};
+use super::{
+    optional_str, ptr_boundary, required_mut, required_str, status_boundary, void_boundary,
+};
 use crate::options::{millis, Options};
 use crate::status::ylokh_status;
 use std::ffi::c_char;
@@ -16,17 +18,25 @@ pub struct ylokh_options {
 /// Returns NULL only when out of memory or on an internal error. Free with `ylokh_options_free`.
 #[no_mangle]
 pub extern "C" fn ylokh_options_new() -> *mut ylokh_options {
-    ptr_boundary(|| Ok(Box::into_raw(Box::new(ylokh_options { inner: Options::ylokh() }))))
+    ptr_boundary(|| {
+        Ok(Box::into_raw(Box::new(ylokh_options {
+            inner: Options::ylokh(),
+        })))
+    })
 }
 
 /// A plain OpenAI-compatible server at `base_url` (e.g. "http://127.0.0.1:8080/v1"): no extra
 /// headers, no default model or parameters. Returns NULL (see `ylokh_last_error`) when the URL
 /// is NULL, not UTF-8 or not an http(s) URL.
 #[no_mangle]
-pub unsafe extern "C" fn ylokh_options_new_compatible(base_url: *const c_char) -> *mut ylokh_options {
+pub unsafe extern "C" fn ylokh_options_new_compatible(
+    base_url: *const c_char,
+) -> *mut ylokh_options {
     ptr_boundary(|| {
         let url = required_str(base_url, "base_url")?;
-        Ok(Box::into_raw(Box::new(ylokh_options { inner: Options::compatible(url)? })))
+        Ok(Box::into_raw(Box::new(ylokh_options {
+            inner: Options::compatible(url)?,
+        })))
     })
 }
 
@@ -41,20 +51,29 @@ pub unsafe extern "C" fn ylokh_options_free(opts: *mut ylokh_options) {
 }
 
 /// Runs `set` on the options behind `opts`, after the NULL check.
-unsafe fn with(opts: *mut ylokh_options, set: impl FnOnce(&mut Options) -> Result<(), crate::error::Error>) -> ylokh_status {
+unsafe fn with(
+    opts: *mut ylokh_options,
+    set: impl FnOnce(&mut Options) -> Result<(), crate::error::Error>,
+) -> ylokh_status {
     status_boundary(|| set(&mut required_mut(opts, "opts")?.inner))
 }
 
 /// Requests go to `{url}/chat/completions`. The string is copied.
 #[no_mangle]
-pub unsafe extern "C" fn ylokh_options_set_base_url(opts: *mut ylokh_options, url: *const c_char) -> ylokh_status {
+pub unsafe extern "C" fn ylokh_options_set_base_url(
+    opts: *mut ylokh_options,
+    url: *const c_char,
+) -> ylokh_status {
     with(opts, |o| o.set_base_url(required_str(url, "url")?))
 }
 
 /// Sends `Authorization: Bearer <key>`; NULL clears it. The key never appears in any message or
 /// log record.
 #[no_mangle]
-pub unsafe extern "C" fn ylokh_options_set_api_key(opts: *mut ylokh_options, key: *const c_char) -> ylokh_status {
+pub unsafe extern "C" fn ylokh_options_set_api_key(
+    opts: *mut ylokh_options,
+    key: *const c_char,
+) -> ylokh_status {
     with(opts, |o| o.set_api_key(optional_str(key, "key")?))
 }
 
@@ -66,75 +85,130 @@ pub unsafe extern "C" fn ylokh_options_set_header(
     name: *const c_char,
     value: *const c_char,
 ) -> ylokh_status {
-    with(opts, |o| o.set_header(required_str(name, "name")?, optional_str(value, "value")?))
+    with(opts, |o| {
+        o.set_header(required_str(name, "name")?, optional_str(value, "value")?)
+    })
 }
 
 /// An http, https, socks5 or socks5h proxy URL, credentials in the URL if needed; NULL: direct.
 /// Environment proxy variables are never used.
 #[no_mangle]
-pub unsafe extern "C" fn ylokh_options_set_proxy(opts: *mut ylokh_options, url: *const c_char) -> ylokh_status {
+pub unsafe extern "C" fn ylokh_options_set_proxy(
+    opts: *mut ylokh_options,
+    url: *const c_char,
+) -> ylokh_status {
     with(opts, |o| o.set_proxy(optional_str(url, "url")?))
 }
 
 /// Deadline for the whole request, retries included; 0: none. Default 120000.
 #[no_mangle]
-pub unsafe extern "C" fn ylokh_options_set_timeout_ms(opts: *mut ylokh_options, ms: u64) -> ylokh_status {
-    with(opts, |o| Ok(o.timeout = millis(ms)))
+pub unsafe extern "C" fn ylokh_options_set_timeout_ms(
+    opts: *mut ylokh_options,
+    ms: u64,
+) -> ylokh_status {
+    with(opts, |o| {
+        o.timeout = millis(ms);
+        Ok(())
+    })
 }
 
 /// Deadline for each TCP (and proxy) connect; 0: none. Default 10000.
 #[no_mangle]
-pub unsafe extern "C" fn ylokh_options_set_connect_timeout_ms(opts: *mut ylokh_options, ms: u64) -> ylokh_status {
-    with(opts, |o| Ok(o.connect_timeout = millis(ms)))
+pub unsafe extern "C" fn ylokh_options_set_connect_timeout_ms(
+    opts: *mut ylokh_options,
+    ms: u64,
+) -> ylokh_status {
+    with(opts, |o| {
+        o.connect_timeout = millis(ms);
+        Ok(())
+    })
 }
 
 /// The longest silence allowed while waiting for headers or body bytes; 0: none (default).
 #[no_mangle]
-pub unsafe extern "C" fn ylokh_options_set_read_timeout_ms(opts: *mut ylokh_options, ms: u64) -> ylokh_status {
-    with(opts, |o| Ok(o.read_timeout = millis(ms)))
+pub unsafe extern "C" fn ylokh_options_set_read_timeout_ms(
+    opts: *mut ylokh_options,
+    ms: u64,
+) -> ylokh_status {
+    with(opts, |o| {
+        o.read_timeout = millis(ms);
+        Ok(())
+    })
 }
 
 /// Retries on connect errors and HTTP 408, 409, 429 and 5xx, only before any body byte was
 /// delivered; `retry-after-ms` / `Retry-After` are honoured up to 60 s. Default 2.
 #[no_mangle]
-pub unsafe extern "C" fn ylokh_options_set_max_retries(opts: *mut ylokh_options, n: u32) -> ylokh_status {
-    with(opts, |o| Ok(o.max_retries = n))
+pub unsafe extern "C" fn ylokh_options_set_max_retries(
+    opts: *mut ylokh_options,
+    n: u32,
+) -> ylokh_status {
+    with(opts, |o| {
+        o.max_retries = n;
+        Ok(())
+    })
 }
 
 /// Trusts the certificates in a PEM file in addition to the system and bundled roots. The file is
 /// read now. TLS is always verified; there is no switch to turn that off.
 #[no_mangle]
-pub unsafe extern "C" fn ylokh_options_add_ca_file(opts: *mut ylokh_options, pem_path: *const c_char) -> ylokh_status {
+pub unsafe extern "C" fn ylokh_options_add_ca_file(
+    opts: *mut ylokh_options,
+    pem_path: *const c_char,
+) -> ylokh_status {
     with(opts, |o| o.add_ca_file(required_str(pem_path, "pem_path")?))
 }
 
 /// The model used when `ylokh_chat_start` gets NULL; NULL here: omit "model" from the body.
 #[no_mangle]
-pub unsafe extern "C" fn ylokh_options_set_default_model(opts: *mut ylokh_options, model: *const c_char) -> ylokh_status {
-    with(opts, |o| Ok(o.default_model = optional_str(model, "model")?.map(str::to_owned)))
+pub unsafe extern "C" fn ylokh_options_set_default_model(
+    opts: *mut ylokh_options,
+    model: *const c_char,
+) -> ylokh_status {
+    with(opts, |o| {
+        o.default_model = optional_str(model, "model")?.map(str::to_owned);
+        Ok(())
+    })
 }
 
 /// A JSON object whose keys start every request body (replaces the previous defaults).
 #[no_mangle]
-pub unsafe extern "C" fn ylokh_options_set_default_params(opts: *mut ylokh_options, json_object: *const c_char) -> ylokh_status {
-    with(opts, |o| o.set_default_params(required_str(json_object, "json_object")?))
+pub unsafe extern "C" fn ylokh_options_set_default_params(
+    opts: *mut ylokh_options,
+    json_object: *const c_char,
+) -> ylokh_status {
+    with(opts, |o| {
+        o.set_default_params(required_str(json_object, "json_object")?)
+    })
 }
 
 /// Threads of the client's runtime, where callbacks run (1 to 1024). Default 1.
 #[no_mangle]
-pub unsafe extern "C" fn ylokh_options_set_worker_threads(opts: *mut ylokh_options, n: u32) -> ylokh_status {
+pub unsafe extern "C" fn ylokh_options_set_worker_threads(
+    opts: *mut ylokh_options,
+    n: u32,
+) -> ylokh_status {
     with(opts, |o| o.set_worker_threads(n))
 }
 
 /// Cap on one SSE event, or on a whole non-streamed body (at least 64). Default 16 MiB.
 /// Going over it ends the request with YLOKH_PROTOCOL.
 #[no_mangle]
-pub unsafe extern "C" fn ylokh_options_set_max_event_bytes(opts: *mut ylokh_options, n: usize) -> ylokh_status {
+pub unsafe extern "C" fn ylokh_options_set_max_event_bytes(
+    opts: *mut ylokh_options,
+    n: usize,
+) -> ylokh_status {
     with(opts, |o| o.set_max_event_bytes(n))
 }
 
 /// Whether `ylokh_request_next` also hands out YLOKH_EVENT_CHUNK events. Default false.
 #[no_mangle]
-pub unsafe extern "C" fn ylokh_options_set_pull_chunks(opts: *mut ylokh_options, enabled: bool) -> ylokh_status {
-    with(opts, |o| Ok(o.pull_chunks = enabled))
+pub unsafe extern "C" fn ylokh_options_set_pull_chunks(
+    opts: *mut ylokh_options,
+    enabled: bool,
+) -> ylokh_status {
+    with(opts, |o| {
+        o.pull_chunks = enabled;
+        Ok(())
+    })
 }

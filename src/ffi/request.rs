@@ -1,7 +1,13 @@
 //! Requests: start, cancel, wait, free, the pull interface, and the blocking convenience.
 
-use super::types::{ylokh_callbacks, ylokh_event, ylokh_message, CResult, YLOKH_EVENT_CHUNK, YLOKH_EVENT_DONE, YLOKH_EVENT_REASONING, YLOKH_EVENT_TOKEN};
-use super::{boundary, optional_str, out_param, required_ref, required_str, set_last_error, status_boundary, void_boundary};
+use super::types::{
+    ylokh_callbacks, ylokh_event, ylokh_message, CResult, YLOKH_EVENT_CHUNK, YLOKH_EVENT_DONE,
+    YLOKH_EVENT_REASONING, YLOKH_EVENT_TOKEN,
+};
+use super::{
+    boundary, optional_str, out_param, required_ref, required_str, set_last_error, status_boundary,
+    void_boundary,
+};
 use crate::client::on_library_thread;
 use crate::error::Error;
 use crate::options::parse_object;
@@ -42,17 +48,25 @@ fn refuse_on_library_thread(what: &str) -> Result<(), Error> {
 }
 
 /// Collects the messages, checking every pointer and string.
-unsafe fn messages_from_c<'a>(messages: *const ylokh_message, n: usize) -> Result<Vec<(&'a str, &'a str)>, Error> {
+unsafe fn messages_from_c<'a>(
+    messages: *const ylokh_message,
+    n: usize,
+) -> Result<Vec<(&'a str, &'a str)>, Error> {
     if n == 0 {
         return Ok(Vec::new());
     }
     if messages.is_null() {
-        return Err(Error::invalid(format!("messages must not be NULL when n_messages is {n}")));
+        return Err(Error::invalid(format!(
+            "messages must not be NULL when n_messages is {n}"
+        )));
     }
     (0..n)
         .map(|i| {
             let m = &*messages.add(i);
-            Ok((required_str(m.role, &format!("messages[{i}].role"))?, required_str(m.content, &format!("messages[{i}].content"))?))
+            Ok((
+                required_str(m.role, &format!("messages[{i}].role"))?,
+                required_str(m.content, &format!("messages[{i}].content"))?,
+            ))
         })
         .collect()
 }
@@ -82,7 +96,9 @@ pub unsafe extern "C" fn ylokh_chat_start(
         out_param(out, "out")?;
         let model = optional_str(model, "model")?;
         let messages = messages_from_c(messages, n_messages)?;
-        let params = optional_str(params_json, "params_json")?.map(|json| parse_object(json, "params_json")).transpose()?;
+        let params = optional_str(params_json, "params_json")?
+            .map(|json| parse_object(json, "params_json"))
+            .transpose()?;
         let (body, stream) = build_body(client.options(), model, &messages, params, stream);
         let (sink, pull) = match callbacks.as_ref() {
             Some(callbacks) => (Sink::Callbacks(CallbackSink::new(*callbacks)), None),
@@ -92,8 +108,13 @@ pub unsafe extern "C" fn ylokh_chat_start(
             }
         };
         let state = Arc::new(RequestState::new(pull));
-        let handle = Box::into_raw(Box::new(ylokh_request { state: state.clone(), pulled: Mutex::default() }));
-        client.start(body, stream, sink, state, || *out = handle).inspect_err(|_| drop(Box::from_raw(handle)))
+        let handle = Box::into_raw(Box::new(ylokh_request {
+            state: state.clone(),
+            pulled: Mutex::default(),
+        }));
+        client
+            .start(body, stream, sink, state, || *out = handle)
+            .inspect_err(|_| drop(Box::from_raw(handle)))
     })
 }
 
@@ -111,7 +132,10 @@ pub unsafe extern "C" fn ylokh_request_cancel(req: *mut ylokh_request) -> ylokh_
 /// through `ylokh_last_error`), or YLOKH_PENDING when `timeout_ms` passed first
 /// (`UINT64_MAX`: no limit). From a library thread: YLOKH_RECURSIVE_CALL.
 #[no_mangle]
-pub unsafe extern "C" fn ylokh_request_wait(req: *mut ylokh_request, timeout_ms: u64) -> ylokh_status {
+pub unsafe extern "C" fn ylokh_request_wait(
+    req: *mut ylokh_request,
+    timeout_ms: u64,
+) -> ylokh_status {
     boundary(
         |e| e.status,
         || {
@@ -150,14 +174,20 @@ pub unsafe extern "C" fn ylokh_request_free(req: *mut ylokh_request) {
 /// On a request with callbacks: YLOKH_INVALID_ARGUMENT; waiting from a library thread:
 /// YLOKH_RECURSIVE_CALL.
 #[no_mangle]
-pub unsafe extern "C" fn ylokh_request_next(req: *mut ylokh_request, timeout_ms: u64, out: *mut ylokh_event) -> ylokh_status {
+pub unsafe extern "C" fn ylokh_request_next(
+    req: *mut ylokh_request,
+    timeout_ms: u64,
+    out: *mut ylokh_event,
+) -> ylokh_status {
     boundary(
         |e| e.status,
         || {
             let req = required_ref(req, "req")?;
             out_param(out, "out")?;
             let Some(queue) = req.state.pull.as_ref() else {
-                return Err(Error::invalid("ylokh_request_next works only on a request started with callbacks == NULL"));
+                return Err(Error::invalid(
+                    "ylokh_request_next works only on a request started with callbacks == NULL",
+                ));
             };
             let mut pulled = req.pulled.lock().unwrap_or_else(|e| e.into_inner());
             if pulled.done.is_none() {
@@ -171,15 +201,25 @@ pub unsafe extern "C" fn ylokh_request_next(req: *mut ylokh_request, timeout_ms:
                     Some(event) => pulled.current = Some(event),
                 }
             }
-            let (kind, text, result): (u32, &[u8], *const _) = match (&pulled.current, &pulled.done) {
+            let (kind, text, result): (u32, &[u8], *const _) = match (&pulled.current, &pulled.done)
+            {
                 (_, Some(done)) => (YLOKH_EVENT_DONE, &[], done.as_ptr()),
                 (Some(PullEvent::Token(t)), _) => (YLOKH_EVENT_TOKEN, t, std::ptr::null()),
                 (Some(PullEvent::Reasoning(t)), _) => (YLOKH_EVENT_REASONING, t, std::ptr::null()),
                 (Some(PullEvent::Chunk(t)), _) => (YLOKH_EVENT_CHUNK, t, std::ptr::null()),
                 _ => return Err(Error::internal("the pull queue handed out nothing")),
             };
-            let text_ptr = if text.is_empty() { std::ptr::null() } else { text.as_ptr().cast() };
-            *out = ylokh_event { kind, text: text_ptr, len: text.len().saturating_sub(1), result };
+            let text_ptr = if text.is_empty() {
+                std::ptr::null()
+            } else {
+                text.as_ptr().cast()
+            };
+            *out = ylokh_event {
+                kind,
+                text: text_ptr,
+                len: text.len().saturating_sub(1),
+                result,
+            };
             Ok(YLOKH_OK)
         },
     )
@@ -206,7 +246,9 @@ pub unsafe extern "C" fn ylokh_chat_complete(
         refuse_on_library_thread("ylokh_chat_complete")?;
         let model = optional_str(model, "model")?;
         let messages = messages_from_c(messages, n_messages)?;
-        let params = optional_str(params_json, "params_json")?.map(|json| parse_object(json, "params_json")).transpose()?;
+        let params = optional_str(params_json, "params_json")?
+            .map(|json| parse_object(json, "params_json"))
+            .transpose()?;
         let (body, stream) = build_body(client.options(), model, &messages, params, false);
         let queue = Arc::new(PullQueue::new(false));
         let state = Arc::new(RequestState::new(Some(queue.clone())));
@@ -226,7 +268,10 @@ pub unsafe extern "C" fn ylokh_chat_complete(
         }
         let copy = libc::malloc(text.len() + 1).cast::<u8>();
         if copy.is_null() {
-            return Err(Error::internal(format!("out of memory for a {}-byte answer", text.len())));
+            return Err(Error::internal(format!(
+                "out of memory for a {}-byte answer",
+                text.len()
+            )));
         }
         std::ptr::copy_nonoverlapping(text.as_ptr(), copy, text.len());
         *copy.add(text.len()) = 0;

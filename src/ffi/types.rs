@@ -43,11 +43,17 @@ pub struct ylokh_callbacks {
     /// Each non-empty `choices[0].delta.content` in order (not streaming: `message.content`
     /// once). `text` is UTF-8, NUL-terminated, borrowed until the callback returns; `len` is
     /// authoritative.
-    pub on_token: Option<unsafe extern "C" fn(user_data: *mut c_void, text: *const c_char, len: usize) -> c_int>,
+    pub on_token: Option<
+        unsafe extern "C" fn(user_data: *mut c_void, text: *const c_char, len: usize) -> c_int,
+    >,
     /// Each non-empty `delta.reasoning_content` (or `delta.reasoning`).
-    pub on_reasoning: Option<unsafe extern "C" fn(user_data: *mut c_void, text: *const c_char, len: usize) -> c_int>,
+    pub on_reasoning: Option<
+        unsafe extern "C" fn(user_data: *mut c_void, text: *const c_char, len: usize) -> c_int,
+    >,
     /// The raw JSON of every parsed data event (not streaming: of the body).
-    pub on_chunk: Option<unsafe extern "C" fn(user_data: *mut c_void, json: *const c_char, len: usize) -> c_int>,
+    pub on_chunk: Option<
+        unsafe extern "C" fn(user_data: *mut c_void, json: *const c_char, len: usize) -> c_int,
+    >,
     /// Exactly once per started request, after every other callback, whatever happened.
     pub on_done: Option<unsafe extern "C" fn(user_data: *mut c_void, result: *const ylokh_result)>,
 }
@@ -60,7 +66,8 @@ pub struct CResult {
 }
 
 fn c_text(text: &Option<String>) -> Option<CString> {
-    text.as_ref().map(|t| CString::new(t.replace('\0', " ")).expect("NULs were removed"))
+    text.as_ref()
+        .map(|t| CString::new(t.replace('\0', " ")).expect("NULs were removed"))
 }
 
 impl CResult {

@@ -1,0 +1,97 @@
+//! Builds the C test program and the examples against the freshly built library and header,
+//! and runs them against the loopback test server.
+
+mod support;
+
+use std::process::Command;
+use support::{compile, start_server, tmp_path};
+
+fn run(program: &std::path::Path, args: &[&str], envs: &[(&str, String)]) -> std::process::Output {
+    let output = Command::new(program)
+        .args(args)
+        .envs(envs.iter().map(|(k, v)| (k, v)))
+        .output()
+        .unwrap();
+    eprintln!(
+        "--- {} stdout:\n{}",
+        program.display(),
+        String::from_utf8_lossy(&output.stdout)
+    );
+    eprintln!(
+        "--- {} stderr:\n{}",
+        program.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+#[test]
+fn c_test_program_passes_against_the_loopback_server() {
+    let server = start_server();
+    let exe = tmp_path("api_test");
+    compile("gcc", &["tests/c/api_test.c"], &exe, &[]);
+    let output = run(&exe, &[&server.url()], &[]);
+    assert!(
+        output.status.success(),
+        "the C test program failed (see its output above)"
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains(", 0 failed"));
+}
+
+/// The non-streamed fixture's content: what both examples must print for the `stream` scenario.
+fn expected_text() -> String {
+    let body: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(format!("{}/llama-nonstream.json", support::FIXTURES)).unwrap(),
+    )
+    .unwrap();
+    body["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn check_example(compiler: &str, source: &str, name: &str) {
+    let server = start_server();
+    let exe = tmp_path(name);
+    compile(compiler, &[source], &exe, &[]);
+    let env = |scenario: &str| {
+        vec![
+            ("YLOKH_BASE_URL", format!("{}/{scenario}/v1", server.url())),
+            ("YLOKH_API_KEY", "sk-x".to_string()),
+        ]
+    };
+
+    let ok = run(&exe, &["Say hello in three languages."], &env("stream"));
+    assert!(ok.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&ok.stdout).trim_end_matches('\n'),
+        expected_text()
+    );
+    let stderr = String::from_utf8_lossy(&ok.stderr);
+    assert!(stderr.contains("finish_reason: length"), "{stderr}");
+
+    let usage = run(&exe, &["Привет"], &env("usageru"));
+    assert!(usage.status.success());
+    assert!(String::from_utf8_lossy(&usage.stderr).contains("prompt 36, completion 40, total 76"));
+
+    let failed = run(&exe, &["hi"], &env("nomessages"));
+    assert_eq!(failed.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        stderr.contains("YLOKH_HTTP_STATUS") && stderr.contains("'messages' is required"),
+        "{stderr}"
+    );
+
+    let usage_error = run(&exe, &[], &env("stream"));
+    assert_eq!(usage_error.status.code(), Some(2), "no prompt: usage error");
+}
+
+#[test]
+fn c_example_streams_and_reports() {
+    check_example("gcc", "examples/chat.c", "chat_c");
+}
+
+#[test]
+fn cpp_example_streams_and_reports() {
+    check_example("g++", "examples/chat.cpp", "chat_cpp");
+}

@@ -1,0 +1,468 @@
+//! Test support: a scripted OpenAI-compatible server on 127.0.0.1 (port 0), and helpers that
+//! build C and C++ programs against the freshly built library.
+//!
+//! The base URL `http://127.0.0.1:PORT/<scenario>/v1` selects what the server does; the
+//! scenarios are listed in `respond`.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+
+pub struct Server {
+    pub port: u16,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Server {
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+#[derive(Default)]
+struct State {
+    connections: AtomicU64,
+    hits: Mutex<HashMap<String, u32>>,
+}
+
+pub fn start_server() -> Server {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let state = Arc::new(State::default());
+    runtime.spawn(async move {
+        loop {
+            let Ok((socket, _)) = listener.accept().await else {
+                continue;
+            };
+            let conn = state.connections.fetch_add(1, Ordering::SeqCst) + 1;
+            let state = state.clone();
+            tokio::spawn(async move {
+                let _ = serve(socket, conn, state).await;
+            });
+        }
+    });
+    Server {
+        port,
+        _runtime: runtime,
+    }
+}
+
+struct Request {
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+/// Reads one request; `None` at a clean end of the connection.
+async fn read_request(
+    socket: &mut TcpStream,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<Option<Request>> {
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let mut chunk = [0u8; 4096];
+        let n = socket.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    let mut lines = head.split("\r\n");
+    let path = lines
+        .next()
+        .unwrap_or("")
+        .split(' ')
+        .nth(1)
+        .unwrap_or("/")
+        .to_string();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let length: usize = headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    while buf.len() < head_end + length {
+        let mut chunk = [0u8; 4096];
+        let n = socket.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let body = buf[head_end..head_end + length].to_vec();
+    buf.drain(..head_end + length);
+    Ok(Some(Request {
+        path,
+        headers,
+        body,
+    }))
+}
+
+async fn serve(mut socket: TcpStream, conn: u64, state: Arc<State>) -> std::io::Result<()> {
+    socket.set_nodelay(true)?;
+    let mut buf = Vec::new();
+    while let Some(request) = read_request(&mut socket, &mut buf).await? {
+        let scenario = request
+            .path
+            .trim_start_matches('/')
+            .split('/')
+            .next()
+            .unwrap_or("")
+            .to_string();
+        let hit = {
+            let mut hits = state.hits.lock().unwrap();
+            let n = hits.entry(scenario.clone()).or_default();
+            *n += 1;
+            *n
+        };
+        if !respond(&mut socket, &scenario, hit, conn, &request).await? {
+            return Ok(()); // the response closed the connection
+        }
+    }
+    Ok(())
+}
+
+fn chunk_event(content: &str) -> String {
+    format!(
+        "data: {{\"choices\":[{{\"index\":0,\"delta\":{{\"content\":{}}},\"finish_reason\":null}}],\"object\":\"chat.completion.chunk\"}}\n\n",
+        serde_json::Value::from(content)
+    )
+}
+
+const FINISH: &str =
+    "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n";
+const DONE: &str = "data: [DONE]\n\n";
+
+async fn head(
+    socket: &mut TcpStream,
+    status: &str,
+    content_type: &str,
+    extra: &str,
+) -> std::io::Result<()> {
+    let text = format!("HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nTransfer-Encoding: chunked\r\n{extra}\r\n");
+    socket.write_all(text.as_bytes()).await
+}
+
+async fn chunk(socket: &mut TcpStream, data: &[u8]) -> std::io::Result<()> {
+    if data.is_empty() {
+        return Ok(());
+    }
+    socket
+        .write_all(format!("{:x}\r\n", data.len()).as_bytes())
+        .await?;
+    socket.write_all(data).await?;
+    socket.write_all(b"\r\n").await
+}
+
+async fn end(socket: &mut TcpStream) -> std::io::Result<()> {
+    socket.write_all(b"0\r\n\r\n").await
+}
+
+/// A whole response with Content-Length.
+async fn whole(
+    socket: &mut TcpStream,
+    status: &str,
+    content_type: &str,
+    extra: &str,
+    body: &[u8],
+) -> std::io::Result<()> {
+    let text = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{extra}\r\n",
+        body.len()
+    );
+    socket.write_all(text.as_bytes()).await?;
+    socket.write_all(body).await
+}
+
+/// Replays a captured fixture: its own headers, the body as chunks of one event each when
+/// the headers say chunked.
+async fn fixture(socket: &mut TcpStream, name: &str, body_file: &str) -> std::io::Result<bool> {
+    let headers = std::fs::read(format!("{FIXTURES}/{name}.headers"))?;
+    let body = std::fs::read(format!("{FIXTURES}/{body_file}"))?;
+    socket.write_all(&headers).await?;
+    if String::from_utf8_lossy(&headers).contains("chunked") {
+        for event in body.split_inclusive(|&b| b == b'\n') {
+            chunk(socket, event).await?;
+        }
+        end(socket).await?;
+    } else {
+        socket.write_all(&body).await?;
+    }
+    Ok(!String::from_utf8_lossy(&headers).contains("Connection: close"))
+}
+
+/// Writes the response for `scenario`; returns whether the connection stays open.
+async fn respond(
+    s: &mut TcpStream,
+    scenario: &str,
+    hit: u32,
+    conn: u64,
+    req: &Request,
+) -> std::io::Result<bool> {
+    let sse = "text/event-stream";
+    let base = scenario.split('-').next().unwrap_or("");
+    match base {
+        "stream" => return fixture(s, "llama-stream", "llama-stream.sse").await,
+        "streamcl" => {
+            let body = std::fs::read(format!("{FIXTURES}/llama-stream.sse"))?;
+            whole(s, "200 OK", sse, "", &body).await?;
+        }
+        "nonstream" => return fixture(s, "llama-nonstream", "llama-nonstream.json").await,
+        "usageru" => return fixture(s, "llama-stream", "llama-stream-usage-ru.sse").await,
+        "badjson" => return fixture(s, "llama-badjson", "llama-badjson.json").await,
+        "nomessages" => return fixture(s, "llama-nomessages", "llama-nomessages.json").await,
+        "weird" => return fixture(s, "llama-weird", "llama-weird.sse").await,
+        "rules" => {
+            // Every decoder rule, written a few bytes at a time.
+            let mut body = b"\xEF\xBB\xBF: ping\r\n\r\n".to_vec();
+            body.extend_from_slice(b"data:{\"choices\":[{\"delta\":{\"content\":\"one \"}}]}\r\r");
+            body.extend_from_slice(b"event: message\nid: 7\nretry: 1000\ndata: {\"choices\":\ndata: [{\"delta\":{\"content\":\"two \"}}]}\n\n");
+            body.extend_from_slice(b": comment\ndata: {\"choices\":[{\"delta\":{\"content\":\"\xD1\x82\xD1\x80\xD0\xB8 \"}}]}\r\n\r\n");
+            body.extend_from_slice(b"data: {\"choices\":[{\"delta\":{\"content\":null}}]}\n\ndata: {\"choices\":[]}\n\n");
+            body.extend_from_slice(
+                b"data: {\"choices\":[{\"delta\":{\"content\":\"\\u00e9\\n\"}}]}\n\n",
+            );
+            body.extend_from_slice(FINISH.as_bytes());
+            body.extend_from_slice(DONE.as_bytes());
+            head(s, "200 OK", "text/event-stream; charset=utf-8", "").await?;
+            for piece in body.chunks(3) {
+                chunk(s, piece).await?;
+                s.flush().await?;
+            }
+            end(s).await?;
+        }
+        "reasoning" => {
+            head(s, "200 OK", sse, "").await?;
+            chunk(
+                s,
+                b"data: {\"choices\":[{\"delta\":{\"reasoning_content\":\"think\"}}]}\n\n",
+            )
+            .await?;
+            chunk(
+                s,
+                b"data: {\"choices\":[{\"delta\":{\"reasoning\":\"more\"}}]}\n\n",
+            )
+            .await?;
+            chunk(s, chunk_event("answer").as_bytes()).await?;
+            chunk(s, FINISH.as_bytes()).await?;
+            chunk(s, b"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":3,\"total_tokens\":8}}\n\n").await?;
+            chunk(s, DONE.as_bytes()).await?;
+            end(s).await?;
+        }
+        "errorinstream" => {
+            head(s, "200 OK", sse, "").await?;
+            chunk(s, chunk_event("partial").as_bytes()).await?;
+            chunk(
+                s,
+                b"data: {\"error\":{\"message\":\"model crashed\",\"code\":500}}\n\n",
+            )
+            .await?;
+            end(s).await?;
+        }
+        "errorevent" => {
+            head(s, "200 OK", sse, "").await?;
+            chunk(
+                s,
+                b"event: error\ndata: {\"error\":{\"message\":\"overloaded\"}}\n\n",
+            )
+            .await?;
+            end(s).await?;
+        }
+        "truncated" => {
+            head(s, "200 OK", sse, "").await?;
+            chunk(s, chunk_event("a").as_bytes()).await?;
+            chunk(s, chunk_event("b").as_bytes()).await?;
+            chunk(s, b"data: {\"choices\":[{\"delta\":{\"content\":\"c").await?;
+            end(s).await?;
+        }
+        "finishnodone" => {
+            let body = format!("{}{}", chunk_event("fine"), FINISH);
+            whole(s, "200 OK", sse, "Connection: close\r\n", body.as_bytes()).await?;
+            return Ok(false);
+        }
+        "badevent" => {
+            head(s, "200 OK", sse, "").await?;
+            chunk(s, b"data: {not json}\n\n").await?;
+            end(s).await?;
+        }
+        "html" => {
+            whole(
+                s,
+                "200 OK",
+                "text/html",
+                "",
+                b"<html><body>Welcome to nginx!</body></html>",
+            )
+            .await?
+        }
+        "jsonerror" => {
+            whole(
+                s,
+                "200 OK",
+                "application/json",
+                "",
+                b"{\"error\":{\"message\":\"quota exceeded\"}}",
+            )
+            .await?
+        }
+        "bigevent" => {
+            head(s, "200 OK", sse, "").await?;
+            chunk(s, chunk_event(&"x".repeat(2000)).as_bytes()).await?;
+            chunk(s, DONE.as_bytes()).await?;
+            end(s).await?;
+        }
+        "stall" => {
+            head(s, "200 OK", sse, "").await?;
+            chunk(s, chunk_event("first").as_bytes()).await?;
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            return Ok(false);
+        }
+        "trickle" => {
+            // A token every 20 ms, for a long time: for timeouts and cancellation.
+            head(s, "200 OK", sse, "").await?;
+            for i in 0..3000 {
+                chunk(s, chunk_event(&format!("t{i} ")).as_bytes()).await?;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            chunk(s, FINISH.as_bytes()).await?;
+            chunk(s, DONE.as_bytes()).await?;
+            end(s).await?;
+        }
+        "429once" if hit == 1 => {
+            whole(
+                s,
+                "429 Too Many Requests",
+                "application/json",
+                "retry-after-ms: 20\r\n",
+                b"{\"error\":{\"message\":\"slow down\"}}",
+            )
+            .await?
+        }
+        "429once" => {
+            let body = format!("{}{}{}", chunk_event("after retry"), FINISH, DONE);
+            whole(s, "200 OK", sse, "", body.as_bytes()).await?;
+        }
+        "503always" => {
+            let body = format!("{{\"error\":{{\"message\":\"busy, attempt {hit}\"}}}}");
+            whole(
+                s,
+                "503 Service Unavailable",
+                "application/json",
+                "retry-after: 0\r\n",
+                body.as_bytes(),
+            )
+            .await?;
+        }
+        "unauthorized" => {
+            // A hostile server that echoes the credentials back in its error text.
+            let auth = req
+                .headers
+                .iter()
+                .find(|(n, _)| n == "authorization")
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default();
+            let body = serde_json::json!({"error": {"message": format!("invalid key: {auth}")}})
+                .to_string();
+            whole(
+                s,
+                "401 Unauthorized",
+                "application/json",
+                "",
+                body.as_bytes(),
+            )
+            .await?;
+        }
+        "echo" => {
+            // The request as the answer: `conn N`, the headers, a blank line, the body.
+            let mut text = format!("conn {conn}\n");
+            for (n, v) in &req.headers {
+                text.push_str(&format!("{n}: {v}\n"));
+            }
+            text.push('\n');
+            text.push_str(&String::from_utf8_lossy(&req.body));
+            let body = serde_json::json!({
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}
+            });
+            whole(
+                s,
+                "200 OK",
+                "application/json",
+                "",
+                body.to_string().as_bytes(),
+            )
+            .await?;
+        }
+        _ => {
+            whole(
+                s,
+                "404 Not Found",
+                "text/plain",
+                "",
+                format!("no scenario '{scenario}'").as_bytes(),
+            )
+            .await?
+        }
+    }
+    Ok(true)
+}
+
+/// The directory cargo put the library in (target/debug or target/release).
+pub fn lib_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().to_path_buf()
+}
+
+/// Compiles C or C++ `sources` into `out` against include/ and the built shared library.
+pub fn compile(compiler: &str, sources: &[&str], out: &Path, extra: &[&str]) {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let lib = lib_dir();
+    assert!(
+        lib.join("libylokh.so").exists(),
+        "libylokh.so not found in {}",
+        lib.display()
+    );
+    let std = if compiler.ends_with("++") {
+        "-std=c++17"
+    } else {
+        "-std=c11"
+    };
+    let status = Command::new(compiler)
+        .args([std, "-Wall", "-Wextra", "-Werror", "-g", "-O1", "-pthread"])
+        .arg(format!("-I{root}/include"))
+        .args(sources.iter().map(|s| format!("{root}/{s}")))
+        .args(extra)
+        .arg("-o")
+        .arg(out)
+        .arg(format!("-L{}", lib.display()))
+        .arg(format!("-Wl,-rpath,{}", lib.display()))
+        .arg("-lylokh")
+        .status()
+        .unwrap_or_else(|e| panic!("could not run {compiler}: {e}"));
+    assert!(status.success(), "{compiler} failed on {sources:?}");
+}
+
+pub fn tmp_path(name: &str) -> PathBuf {
+    let dir = lib_dir().join("ylokh-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
