@@ -631,11 +631,7 @@ impl Shared {
                 format!("could not connect to {target}{via} within {ms} ms (connect timeout; ylokh_options_set_connect_timeout_ms) (base URL {base})"),
             );
         }
-        if lower.contains("certificate")
-            || lower.contains("tls")
-            || lower.contains("handshake")
-            || lower.contains("ssl")
-        {
+        if is_tls_error(e) || lower.contains("certificate") || lower.contains("tls handshake") {
             return Error::new(
                 YLOKH_TLS,
                 format!("TLS with {target} failed: {detail}; if the server uses a private CA, add it with ylokh_options_add_ca_file"),
@@ -687,6 +683,28 @@ impl Shared {
             _ => message,
         }
     }
+}
+
+/// Whether a rustls error (handshake, certificate, alert) is in the error's source chain. The
+/// TLS layer wraps it in `io::Error`s, sometimes nested, whose `source()` skips the error they
+/// hold, so each `io::Error` is opened with `get_ref()`.
+fn is_tls_error(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(e);
+    while let Some(err) = next {
+        if err.is::<rustls::Error>() {
+            return true;
+        }
+        if let Some(inner) = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            if is_tls_error(inner) {
+                return true;
+            }
+        }
+        next = err.source();
+    }
+    false
 }
 
 /// An error and its sources, each once, joined with ": ".

@@ -132,3 +132,34 @@ pub(crate) fn out_param<T>(ptr: *mut T, what: &str) -> Result<(), Error> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::*;
+
+    #[test]
+    fn a_panic_becomes_internal_with_a_message_and_failures_are_recorded() {
+        assert_eq!(status_boundary(|| panic!("boom")), YLOKH_INTERNAL);
+        let message = unsafe { CStr::from_ptr(last_error_ptr()) }
+            .to_str()
+            .unwrap();
+        assert!(
+            message.contains("internal error in libylokh") && message.contains("boom"),
+            "{message}"
+        );
+        assert!(ptr_boundary::<u8>(|| panic!("again")).is_null());
+        void_boundary(|| panic!("and again"));
+        assert_eq!(
+            status_boundary(|| Err(Error::invalid("bad"))),
+            YLOKH_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            unsafe { CStr::from_ptr(last_error_ptr()) }
+                .to_str()
+                .unwrap(),
+            "bad"
+        );
+        assert_eq!(status_boundary(|| Ok(())), YLOKH_OK);
+    }
+}

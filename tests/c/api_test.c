@@ -299,6 +299,20 @@ static void test_errors(void) {
     CHECK(strcmp(r->text, "ab") == 0, "the tokens that arrived were delivered: [%s]", r->text);
     free(r);
 
+    /* TLS: https:// to the plain-HTTP test server fails in the handshake. */
+    char https[256];
+    snprintf(https, sizeof https, "https%s/stream/v1", server + 4);
+    ylokh_options *to = ylokh_options_new_compatible(https);
+    ylokh_options_set_max_retries(to, 0);
+    ylokh_client *tc = NULL;
+    CHECK(ylokh_client_new(to, &tc) == YLOKH_OK, "client");
+    ylokh_options_free(to);
+    r = run(tc, NULL, true, NULL);
+    ylokh_client_free(tc);
+    check_invariants(r, "tls");
+    CHECK(r->status == YLOKH_TLS && strstr(r->message, "ylokh_options_add_ca_file"), "tls: %s: %s", ylokh_status_str(r->status), r->message);
+    free(r);
+
     /* Connection refused: a port that was just free. */
     ylokh_options *o = ylokh_options_new_compatible("http://127.0.0.1:9/v1");
     ylokh_options_set_max_retries(o, 0);

@@ -72,6 +72,13 @@ async fn read_request(
     buf: &mut Vec<u8>,
 ) -> std::io::Result<Option<Request>> {
     let head_end = loop {
+        if buf.first() == Some(&0x16) {
+            // A TLS ClientHello on this plain-HTTP port: answer as a real HTTP server does.
+            socket
+                .write_all(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n")
+                .await?;
+            return Ok(None);
+        }
         if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             break i + 4;
         }
@@ -426,10 +433,15 @@ async fn respond(
     Ok(true)
 }
 
-/// The directory cargo put the library in (target/debug or target/release).
+/// The directory holding the library built for this test run: `target/<profile>/deps`, where
+/// the test binary is too. (`cargo test` refreshes the library there; the copy one level up
+/// is only refreshed by `cargo build`, so it may be stale or missing.)
 pub fn lib_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().to_path_buf()
+    std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// Compiles C or C++ `sources` into `out` against include/ and the built shared library.
