@@ -461,7 +461,13 @@ pub fn compile(compiler: &str, sources: &[&str], out: &Path, extra: &[&str]) {
     let status = Command::new(compiler)
         .args([std, "-Wall", "-Wextra", "-Werror", "-g", "-O1", "-pthread"])
         .arg(format!("-I{root}/include"))
-        .args(sources.iter().map(|s| format!("{root}/{s}")))
+        .args(sources.iter().map(|s| {
+            if s.starts_with('/') {
+                s.to_string()
+            } else {
+                format!("{root}/{s}")
+            }
+        }))
         .args(extra)
         .arg("-o")
         .arg(out)
