@@ -30,7 +30,22 @@ fn c_test_program_passes_against_the_loopback_server() {
     let server = start_server();
     let exe = tmp_path("api_test");
     compile("gcc", &["tests/c/api_test.c"], &exe, &[]);
-    let output = run(&exe, &[&server.url()], &[]);
+    // YLOKH_TEST_WRAPPER runs the program under a tool, e.g. "valgrind --error-exitcode=1".
+    let output = match std::env::var("YLOKH_TEST_WRAPPER") {
+        Ok(wrapper) if !wrapper.trim().is_empty() => {
+            let mut words = wrapper.split_whitespace();
+            let tool = std::path::PathBuf::from(words.next().unwrap());
+            let mut args: Vec<String> = words.map(String::from).collect();
+            args.push(exe.display().to_string());
+            args.push(server.url());
+            run(
+                &tool,
+                &args.iter().map(String::as_str).collect::<Vec<_>>(),
+                &[],
+            )
+        }
+        _ => run(&exe, &[&server.url()], &[]),
+    };
     assert!(
         output.status.success(),
         "the C test program failed (see its output above)"

@@ -519,10 +519,14 @@ static void test_pull_and_complete(void) {
     ylokh_request_free(req);
     ylokh_client_free(c);
 
-    c = client_for("trickle", NULL);
+    c = client_for("slowstart", NULL);
     CHECK(ylokh_chat_start(c, NULL, HELLO, 2, NULL, true, NULL, &req) == YLOKH_OK, "pull start");
     CHECK(ylokh_request_next(req, 0, &ev) == YLOKH_PENDING, "nothing yet");
+    CHECK(ylokh_request_next(req, 50, &ev) == YLOKH_PENDING, "nothing within 50 ms");
     ylokh_request_free(req);
+    ylokh_client_free(c);
+
+    c = client_for("trickle", NULL);
     rec *r = rec_new();
     req = start_trickle(c, r);
     CHECK(ylokh_request_next(req, 0, &ev) == YLOKH_INVALID_ARGUMENT, "next on a callback request");

@@ -343,6 +343,12 @@ async fn respond(
             tokio::time::sleep(Duration::from_secs(30)).await;
             return Ok(false);
         }
+        "slowstart" => {
+            // Nothing for 2 s: the pull interface has no event to hand out before then.
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let body = format!("{}{}{}", chunk_event("late"), FINISH, DONE);
+            whole(s, "200 OK", sse, "", body.as_bytes()).await?;
+        }
         "trickle" => {
             // A token every 20 ms, for a long time: for timeouts and cancellation.
             head(s, "200 OK", sse, "").await?;
@@ -480,7 +486,8 @@ pub fn compile(compiler: &str, sources: &[&str], out: &Path, extra: &[&str]) {
 }
 
 pub fn tmp_path(name: &str) -> PathBuf {
-    let dir = lib_dir().join("ylokh-tests");
+    // Per process, so two test runs at once never overwrite each other's programs.
+    let dir = lib_dir().join(format!("ylokh-tests-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir.join(name)
 }
