@@ -313,6 +313,27 @@ static void test_errors(void) {
     CHECK(r->status == YLOKH_TLS && strstr(r->message, "ylokh_options_add_ca_file"), "tls: %s: %s", ylokh_status_str(r->status), r->message);
     free(r);
 
+    /* An HTTP proxy: the host in the base URL does not exist, so only the proxy can answer. */
+    ylokh_options *po = ylokh_options_new_compatible("http://no-such-host.invalid/stream/v1");
+    CHECK(ylokh_options_set_proxy(po, server) == YLOKH_OK, "proxy");
+    ylokh_client *pc = NULL;
+    CHECK(ylokh_client_new(po, &pc) == YLOKH_OK, "client");
+    r = run(pc, NULL, true, NULL);
+    ylokh_client_free(pc);
+    check_invariants(r, "proxy");
+    CHECK(r->status == YLOKH_OK && strcmp(r->text, expected_text) == 0, "through the proxy: %s", r->message);
+    free(r);
+    /* The proxy down: YLOKH_CONNECT, and the message names the proxy. */
+    CHECK(ylokh_options_set_proxy(po, "http://127.0.0.1:9") == YLOKH_OK, "proxy");
+    ylokh_options_set_max_retries(po, 0);
+    CHECK(ylokh_client_new(po, &pc) == YLOKH_OK, "client");
+    ylokh_options_free(po);
+    r = run(pc, NULL, true, NULL);
+    ylokh_client_free(pc);
+    check_invariants(r, "proxy down");
+    CHECK(r->status == YLOKH_CONNECT && strstr(r->message, "through proxy http://127.0.0.1:9/"), "proxy down: %s: %s", ylokh_status_str(r->status), r->message);
+    free(r);
+
     /* Connection refused: a port that was just free. */
     ylokh_options *o = ylokh_options_new_compatible("http://127.0.0.1:9/v1");
     ylokh_options_set_max_retries(o, 0);

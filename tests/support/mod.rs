@@ -91,13 +91,20 @@ async fn read_request(
     };
     let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
     let mut lines = head.split("\r\n");
-    let path = lines
+    let mut path = lines
         .next()
         .unwrap_or("")
         .split(' ')
         .nth(1)
         .unwrap_or("/")
         .to_string();
+    // The absolute form a client sends to an HTTP proxy: serve it as if we were the origin,
+    // so the server doubles as a forward proxy for plain-HTTP tests.
+    if let Some(rest) = path.strip_prefix("http://") {
+        path = rest
+            .find('/')
+            .map_or("/".to_string(), |i| rest[i..].to_string());
+    }
     let headers: Vec<(String, String)> = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
