@@ -2,7 +2,8 @@
  * reason and token usage go to stderr. Exit status: 0 on success, 1 when the request failed
  * (with the status and message on stderr), 2 on a usage error.
  *
- * Environment: YLOKH_BASE_URL (none: the Ylokh preset), YLOKH_API_KEY, YLOKH_MODEL.
+ * Environment: YLOKH_BASE_URL (none: the Ylokh preset), YLOKH_API_KEY, YLOKH_MODEL, and
+ * YLOKH_PARAMS (a JSON object merged into the request body, e.g. {"max_tokens":64}).
  *
  *   cc -Iinclude examples/chat.c -Ltarget/release -lylokh -o chat
  *   YLOKH_BASE_URL=http://127.0.0.1:8080/v1 ./chat "Why is the sky blue?"
@@ -59,7 +60,7 @@ int main(int argc, char **argv) {
     ylokh_status final = YLOKH_INTERNAL;
     ylokh_callbacks callbacks = {&final, on_token, NULL, NULL, on_done};
     ylokh_request *request = NULL;
-    s = ylokh_chat_start(client, getenv("YLOKH_MODEL"), messages, 1, NULL, true, &callbacks, &request);
+    s = ylokh_chat_start(client, getenv("YLOKH_MODEL"), messages, 1, getenv("YLOKH_PARAMS"), true, &callbacks, &request);
     if (s != YLOKH_OK) {
         ylokh_client_free(client);
         return fail("start", s);

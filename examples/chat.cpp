@@ -3,7 +3,8 @@
 // RAII through std::unique_ptr with the _free functions as deleters; a capturing lambda
 // reaches the C callbacks through a captureless trampoline.
 //
-// Environment: YLOKH_BASE_URL (none: the Ylokh preset), YLOKH_API_KEY, YLOKH_MODEL.
+// Environment: YLOKH_BASE_URL (none: the Ylokh preset), YLOKH_API_KEY, YLOKH_MODEL, and
+// YLOKH_PARAMS (a JSON object merged into the request body, e.g. {"max_tokens":64}).
 #include "ylokh.h"
 
 #include <cstdint>
@@ -81,7 +82,7 @@ int main(int argc, char **argv) {
 
     ylokh_message messages[] = {{"user", argv[1]}};
     ylokh_request *raw_request = nullptr;
-    if (ylokh_status s = ylokh_chat_start(client.get(), std::getenv("YLOKH_MODEL"), messages, 1, nullptr, true,
+    if (ylokh_status s = ylokh_chat_start(client.get(), std::getenv("YLOKH_MODEL"), messages, 1, std::getenv("YLOKH_PARAMS"), true,
                                           &callbacks, &raw_request);
         s != YLOKH_OK)
         return fail("start", s);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds libylokh (release) and examples/chat.c, then streams the answer to PROMPT through the
-# C API. The server: YLOKH_BASE_URL (e.g. http://127.0.0.1:8080/v1), else the Ylokh preset.
+# C API. The server: YLOKH_BASE_URL (e.g. http://127.0.0.1:8080/v1); when it is unset, a local
+# llama.cpp server with a small real model (examples/local-llm.sh start).
 #   examples/run.sh "Why is the sky blue?"
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,9 +14,13 @@ echo "[run.sh] compiling examples/chat.c ..." >&2
 cc -std=c11 -Wall -Wextra -Werror -O2 -Iinclude examples/chat.c \
    -Ltarget/release -Wl,-rpath,"$root/target/release" -lylokh -o target/release/chat
 if [ -z "${YLOKH_BASE_URL:-}" ]; then
-  echo "[run.sh] YLOKH_BASE_URL is not set: using the Ylokh preset (https://chatapi.ylokh.xyz/v1)," >&2
-  echo "[run.sh] a service that is offline; set YLOKH_BASE_URL to any OpenAI-compatible server." >&2
-else
-  echo "[run.sh] server: $YLOKH_BASE_URL" >&2
+  echo "[run.sh] YLOKH_BASE_URL is not set: starting the local llama.cpp server (examples/local-llm.sh;" >&2
+  echo "[run.sh] the first time it builds llama.cpp and fetches a 253 MB model, about 6 minutes)" >&2
+  YLOKH_BASE_URL=$(examples/local-llm.sh start)
+  export YLOKH_BASE_URL
+  # A tiny model may ramble to the end of its context: cap the answer unless told otherwise.
+  [ -n "${YLOKH_PARAMS:-}" ] || export YLOKH_PARAMS='{"max_tokens":256}'
+  echo "[run.sh] the server keeps running for the next call; stop it with: examples/local-llm.sh stop" >&2
 fi
+echo "[run.sh] server: $YLOKH_BASE_URL" >&2
 exec target/release/chat "$prompt"
