@@ -141,10 +141,14 @@ start() {
   ensure_server
   ensure_model
   begin "start llama-server on 127.0.0.1"
+  # The packaged Gemma GGUF carries no chat template, and llama-server's fallback (ChatML) makes
+  # Gemma answer with "<|im_end|>" junk: use llama.cpp's built-in Gemma template for it.
+  local template=""
+  [ -n "${YLOKH_GGUF:-}" ] || template="--chat-template gemma"
   local port
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   nohup "$SERVER_BIN" -m "$MODEL" --host 127.0.0.1 --port "$port" --parallel 4 --ctx-size 8192 \
-    --metrics --slots >"$SERVER_LOG" 2>&1 </dev/null &
+    --metrics --slots $template >"$SERVER_LOG" 2>&1 </dev/null &
   echo $! >"$PIDFILE"
   local url=http://127.0.0.1:$port
   for _ in $(seq 1 240); do

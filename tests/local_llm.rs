@@ -75,6 +75,8 @@ struct Answer {
     text: String,
     tokens: usize,
     usage: (i64, i64, i64),
+    /// The server's busy slots just before the cancel.
+    busy_at_cancel: usize,
 }
 
 fn c_text(ptr: *const c_char) -> String {
@@ -132,6 +134,7 @@ fn chat(client: &Client, params: &str, stream: bool, cancel_after: Option<usize>
                     .unwrap(),
                 );
                 if Some(answer.tokens) == cancel_after {
+                    answer.busy_at_cancel = slots_busy();
                     ylokh_request_cancel(req);
                 }
             }
@@ -246,6 +249,10 @@ fn cancelling_mid_answer_stops_the_servers_generation() {
         Some(5),
     );
     assert_eq!(answer.status, YLOKH_CANCELLED, "{answer:?}");
+    assert_eq!(
+        answer.busy_at_cancel, 1,
+        "the server was generating when the request was cancelled"
+    );
     let cancelled = Instant::now();
     while slots_busy() > 0 {
         assert!(
