@@ -620,6 +620,11 @@ impl Shared {
             .map(|p| format!(" through proxy {}", redact_url(p)))
             .unwrap_or_default();
         let lower = detail.to_ascii_lowercase();
+        if e.is_redirect() {
+            return Error::protocol(format!(
+                "the server redirected too many times (more than 5): {detail} (base URL {base})"
+            ));
+        }
         if e.is_timeout() {
             let ms = self
                 .options

@@ -53,6 +53,91 @@ fn c_test_program_passes_against_the_loopback_server() {
     assert!(String::from_utf8_lossy(&output.stdout).contains(", 0 failed"));
 }
 
+#[test]
+fn c_test_program_is_clean_under_address_and_undefined_behaviour_sanitizers() {
+    let server = start_server();
+    let exe = tmp_path("api_test_asan");
+    let flags = [
+        "-fsanitize=address,undefined",
+        "-fno-sanitize-recover=all",
+        "-fno-omit-frame-pointer",
+    ];
+    compile("gcc", &["tests/c/api_test.c"], &exe, &flags);
+    let env = [
+        ("ASAN_OPTIONS", "detect_leaks=1:halt_on_error=1".to_string()),
+        (
+            "UBSAN_OPTIONS",
+            "halt_on_error=1:print_stacktrace=1".to_string(),
+        ),
+    ];
+    let output = run(&exe, &[&server.url()], &env);
+    assert!(
+        output.status.success(),
+        "the C test program failed under ASan/UBSan (see the output above)"
+    );
+    for example in ["examples/chat.c", "examples/chat.cpp"] {
+        let exe = tmp_path(&format!("{}_asan", example.replace(['/', '.'], "_")));
+        compile(
+            if example.ends_with("cpp") {
+                "g++"
+            } else {
+                "gcc"
+            },
+            &[example],
+            &exe,
+            &flags,
+        );
+        let output = run(
+            &exe,
+            &["hi"],
+            &[
+                ("YLOKH_BASE_URL", format!("{}/stream/v1", server.url())),
+                env[0].clone(),
+                env[1].clone(),
+            ],
+        );
+        assert!(output.status.success(), "{example} failed under ASan/UBSan");
+    }
+}
+
+/// valgrind memcheck: no errors and no definitely-lost bytes (needs valgrind; .ci/run installs it).
+#[test]
+fn c_test_program_is_clean_under_valgrind() {
+    let server = start_server();
+    let exe = tmp_path("api_test_valgrind");
+    compile("gcc", &["tests/c/api_test.c"], &exe, &[]);
+    let valgrind = std::path::Path::new("valgrind");
+    let output = run(
+        valgrind,
+        &[
+            "--error-exitcode=1",
+            "--leak-check=full",
+            "--errors-for-leak-kinds=definite",
+            "--quiet",
+            exe.to_str().unwrap(),
+            &server.url(),
+        ],
+        &[],
+    );
+    assert!(
+        output.status.success(),
+        "valgrind found errors or definite leaks (see the output above)"
+    );
+}
+
+#[test]
+fn hostile_servers_are_survived_with_bounded_memory() {
+    let server = start_server();
+    let exe = tmp_path("api_test_hostile");
+    compile("gcc", &["tests/c/api_test.c"], &exe, &[]);
+    let output = run(&exe, &[&server.url(), "hostile"], &[]);
+    assert!(
+        output.status.success(),
+        "the hostile-server tests failed (see the output above)"
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("1 tests passed, 0 failed"));
+}
+
 /// The non-streamed fixture's content: what both examples must print for the `stream` scenario.
 fn expected_text() -> String {
     let body: serde_json::Value = serde_json::from_slice(

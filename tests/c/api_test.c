@@ -579,12 +579,43 @@ static void on_log(void *ud, uint32_t level, const char *message, size_t len) {
 }
 static void secret_key(ylokh_options *o) { ylokh_options_set_api_key(o, "sk-secret-456"); }
 
+static void read_timeout_500(ylokh_options *o) { ylokh_options_set_read_timeout_ms(o, 500); }
+static void total_timeout_500(ylokh_options *o) { ylokh_options_set_timeout_ms(o, 500); }
+static void secret_and_read_timeout(ylokh_options *o) {
+    ylokh_options_set_api_key(o, "sk-secret-456");
+    ylokh_options_set_read_timeout_ms(o, 500);
+}
+
 static void test_secrets_and_logging(void) {
     CHECK(ylokh_set_log_callback(YLOKH_LOG_TRACE, on_log, NULL) == YLOKH_OK, "log on");
     rec *r = run_scenario("unauthorized", secret_key, true);
     CHECK(r->status == YLOKH_HTTP_STATUS && r->http_status == 401, "401");
     CHECK(!strstr(r->message, "sk-secret-456") && strstr(r->message, "[redacted]") && strstr(r->message, "check the API key"), "message: %s", r->message);
     free(r);
+    /* Every failure path, with the key set and every log record checked. */
+    const char *paths[] = {"errorinstream", "errorevent", "truncated", "badevent", "html", "jsonerror", "503always", "badjson", "weird", "stall"};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        rec *p = run_scenario(paths[i], secret_and_read_timeout, true);
+        CHECK(p->status != YLOKH_OK && p->message[0], "%s failed", paths[i]);
+        CHECK(!strstr(p->message, "sk-secret-456"), "%s: the key is in the message", paths[i]);
+        free(p);
+    }
+    const char *urls[] = {"http://127.0.0.1:9/v1", "https%s/stream/v1"};
+    for (int i = 0; i < 2; i++) {
+        char url[256];
+        snprintf(url, sizeof url, urls[i], server + 4);
+        ylokh_options *o = ylokh_options_new_compatible(url);
+        secret_key(o);
+        ylokh_options_set_max_retries(o, 0);
+        ylokh_client *c = NULL;
+        ylokh_client_new(o, &c);
+        ylokh_options_free(o);
+        rec *p = run(c, NULL, true, NULL);
+        ylokh_client_free(c);
+        CHECK(p->status != YLOKH_OK && !strstr(p->message, "sk-secret-456"), "%s: %s", url, p->message);
+        CHECK(!strstr(ylokh_last_error(), "sk-secret-456"), "last error");
+        free(p);
+    }
     CHECK(ylokh_set_log_callback(0, NULL, NULL) == YLOKH_OK, "log off");
     CHECK(log_records >= 2 && log_leaks == 0, "%d records, %d leaks", log_records, log_leaks);
 }
@@ -635,6 +666,45 @@ static void test_bad_arguments(void) {
     CHECK(strcmp(ylokh_version(), version) == 0, "version %s", ylokh_version());
 }
 
+static long peak_rss_kib(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kib = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %ld kB", &kib) == 1) break;
+    if (f) fclose(f);
+    return kib;
+}
+
+
+/* Hostile servers. Run alone (argv[2] = "hostile") so that the peak resident memory is this
+ * group's own. */
+static void test_hostile(void) {
+    rec *r = run_scenario("endlessline", NULL, true);
+    CHECK(r->status == YLOKH_PROTOCOL && strstr(r->message, "larger than 16777216 bytes"), "1 GiB line: %s", r->message);
+    long peak = peak_rss_kib();
+    printf("hostile: peak resident memory after the 1 GiB line: %ld KiB\n", peak);
+    CHECK(peak > 0 && peak < 64 * 1024, "peak resident memory %ld KiB", peak);
+    free(r);
+    r = run_scenario("bytepersecond", read_timeout_500, true);
+    CHECK(r->status == YLOKH_TIMEOUT && strstr(r->message, "read timeout"), "byte per second: %s", r->message);
+    free(r);
+    r = run_scenario("silent", total_timeout_500, true);
+    CHECK(r->status == YLOKH_TIMEOUT && strstr(r->message, "500 ms time limit"), "silent: %s", r->message);
+    free(r);
+    r = run_scenario("silent", read_timeout_500, true);
+    CHECK(r->status == YLOKH_TIMEOUT && strstr(r->message, "response headers"), "silent, read timeout: %s", r->message);
+    free(r);
+    r = run_scenario("redirect", secret_and_read_timeout, false);
+    CHECK(r->status == YLOKH_OK, "redirect: %s", r->message);
+    CHECK(strstr(r->text, "host: localhost:") && !strstr(r->text, "authorization") && !strstr(r->text, "sk-secret-456"),
+          "the redirect to another origin carried credentials:\n%s", r->text);
+    free(r);
+    r = run_scenario("redirectloop", NULL, true);
+    CHECK(r->status == YLOKH_PROTOCOL && strstr(r->message, "redirected too many times"), "loop: %s", r->message);
+    free(r);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: %s http://127.0.0.1:PORT\n", argv[0]);
@@ -652,9 +722,13 @@ int main(int argc, char **argv) {
         {"pull_and_complete", test_pull_and_complete},
         {"secrets_and_logging", test_secrets_and_logging},
         {"bad_arguments", test_bad_arguments},
+        {"hostile", test_hostile},
     };
+    const char *only = argc > 2 ? argv[2] : NULL;
     int passed = 0, failed = 0;
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
+        /* "hostile" runs only when asked for by name: it measures the process's peak memory. */
+        if (only ? strcmp(only, tests[i].name) != 0 : strcmp(tests[i].name, "hostile") == 0) continue;
         int before = failures;
         tests[i].fn();
         if (failures == before) {

@@ -367,6 +367,55 @@ async fn respond(
             chunk(s, DONE.as_bytes()).await?;
             end(s).await?;
         }
+        "endlessline" => {
+            // One 1 GiB line: the client must give up at its cap, not buffer it.
+            head(s, "200 OK", sse, "").await?;
+            chunk(s, b"data: ").await?;
+            let block = vec![b'x'; 64 * 1024];
+            for _ in 0..(1 << 30) / block.len() {
+                chunk(s, &block).await?; // fails once the client has closed the connection
+            }
+            end(s).await?;
+        }
+        "bytepersecond" => {
+            head(s, "200 OK", sse, "").await?;
+            for _ in 0..600 {
+                chunk(s, b":").await?;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            return Ok(false);
+        }
+        "silent" => {
+            // Accepts and reads the request, then never answers.
+            tokio::time::sleep(Duration::from_secs(600)).await;
+            return Ok(false);
+        }
+        "redirect" => {
+            // 307 to another origin (localhost instead of 127.0.0.1): the client must not carry
+            // the Authorization header there.
+            let port = s.local_addr()?.port();
+            let location = format!("http://localhost:{port}/echo/v1/chat/completions");
+            whole(
+                s,
+                "307 Temporary Redirect",
+                "text/plain",
+                &format!("Location: {location}\r\n"),
+                b"",
+            )
+            .await?;
+        }
+        "redirectloop" => {
+            let port = s.local_addr()?.port();
+            let location = format!("http://127.0.0.1:{port}/redirectloop/v1/chat/completions");
+            whole(
+                s,
+                "307 Temporary Redirect",
+                "text/plain",
+                &format!("Location: {location}\r\n"),
+                b"",
+            )
+            .await?;
+        }
         "429once" if hit == 1 => {
             whole(
                 s,
