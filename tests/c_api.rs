@@ -138,18 +138,6 @@ fn hostile_servers_are_survived_with_bounded_memory() {
     assert!(String::from_utf8_lossy(&output.stdout).contains("1 tests passed, 0 failed"));
 }
 
-/// The non-streamed fixture's content: what both examples must print for the `stream` scenario.
-fn expected_text() -> String {
-    let body: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(format!("{}/llama-nonstream.json", support::FIXTURES)).unwrap(),
-    )
-    .unwrap();
-    body["choices"][0]["message"]["content"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 fn check_example(compiler: &str, source: &str, name: &str) {
     let server = start_server();
     let exe = tmp_path(name);
@@ -165,7 +153,7 @@ fn check_example(compiler: &str, source: &str, name: &str) {
     assert!(ok.status.success());
     assert_eq!(
         String::from_utf8_lossy(&ok.stdout).trim_end_matches('\n'),
-        expected_text()
+        support::expected_text()
     );
     let stderr = String::from_utf8_lossy(&ok.stderr);
     assert!(stderr.contains("finish_reason: length"), "{stderr}");

@@ -4,17 +4,11 @@
 
 mod support;
 
-use std::ffi::{c_char, CStr, CString};
 use std::io::{Read, Write};
 use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
-use ylokh::ffi::client::{ylokh_client, ylokh_client_free, ylokh_client_new};
-use ylokh::ffi::options::{ylokh_options_free, ylokh_options_new_compatible};
-use ylokh::ffi::request::{
-    ylokh_chat_start, ylokh_request_cancel, ylokh_request_free, ylokh_request_next,
-};
-use ylokh::ffi::types::{ylokh_event, ylokh_message, YLOKH_EVENT_DONE, YLOKH_EVENT_TOKEN};
+use support::capi::{chat_with, Answer, Client};
 use ylokh::status::*;
 
 /// One test at a time on the server: the cancel test reads the server's slots, which another
@@ -43,104 +37,15 @@ fn server() -> &'static str {
     })
 }
 
-struct Client(*mut ylokh_client);
-unsafe impl Send for Client {}
-unsafe impl Sync for Client {}
-
-impl Client {
-    fn new() -> Client {
-        let url = CString::new(server()).unwrap();
-        unsafe {
-            let opts = ylokh_options_new_compatible(url.as_ptr());
-            assert!(!opts.is_null());
-            let mut client = std::ptr::null_mut();
-            assert_eq!(ylokh_client_new(opts, &mut client), YLOKH_OK);
-            ylokh_options_free(opts);
-            Client(client)
-        }
-    }
+fn client() -> Client {
+    Client::new(server(), None)
 }
 
-impl Drop for Client {
-    fn drop(&mut self) {
-        unsafe { ylokh_client_free(self.0) }
-    }
-}
-
-#[derive(Debug, Default)]
-struct Answer {
-    status: u32,
-    http_status: u16,
-    message: String,
-    text: String,
-    tokens: usize,
-    usage: (i64, i64, i64),
-    /// The server's busy slots just before the cancel.
-    busy_at_cancel: usize,
-}
-
-fn c_text(ptr: *const c_char) -> String {
-    if ptr.is_null() {
-        String::new()
-    } else {
-        unsafe { CStr::from_ptr(ptr) }
-            .to_string_lossy()
-            .into_owned()
-    }
-}
-
-const PROMPT: &str = "Say hello in three languages.";
-
-/// Runs one request through the pull interface; cancels it after `cancel_after` tokens.
+/// One request; cancelled after `cancel_after` tokens, noting the server's busy slots then.
 fn chat(client: &Client, params: &str, stream: bool, cancel_after: Option<usize>) -> Answer {
-    let (role, content) = (CString::new("user").unwrap(), CString::new(PROMPT).unwrap());
-    let messages = [ylokh_message {
-        role: role.as_ptr(),
-        content: content.as_ptr(),
-    }];
-    let params = CString::new(params).unwrap();
-    let mut answer = Answer::default();
-    unsafe {
-        let mut req = std::ptr::null_mut();
-        let s = ylokh_chat_start(
-            client.0,
-            std::ptr::null(),
-            messages.as_ptr(),
-            1,
-            params.as_ptr(),
-            stream,
-            std::ptr::null(),
-            &mut req,
-        );
-        assert_eq!(s, YLOKH_OK);
-        loop {
-            let mut event: ylokh_event = std::mem::zeroed();
-            assert_eq!(ylokh_request_next(req, u64::MAX, &mut event), YLOKH_OK);
-            if event.kind == YLOKH_EVENT_DONE {
-                let r = &*event.result;
-                answer.status = r.status;
-                answer.http_status = r.http_status;
-                answer.message = c_text(r.message);
-                answer.usage = (r.prompt_tokens, r.completion_tokens, r.total_tokens);
-                break;
-            }
-            if event.kind == YLOKH_EVENT_TOKEN {
-                answer.tokens += 1;
-                answer.text.push_str(
-                    std::str::from_utf8(std::slice::from_raw_parts(
-                        event.text.cast::<u8>(),
-                        event.len,
-                    ))
-                    .unwrap(),
-                );
-                if Some(answer.tokens) == cancel_after {
-                    answer.busy_at_cancel = slots_busy();
-                    ylokh_request_cancel(req);
-                }
-            }
-        }
-        ylokh_request_free(req);
-    }
+    let mut busy = 0;
+    let mut answer = chat_with(client, params, stream, cancel_after, || busy = slots_busy());
+    answer.busy_at_cancel = busy;
     answer
 }
 
@@ -149,7 +54,7 @@ const DETERMINISTIC: &str = r#"{"temperature":0,"seed":1,"max_tokens":48}"#;
 #[test]
 fn streamed_and_not_streamed_give_identical_text() {
     let _alone = exclusive();
-    let client = Client::new();
+    let client = client();
     let streamed = chat(&client, DETERMINISTIC, true, None);
     let whole = chat(&client, DETERMINISTIC, false, None);
     assert_eq!(
@@ -165,7 +70,7 @@ fn streamed_and_not_streamed_give_identical_text() {
 #[test]
 fn include_usage_matches_the_non_streamed_usage() {
     let _alone = exclusive();
-    let client = Client::new();
+    let client = client();
     let streamed = chat(
         &client,
         r#"{"temperature":0,"seed":1,"max_tokens":24,"stream_options":{"include_usage":true}}"#,
@@ -191,7 +96,7 @@ fn include_usage_matches_the_non_streamed_usage() {
 #[test]
 fn the_servers_own_400_errors_reach_on_done() {
     let _alone = exclusive();
-    let client = Client::new();
+    let client = client();
     let bad = chat(&client, r#"{"max_tokens":-3}"#, true, None);
     assert_eq!(
         (bad.status, bad.http_status),
@@ -241,7 +146,7 @@ fn slots_busy() -> usize {
 #[test]
 fn cancelling_mid_answer_stops_the_servers_generation() {
     let _alone = exclusive();
-    let client = Client::new();
+    let client = client();
     let answer = chat(
         &client,
         r#"{"max_tokens":2000,"temperature":1}"#,
@@ -266,7 +171,7 @@ fn cancelling_mid_answer_stops_the_servers_generation() {
 #[test]
 fn four_concurrent_streams_from_one_client_complete() {
     let _alone = exclusive();
-    let client = Client::new();
+    let client = client();
     let answers: Vec<Answer> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..4)
             .map(|_| s.spawn(|| chat(&client, r#"{"max_tokens":32}"#, true, None)))

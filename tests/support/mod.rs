@@ -5,6 +5,8 @@
 //! scenarios are listed in `respond`.
 #![allow(dead_code)]
 
+pub mod capi;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -546,4 +548,15 @@ pub fn tmp_path(name: &str) -> PathBuf {
     let dir = lib_dir().join(format!("ylokh-tests-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir.join(name)
+}
+
+/// The non-streamed fixture's `message.content`: the text every replayed stream must give.
+pub fn expected_text() -> String {
+    let body: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(format!("{FIXTURES}/llama-nonstream.json")).unwrap())
+            .unwrap();
+    body["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
