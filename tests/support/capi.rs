@@ -36,6 +36,16 @@ impl Client {
     }
 }
 
+impl Client {
+    /// Takes ownership of a client made elsewhere (freed on drop).
+    ///
+    /// # Safety
+    /// `client` comes from `ylokh_client_new` and is not freed by anyone else.
+    pub unsafe fn from_raw(client: *mut ylokh_client) -> Client {
+        Client(client)
+    }
+}
+
 impl Drop for Client {
     fn drop(&mut self) {
         unsafe { ylokh_client_free(self.0) }

@@ -13,8 +13,13 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// A connection the test server talks over: plain TCP or TLS.
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+type Sock = dyn Io;
 
 pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 
@@ -36,6 +41,15 @@ struct State {
 }
 
 pub fn start_server() -> Server {
+    start(None)
+}
+
+/// The same server over TLS, with `config`'s certificate.
+pub fn start_tls_server(config: tokio_rustls::rustls::ServerConfig) -> Server {
+    start(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))))
+}
+
+fn start(tls: Option<tokio_rustls::TlsAcceptor>) -> Server {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -49,10 +63,17 @@ pub fn start_server() -> Server {
             let Ok((socket, _)) = listener.accept().await else {
                 continue;
             };
+            let _ = socket.set_nodelay(true);
             let conn = state.connections.fetch_add(1, Ordering::SeqCst) + 1;
-            let state = state.clone();
+            let (state, tls) = (state.clone(), tls.clone());
             tokio::spawn(async move {
-                let _ = serve(socket, conn, state).await;
+                let _ = match tls {
+                    None => serve(Box::new(socket), port, conn, state).await,
+                    Some(tls) => match tls.accept(socket).await {
+                        Ok(stream) => serve(Box::new(stream), port, conn, state).await,
+                        Err(_) => Ok(()), // the client refused our certificate
+                    },
+                };
             });
         }
     });
@@ -63,16 +84,15 @@ pub fn start_server() -> Server {
 }
 
 struct Request {
+    /// The server's own port (for redirects to itself).
+    port: u16,
     path: String,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
 }
 
 /// Reads one request; `None` at a clean end of the connection.
-async fn read_request(
-    socket: &mut TcpStream,
-    buf: &mut Vec<u8>,
-) -> std::io::Result<Option<Request>> {
+async fn read_request(socket: &mut Sock, buf: &mut Vec<u8>) -> std::io::Result<Option<Request>> {
     let head_end = loop {
         if buf.first() == Some(&0x16) {
             // A TLS ClientHello on this plain-HTTP port: answer as a real HTTP server does.
@@ -127,16 +147,22 @@ async fn read_request(
     let body = buf[head_end..head_end + length].to_vec();
     buf.drain(..head_end + length);
     Ok(Some(Request {
+        port: 0,
         path,
         headers,
         body,
     }))
 }
 
-async fn serve(mut socket: TcpStream, conn: u64, state: Arc<State>) -> std::io::Result<()> {
-    socket.set_nodelay(true)?;
+async fn serve(
+    mut socket: Box<Sock>,
+    port: u16,
+    conn: u64,
+    state: Arc<State>,
+) -> std::io::Result<()> {
     let mut buf = Vec::new();
-    while let Some(request) = read_request(&mut socket, &mut buf).await? {
+    while let Some(mut request) = read_request(&mut *socket, &mut buf).await? {
+        request.port = port;
         let scenario = request
             .path
             .trim_start_matches('/')
@@ -150,7 +176,7 @@ async fn serve(mut socket: TcpStream, conn: u64, state: Arc<State>) -> std::io::
             *n += 1;
             *n
         };
-        if !respond(&mut socket, &scenario, hit, conn, &request).await? {
+        if !respond(&mut *socket, &scenario, hit, conn, &request).await? {
             return Ok(()); // the response closed the connection
         }
     }
@@ -169,7 +195,7 @@ const FINISH: &str =
 const DONE: &str = "data: [DONE]\n\n";
 
 async fn head(
-    socket: &mut TcpStream,
+    socket: &mut Sock,
     status: &str,
     content_type: &str,
     extra: &str,
@@ -178,7 +204,7 @@ async fn head(
     socket.write_all(text.as_bytes()).await
 }
 
-async fn chunk(socket: &mut TcpStream, data: &[u8]) -> std::io::Result<()> {
+async fn chunk(socket: &mut Sock, data: &[u8]) -> std::io::Result<()> {
     if data.is_empty() {
         return Ok(());
     }
@@ -186,16 +212,18 @@ async fn chunk(socket: &mut TcpStream, data: &[u8]) -> std::io::Result<()> {
         .write_all(format!("{:x}\r\n", data.len()).as_bytes())
         .await?;
     socket.write_all(data).await?;
-    socket.write_all(b"\r\n").await
+    socket.write_all(b"\r\n").await?;
+    socket.flush().await // TLS buffers until flushed
 }
 
-async fn end(socket: &mut TcpStream) -> std::io::Result<()> {
-    socket.write_all(b"0\r\n\r\n").await
+async fn end(socket: &mut Sock) -> std::io::Result<()> {
+    socket.write_all(b"0\r\n\r\n").await?;
+    socket.flush().await
 }
 
 /// A whole response with Content-Length.
 async fn whole(
-    socket: &mut TcpStream,
+    socket: &mut Sock,
     status: &str,
     content_type: &str,
     extra: &str,
@@ -206,12 +234,13 @@ async fn whole(
         body.len()
     );
     socket.write_all(text.as_bytes()).await?;
-    socket.write_all(body).await
+    socket.write_all(body).await?;
+    socket.flush().await
 }
 
 /// Replays a captured fixture: its own headers, the body as chunks of one event each when
 /// the headers say chunked.
-async fn fixture(socket: &mut TcpStream, name: &str, body_file: &str) -> std::io::Result<bool> {
+async fn fixture(socket: &mut Sock, name: &str, body_file: &str) -> std::io::Result<bool> {
     let headers = std::fs::read(format!("{FIXTURES}/{name}.headers"))?;
     let body = std::fs::read(format!("{FIXTURES}/{body_file}"))?;
     socket.write_all(&headers).await?;
@@ -222,13 +251,14 @@ async fn fixture(socket: &mut TcpStream, name: &str, body_file: &str) -> std::io
         end(socket).await?;
     } else {
         socket.write_all(&body).await?;
+        socket.flush().await?;
     }
     Ok(!String::from_utf8_lossy(&headers).contains("Connection: close"))
 }
 
 /// Writes the response for `scenario`; returns whether the connection stays open.
 async fn respond(
-    s: &mut TcpStream,
+    s: &mut Sock,
     scenario: &str,
     hit: u32,
     conn: u64,
@@ -395,8 +425,7 @@ async fn respond(
         "redirect" => {
             // 307 to another origin (localhost instead of 127.0.0.1): the client must not carry
             // the Authorization header there.
-            let port = s.local_addr()?.port();
-            let location = format!("http://localhost:{port}/echo/v1/chat/completions");
+            let location = format!("http://localhost:{}/echo/v1/chat/completions", req.port);
             whole(
                 s,
                 "307 Temporary Redirect",
@@ -407,8 +436,10 @@ async fn respond(
             .await?;
         }
         "redirectloop" => {
-            let port = s.local_addr()?.port();
-            let location = format!("http://127.0.0.1:{port}/redirectloop/v1/chat/completions");
+            let location = format!(
+                "http://127.0.0.1:{}/redirectloop/v1/chat/completions",
+                req.port
+            );
             whole(
                 s,
                 "307 Temporary Redirect",
