@@ -125,6 +125,25 @@ fn c_test_program_is_clean_under_valgrind() {
     );
 }
 
+/// 4 threads x 5,000 requests, two rounds (see tests/c/stress.c for the mix and the checks).
+#[test]
+fn stress_program_passes() {
+    let server = start_server();
+    let exe = tmp_path("stress");
+    compile("gcc", &["tests/c/stress.c"], &exe, &[]);
+    let per_thread = std::env::var("YLOKH_STRESS_REQUESTS").unwrap_or_else(|_| "5000".into());
+    let rounds = std::env::var("YLOKH_STRESS_ROUNDS").unwrap_or_else(|_| "2".into());
+    let output = run(&exe, &[&server.url(), &per_thread, "4", &rounds], &[]);
+    assert!(
+        output.status.success(),
+        "the stress program failed (see its output above)"
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains(" 0 other"),
+        "a request ended in an unexpected status"
+    );
+}
+
 #[test]
 fn hostile_servers_are_survived_with_bounded_memory() {
     let server = start_server();

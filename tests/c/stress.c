@@ -1,0 +1,210 @@
+/* Stress: THREADS threads x N requests per round, two rounds, against the loopback test server.
+ * Each request does one of: finish, cancel at a random moment, free while running, free inside
+ * on_done, abort from a callback; every 500 requests a thread also frees a private client with
+ * requests in flight. The shared client of each round is freed from a thread of its own.
+ *
+ * Checks: every on_done ran exactly once, no callback after it, the process's thread count is
+ * back to its baseline after each round, and resident memory after round 2 is within 10% of
+ * after round 1. Usage: stress http://127.0.0.1:PORT [requests-per-thread] [threads] [rounds] */
+#define _GNU_SOURCE
+#include "ylokh.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct rec {
+    atomic_int done;
+    atomic_int after_done;
+    atomic_int tokens;
+    int free_in_done;
+    int abort_at;
+    ylokh_request *req;
+} rec;
+
+static const char *server;
+static int per_thread = 5000, threads = 4;
+static atomic_long started, finished_ok, cancelled, aborted, other;
+
+static int on_token(void *ud, const char *text, size_t len) {
+    rec *r = ud;
+    (void)text;
+    (void)len;
+    if (atomic_load(&r->done)) atomic_fetch_add(&r->after_done, 1);
+    int n = atomic_fetch_add(&r->tokens, 1) + 1;
+    return n == r->abort_at;
+}
+
+static void on_done(void *ud, const ylokh_result *res) {
+    rec *r = ud;
+    if (atomic_load(&r->done)) atomic_fetch_add(&r->after_done, 1);
+    switch (res->status) {
+    case YLOKH_OK: atomic_fetch_add(&finished_ok, 1); break;
+    case YLOKH_CANCELLED: atomic_fetch_add(&cancelled, 1); break;
+    case YLOKH_ABORTED: atomic_fetch_add(&aborted, 1); break;
+    default: atomic_fetch_add(&other, 1); break;
+    }
+    if (r->free_in_done) ylokh_request_free(r->req);
+    atomic_fetch_add(&r->done, 1);
+}
+
+static ylokh_client *new_client(const char *scenario) {
+    char url[256];
+    snprintf(url, sizeof url, "%s/%s/v1", server, scenario);
+    ylokh_options *o = ylokh_options_new_compatible(url);
+    ylokh_options_set_worker_threads(o, 2);
+    ylokh_client *c = NULL;
+    if (ylokh_client_new(o, &c) != YLOKH_OK) {
+        fprintf(stderr, "client: %s\n", ylokh_last_error());
+        exit(2);
+    }
+    ylokh_options_free(o);
+    return c;
+}
+
+static const ylokh_message MSG[] = {{"user", "stress"}};
+
+static int start(ylokh_client *c, rec *r) {
+    ylokh_callbacks cb = {r, on_token, NULL, NULL, on_done};
+    atomic_fetch_add(&started, 1);
+    /* The library writes r->req before any callback can run, so on_done may free it. */
+    return ylokh_chat_start(c, NULL, MSG, 1, NULL, true, &cb, &r->req) == YLOKH_OK;
+}
+
+typedef struct job {
+    ylokh_client *client;
+    rec *recs;
+    int failures;
+    unsigned seed;
+} job;
+
+static int check(rec *r, const char *what) {
+    if (atomic_load(&r->done) != 1 || atomic_load(&r->after_done) != 0) {
+        fprintf(stderr, "%s: on_done ran %d times, %d callbacks after it\n", what, atomic_load(&r->done), atomic_load(&r->after_done));
+        return 1;
+    }
+    return 0;
+}
+
+static void *worker(void *arg) {
+    job *j = arg;
+    for (int i = 0; i < per_thread; i++) {
+        rec *r = &j->recs[i];
+        int action = rand_r(&j->seed) % 5;
+        if (action == 3) r->free_in_done = 1;
+        if (action == 4) r->abort_at = 1 + rand_r(&j->seed) % 40;
+        if (!start(j->client, r)) {
+            j->failures++;
+            continue;
+        }
+        switch (action) {
+        case 0: /* finish */
+        case 4: /* abort from a callback */
+            ylokh_request_wait(r->req, UINT64_MAX);
+            ylokh_request_free(r->req);
+            break;
+        case 1: /* cancel at a random moment */
+            usleep(rand_r(&j->seed) % 1500);
+            ylokh_request_cancel(r->req);
+            ylokh_request_wait(r->req, UINT64_MAX);
+            ylokh_request_free(r->req);
+            break;
+        case 2: /* free while running */
+            usleep(rand_r(&j->seed) % 1000);
+            ylokh_request_free(r->req);
+            break;
+        case 3: /* freed inside on_done */
+            break;
+        }
+        if (i % 500 == 499) { /* a private client freed with requests in flight */
+            ylokh_client *c = new_client("trickle");
+            rec inflight[4];
+            memset(inflight, 0, sizeof inflight);
+            for (int k = 0; k < 4; k++) start(c, &inflight[k]);
+            usleep(rand_r(&j->seed) % 5000);
+            ylokh_client_free(c);
+            for (int k = 0; k < 4; k++) {
+                j->failures += check(&inflight[k], "in flight at client_free");
+                ylokh_request_free(inflight[k].req);
+            }
+        }
+    }
+    return NULL;
+}
+
+static long status_field(const char *name) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long value = -1;
+    size_t n = strlen(name);
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, name, n) == 0 && line[n] == ':') value = atol(line + n + 1);
+    if (f) fclose(f);
+    return value;
+}
+
+static void *free_client(void *c) {
+    ylokh_client_free(c);
+    return NULL;
+}
+
+/* One round; returns the number of failed checks. */
+static int round_(int number, long baseline_threads) {
+    ylokh_client *client = new_client("stream");
+    pthread_t tids[64];
+    job jobs[64];
+    for (int t = 0; t < threads; t++) {
+        jobs[t] = (job){client, calloc((size_t)per_thread, sizeof(rec)), 0, (unsigned)(number * 1000 + t)};
+        pthread_create(&tids[t], NULL, worker, &jobs[t]);
+    }
+    int failures = 0;
+    for (int t = 0; t < threads; t++) pthread_join(tids[t], NULL);
+    pthread_t freer; /* ylokh_client_free from a thread of its own, requests perhaps in flight */
+    pthread_create(&freer, NULL, free_client, client);
+    pthread_join(freer, NULL);
+    for (int t = 0; t < threads; t++) {
+        failures += jobs[t].failures;
+        for (int i = 0; i < per_thread; i++) failures += check(&jobs[t].recs[i], "request");
+        free(jobs[t].recs);
+    }
+    long now_threads = status_field("Threads");
+    if (now_threads != baseline_threads) {
+        fprintf(stderr, "round %d: %ld threads, baseline %ld\n", number, now_threads, baseline_threads);
+        failures++;
+    }
+    return failures;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s URL [requests-per-thread] [threads] [rounds]\n", argv[0]);
+        return 2;
+    }
+    server = argv[1];
+    if (argc > 2) per_thread = atoi(argv[2]);
+    if (argc > 3) threads = atoi(argv[3]);
+    if (threads < 1 || threads > 64 || per_thread < 1) return 2;
+    int rounds = argc > 4 ? atoi(argv[4]) : 2; /* more rounds show a trend, if any */
+    long baseline = status_field("Threads");
+    int failures = round_(1, baseline);
+    long rss1 = status_field("VmRSS");
+    for (int r = 2; r < rounds; r++) {
+        failures += round_(r, baseline);
+        printf("round %d: VmRSS %ld KiB\n", r, status_field("VmRSS"));
+    }
+    failures += round_(rounds, baseline);
+    long rss2 = status_field("VmRSS");
+    printf("stress: %ld requests (%ld ok, %ld cancelled, %ld aborted, %ld other); threads %ld -> %ld; "
+           "VmRSS after round 1: %ld KiB, after the last round: %ld KiB\n",
+           atomic_load(&started), atomic_load(&finished_ok), atomic_load(&cancelled), atomic_load(&aborted),
+           atomic_load(&other), baseline, status_field("Threads"), rss1, rss2);
+    if (rss2 > rss1 + rss1 / 10) {
+        fprintf(stderr, "resident memory grew by more than 10%% between the first and the last round\n");
+        failures++;
+    }
+    printf("%d passed, %d failed\n", failures ? 0 : 1, failures ? 1 : 0);
+    return failures ? 1 : 0;
+}
