@@ -18,6 +18,8 @@ pub mod chunk;
 pub mod client;
 pub mod error;
 pub mod ffi;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod log;
 pub mod options;
 pub mod pull;
@@ -25,3 +27,4 @@ pub mod request;
 pub mod sink;
 pub mod sse;
 pub mod status;
+pub mod wait;

@@ -7,7 +7,7 @@
 use crate::request::Outcome;
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::Notify;
 
 /// How many events wait at most before the task stops reading.
@@ -66,28 +66,9 @@ impl PullQueue {
 
     /// The next event, waiting up to `timeout` (`None`: no limit).
     pub fn pop(&self, timeout: Option<Duration>) -> Option<PullEvent> {
-        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-        let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
-        loop {
-            if let Some(event) = events.pop_front() {
-                drop(events);
-                self.space.notify_one();
-                return Some(event);
-            }
-            events = match deadline {
-                None => self.ready.wait(events).unwrap_or_else(|e| e.into_inner()),
-                Some(deadline) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return None;
-                    }
-                    self.ready
-                        .wait_timeout(events, left)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0
-                }
-            };
-        }
+        let event = crate::wait::wait_for(&self.events, &self.ready, timeout, VecDeque::pop_front)?;
+        self.space.notify_one();
+        Some(event)
     }
 
     #[cfg(test)]

@@ -74,29 +74,9 @@ impl RequestState {
 
     /// The final status and message, or `None` when `timeout` passed first (`None`: no limit).
     pub fn wait(&self, timeout: Option<Duration>) -> Option<(u32, Option<String>)> {
-        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-        let mut finished = self.finished.lock().unwrap_or_else(|e| e.into_inner());
-        loop {
-            if let Some(done) = finished.as_ref() {
-                return Some(done.clone());
-            }
-            finished = match deadline {
-                None => self
-                    .finished_cv
-                    .wait(finished)
-                    .unwrap_or_else(|e| e.into_inner()),
-                Some(deadline) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return None;
-                    }
-                    self.finished_cv
-                        .wait_timeout(finished, left)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0
-                }
-            };
-        }
+        crate::wait::wait_for(&self.finished, &self.finished_cv, timeout, |done| {
+            done.clone()
+        })
     }
 }
 

@@ -71,6 +71,29 @@ unsafe fn messages_from_c<'a>(
         .collect()
 }
 
+/// Checks a request's C arguments and builds its body (and whether the answer is a stream).
+unsafe fn body_from_c(
+    client: &crate::client::Client,
+    model: *const c_char,
+    messages: *const ylokh_message,
+    n_messages: usize,
+    params_json: *const c_char,
+    stream: bool,
+) -> Result<(Vec<u8>, bool), Error> {
+    let model = optional_str(model, "model")?;
+    let messages = messages_from_c(messages, n_messages)?;
+    let params = optional_str(params_json, "params_json")?
+        .map(|json| parse_object(json, "params_json"))
+        .transpose()?;
+    Ok(build_body(
+        client.options(),
+        model,
+        &messages,
+        params,
+        stream,
+    ))
+}
+
 /// Starts a chat completion and writes its handle to `*out`.
 ///
 /// The body is the client's default params, then `messages`, `model` (NULL: the client's
@@ -94,12 +117,7 @@ pub unsafe extern "C" fn ylokh_chat_start(
     status_boundary(|| {
         let client = &required_ref(client, "client")?.inner;
         out_param(out, "out")?;
-        let model = optional_str(model, "model")?;
-        let messages = messages_from_c(messages, n_messages)?;
-        let params = optional_str(params_json, "params_json")?
-            .map(|json| parse_object(json, "params_json"))
-            .transpose()?;
-        let (body, stream) = build_body(client.options(), model, &messages, params, stream);
+        let (body, stream) = body_from_c(client, model, messages, n_messages, params_json, stream)?;
         let (sink, pull) = match callbacks.as_ref() {
             Some(callbacks) => (Sink::Callbacks(CallbackSink::new(*callbacks)), None),
             None => {
@@ -244,12 +262,7 @@ pub unsafe extern "C" fn ylokh_chat_complete(
         let client = &required_ref(client, "client")?.inner;
         out_param(out_text, "out_text")?;
         refuse_on_library_thread("ylokh_chat_complete")?;
-        let model = optional_str(model, "model")?;
-        let messages = messages_from_c(messages, n_messages)?;
-        let params = optional_str(params_json, "params_json")?
-            .map(|json| parse_object(json, "params_json"))
-            .transpose()?;
-        let (body, stream) = build_body(client.options(), model, &messages, params, false);
+        let (body, stream) = body_from_c(client, model, messages, n_messages, params_json, false)?;
         let queue = Arc::new(PullQueue::new(false));
         let state = Arc::new(RequestState::new(Some(queue.clone())));
         client.start(body, stream, Sink::Queue(queue.clone()), state, || {})?;
