@@ -1,6 +1,6 @@
 //! Status names, the last error, the version, strings, and logging.
 
-use super::{status_boundary, void_boundary};
+use super::{boundary, status_boundary, void_boundary};
 use crate::log::ylokh_log_fn;
 use crate::status::ylokh_status;
 use std::ffi::{c_char, c_void};
@@ -9,20 +9,26 @@ use std::ffi::{c_char, c_void};
 /// Static, never NULL.
 #[no_mangle]
 pub extern "C" fn ylokh_status_str(status: u32) -> *const c_char {
-    crate::status::name(status).as_ptr()
+    boundary(
+        |_| c"YLOKH_INTERNAL".as_ptr(),
+        || Ok(crate::status::name(status).as_ptr()),
+    )
 }
 
 /// What the last failing call on this thread said (what happened and what to do), or NULL if
 /// none failed yet. Valid until the next failing call on this thread.
 #[no_mangle]
 pub extern "C" fn ylokh_last_error() -> *const c_char {
-    super::last_error_ptr()
+    boundary(|_| std::ptr::null(), || Ok(super::last_error_ptr()))
 }
 
 /// The library's version, e.g. "0.1.0". Static, never NULL.
 #[no_mangle]
 pub extern "C" fn ylokh_version() -> *const c_char {
-    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+    boundary(
+        |_| c"0.0.0".as_ptr(),
+        || Ok(concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()),
+    )
 }
 
 /// Frees a string the library returned (from `ylokh_chat_complete`). NULL does nothing.
