@@ -217,6 +217,7 @@ async fn send_with_retries(
 ) -> Result<reqwest::Response, Error> {
     let options = &shared.options;
     let mut attempt = 0;
+    let mut stale_retried = false;
     loop {
         let request = shared
             .http
@@ -253,6 +254,17 @@ async fn send_with_retries(
                     return Err(http_error(shared, response).await);
                 }
                 retry_after(response.headers()).unwrap_or_else(|| backoff(attempt))
+            }
+            Err(e) if !stale_retried && is_stale_connection(&e) => {
+                // A kept-alive connection the server had just closed: it never saw the request.
+                // Send it again at once on a fresh connection, as curl does; this is not one of
+                // the configured retries.
+                stale_retried = true;
+                log!(
+                    DEBUG,
+                    "the pooled connection was closed by the server; resending on a new one"
+                );
+                continue;
             }
             Err(e) => {
                 let error = shared.classify(&e);
@@ -668,6 +680,21 @@ impl Shared {
             _ => message,
         }
     }
+}
+
+/// Whether the request died because its (reused) connection closed before any response byte.
+fn is_stale_connection(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(e);
+    while let Some(err) = next {
+        if err
+            .downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_incomplete_message)
+        {
+            return true;
+        }
+        next = err.source();
+    }
+    false
 }
 
 /// Whether a rustls error (handshake, certificate, alert) is in the error's source chain. The

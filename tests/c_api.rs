@@ -202,3 +202,29 @@ fn c_example_streams_and_reports() {
 fn cpp_example_streams_and_reports() {
     check_example("g++", "examples/chat.cpp", "chat_cpp");
 }
+
+/// A request on a kept-alive connection that the server closes without answering is sent again
+/// once, at once, on a new connection (with retries off); a server that always does that still
+/// ends in YLOKH_CONNECT, after that one extra try.
+#[test]
+fn a_stale_kept_alive_connection_is_retried_once_on_a_new_one() {
+    use support::capi::{chat_with, Client};
+    use ylokh::status::*;
+    let server = start_server();
+    let client = Client::new(&format!("{}/dropsecond/v1", server.url()), None);
+    for round in 0..4 {
+        let answer = chat_with(&client, "{}", true, None, || {});
+        assert_eq!(answer.status, YLOKH_OK, "round {round}: {answer:?}");
+        assert_eq!(answer.text, "fresh");
+    }
+    let always = Client::new(&format!("{}/dropall/v1", server.url()), None);
+    let answer = chat_with(&always, "{}", true, None, || {});
+    assert_eq!(answer.status, YLOKH_CONNECT, "{answer:?}");
+    assert!(
+        answer
+            .message
+            .contains("connection closed before message completed"),
+        "{}",
+        answer.message
+    );
+}

@@ -86,6 +86,8 @@ fn start(tls: Option<tokio_rustls::TlsAcceptor>) -> Server {
 struct Request {
     /// The server's own port (for redirects to itself).
     port: u16,
+    /// 1 for the first request on its connection, 2 for the next, ...
+    nth_on_connection: u32,
     path: String,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
@@ -148,6 +150,7 @@ async fn read_request(socket: &mut Sock, buf: &mut Vec<u8>) -> std::io::Result<O
     buf.drain(..head_end + length);
     Ok(Some(Request {
         port: 0,
+        nth_on_connection: 0,
         path,
         headers,
         body,
@@ -161,8 +164,11 @@ async fn serve(
     state: Arc<State>,
 ) -> std::io::Result<()> {
     let mut buf = Vec::new();
+    let mut nth = 0;
     while let Some(mut request) = read_request(&mut *socket, &mut buf).await? {
         request.port = port;
+        nth += 1;
+        request.nth_on_connection = nth;
         let scenario = request
             .path
             .trim_start_matches('/')
@@ -448,6 +454,15 @@ async fn respond(
                 b"",
             )
             .await?;
+        }
+        // A kept-alive connection closed by the server just as the client reuses it: the second
+        // request on a connection is read, then the connection closes without an answer.
+        "dropsecond" | "dropall" if base == "dropall" || req.nth_on_connection > 1 => {
+            return Ok(false)
+        }
+        "dropsecond" => {
+            let body = format!("{}{}{}", chunk_event("fresh"), FINISH, DONE);
+            whole(s, "200 OK", sse, "", body.as_bytes()).await?;
         }
         "429once" if hit == 1 => {
             whole(
