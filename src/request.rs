@@ -671,14 +671,21 @@ impl Shared {
         )
     }
 
-    /// Removes the API key from a message, should any lower layer ever have echoed it.
-    pub fn scrub(&self, message: String) -> String {
-        match &self.options.api_key {
-            Some(key) if !key.expose().is_empty() && message.contains(key.expose()) => {
-                message.replace(key.expose(), "[redacted]")
+    /// Removes the API key and the proxy password from a message, should any lower layer ever
+    /// have echoed them.
+    pub fn scrub(&self, mut message: String) -> String {
+        let key = self.options.api_key.as_ref().map(|k| k.expose());
+        let proxy_password = self.options.proxy.as_ref().and_then(|p| p.password());
+        for secret in [key, proxy_password]
+            .into_iter()
+            .flatten()
+            .filter(|s| !s.is_empty())
+        {
+            if message.contains(secret) {
+                message = message.replace(secret, "[redacted]");
             }
-            _ => message,
         }
+        message
     }
 }
 
