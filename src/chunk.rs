@@ -30,7 +30,7 @@ impl Default for Usage {
 }
 
 /// The parts of one chunk or completion that the library acts on.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 pub struct Parsed<'a> {
     /// `choices[0].delta.content` (or `message.content`); `None` for null or absent.
     pub content: Option<Cow<'a, str>>,
@@ -45,7 +45,19 @@ pub struct Parsed<'a> {
 }
 
 /// Parses one streamed chunk (`choices[0].delta`) or one whole completion (`choices[0].message`).
-pub fn parse(json: &[u8]) -> Result<Parsed<'_>, serde_json::Error> {
+///
+/// The hand-written scanner (`chunk_scan`) reads the usual chunk; anything else goes to
+/// serde, which also words every error. Escaped text found by the scanner is decoded into
+/// `scratch`, which the caller keeps from chunk to chunk.
+pub fn parse<'a>(json: &'a [u8], scratch: &'a mut String) -> Result<Parsed<'a>, serde_json::Error> {
+    match crate::chunk_scan::parse(json, scratch) {
+        Some(parsed) => Ok(parsed),
+        None => parse_with_serde(json),
+    }
+}
+
+/// The reference parser: serde, for every document.
+pub fn parse_with_serde(json: &[u8]) -> Result<Parsed<'_>, serde_json::Error> {
     let doc: Doc<'_> = serde_json::from_slice(json)?;
     let mut parsed = Parsed {
         usage: doc.usage.map(UsageDe::into_usage),
@@ -61,6 +73,24 @@ pub fn parse(json: &[u8]) -> Result<Parsed<'_>, serde_json::Error> {
         }
     }
     Ok(parsed)
+}
+
+/// Panics if the fast path's answer for `json` differs from serde's (fuzzing and tests).
+#[doc(hidden)]
+pub fn check_fast_path(json: &[u8]) {
+    let mut scratch = String::new();
+    if let Some(fast) = crate::chunk_scan::parse(json, &mut scratch) {
+        match parse_with_serde(json) {
+            Ok(slow) => assert_eq!(fast, slow, "fast path and serde differ on {json:?}"),
+            Err(e) => panic!("fast path accepted what serde rejects ({e}): {json:?}"),
+        }
+    }
+}
+
+/// Whether the hand-written scanner reads `json` by itself (tests of the fast path).
+#[doc(hidden)]
+pub fn takes_fast_path(json: &[u8]) -> bool {
+    crate::chunk_scan::parse(json, &mut String::new()).is_some()
 }
 
 /// The server's own words from an error response body: `error.message` (llama.cpp, OpenAI,
@@ -208,21 +238,77 @@ impl<'de: 'a, 'a> Deserialize<'de> for FirstChoice<'a> {
 mod tests {
     use super::*;
 
+    /// serde's answer, after checking that the fast path agrees whenever it answers.
+    fn checked(json: &[u8]) -> Result<Parsed<'_>, serde_json::Error> {
+        check_fast_path(json);
+        parse_with_serde(json)
+    }
+
+    use takes_fast_path as fast;
+
+    #[test]
+    fn usual_chunks_take_the_fast_path_and_escapes_do_not_allocate_each_time() {
+        for json in [
+            &br#"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","system_fingerprint":"fp","choices":[{"index":0,"delta":{"content":" the"},"logprobs":null,"finish_reason":null}]}"#[..],
+            br#"{"choices":[{"index":0,"delta":{"role":"assistant","content":null}}],"usage":null}"#,
+            br#"{"choices":[{"finish_reason":"stop","index":0,"delta":{}}],"created":1,"id":"x","model":"g","timings":{"prompt_n":5,"predicted_ms":1.5e2}}"#,
+            br#" {"choices":[{"delta":{"content":"a\n\"b\"\u00e9\ud83d\ude00"},"logprobs":{"content":[{"token":"a","logprob":-0.25,"bytes":[97]}]}}]} "#,
+            br#"{"choices":[{"message":{"content":"whole"},"finish_reason":"length"}]}"#,
+            br#"{"choices":[]}"#,
+        ] {
+            assert!(fast(json), "{}", String::from_utf8_lossy(json));
+            check_fast_path(json);
+        }
+        let mut scratch = String::new();
+        let json = br#"{"choices":[{"delta":{"content":"line\n"}}]}"#;
+        assert_eq!(
+            parse(json, &mut scratch).unwrap().content.as_deref(),
+            Some("line\n")
+        );
+        let capacity = scratch.capacity();
+        for _ in 0..100 {
+            assert_eq!(
+                parse(json, &mut scratch).unwrap().content.as_deref(),
+                Some("line\n")
+            );
+        }
+        assert_eq!(scratch.capacity(), capacity, "the scratch buffer is reused");
+    }
+
+    #[test]
+    fn unusual_documents_go_to_serde() {
+        for json in [
+            &br#"{"choices":[{"delta":{"content":"a"},"delta":{}}]}"#[..], // duplicate field
+            br#"{"choices":[{"delta":{"cont\u0065nt":"a"}}]}"#,            // escaped key
+            br#"{"error":{"message":"x"}}"#,
+            br#"{"choices":[],"usage":{"total_tokens":1}}"#,
+            br#"{"choices":[{"delta":{"content":5}}]}"#,
+            br#"{"choices":[null]}"#,
+            br#"{"choices":[{"delta":{"content":"\ud800"}}]}"#, // lone surrogate
+            br#"{"choices":[]} x"#,
+            br#"{"a":01}"#,
+            br#"[1]"#,
+        ] {
+            assert!(!fast(json), "{}", String::from_utf8_lossy(json));
+            check_fast_path(json);
+        }
+    }
+
     #[test]
     fn delta_content_finish_reason_and_borrowing() {
         let json = br#"{"choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null},{"delta":{"content":"ignored"}}]}"#;
-        let p = parse(json).unwrap();
+        let p = checked(json).unwrap();
         assert!(matches!(p.content, Some(Cow::Borrowed("Hi"))));
         assert!(p.finish_reason.is_none() && p.usage.is_none() && p.error.is_none());
-        let p = parse(br#"{"choices":[{"delta":{"content":"a\nb\u00e9"}}]}"#).unwrap();
+        let p = checked(br#"{"choices":[{"delta":{"content":"a\nb\u00e9"}}]}"#).unwrap();
         assert_eq!(p.content.as_deref(), Some("a\nbé"));
     }
 
     #[test]
     fn null_content_and_empty_choices_are_not_errors() {
-        let p = parse(br#"{"choices":[{"delta":{"role":"assistant","content":null}}]}"#).unwrap();
+        let p = checked(br#"{"choices":[{"delta":{"role":"assistant","content":null}}]}"#).unwrap();
         assert!(p.content.is_none() && p.has_choice);
-        let p = parse(
+        let p = checked(
             br#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}"#,
         )
         .unwrap();
@@ -235,7 +321,7 @@ mod tests {
                 total_tokens: 7
             })
         );
-        assert!(parse(br#"{"choices":null,"usage":null}"#)
+        assert!(checked(br#"{"choices":null,"usage":null}"#)
             .unwrap()
             .usage
             .is_none());
@@ -243,16 +329,16 @@ mod tests {
 
     #[test]
     fn reasoning_content_or_reasoning() {
-        let p = parse(br#"{"choices":[{"delta":{"reasoning_content":"think"}}]}"#).unwrap();
+        let p = checked(br#"{"choices":[{"delta":{"reasoning_content":"think"}}]}"#).unwrap();
         assert_eq!(p.reasoning.as_deref(), Some("think"));
-        let p = parse(br#"{"choices":[{"delta":{"reasoning":"hmm"}}]}"#).unwrap();
+        let p = checked(br#"{"choices":[{"delta":{"reasoning":"hmm"}}]}"#).unwrap();
         assert_eq!(p.reasoning.as_deref(), Some("hmm"));
     }
 
     #[test]
     fn whole_completion_uses_message() {
         let body = include_bytes!("../tests/fixtures/llama-nonstream.json");
-        let p = parse(body).unwrap();
+        let p = checked(body).unwrap();
         assert!(p
             .content
             .unwrap()
@@ -271,21 +357,24 @@ mod tests {
     #[test]
     fn error_objects_in_a_document() {
         assert_eq!(
-            parse(br#"{"error":{"message":"boom","code":500}}"#)
+            checked(br#"{"error":{"message":"boom","code":500}}"#)
                 .unwrap()
                 .error
                 .as_deref(),
             Some("boom")
         );
         assert_eq!(
-            parse(br#"{"error":"plain"}"#).unwrap().error.as_deref(),
+            checked(br#"{"error":"plain"}"#).unwrap().error.as_deref(),
             Some("plain")
         );
         assert_eq!(
-            parse(br#"{"error":{"code":1}}"#).unwrap().error.as_deref(),
+            checked(br#"{"error":{"code":1}}"#)
+                .unwrap()
+                .error
+                .as_deref(),
             Some(r#"{"code":1}"#)
         );
-        assert!(parse(br#"{"error":null,"choices":[]}"#)
+        assert!(checked(br#"{"error":null,"choices":[]}"#)
             .unwrap()
             .error
             .is_none());
@@ -293,8 +382,8 @@ mod tests {
 
     #[test]
     fn malformed_json_is_an_error() {
-        assert!(parse(b"{not json").is_err());
-        assert!(parse(br#"{"choices":[{"delta":{"content":5}}]}"#).is_err());
+        assert!(checked(b"{not json").is_err());
+        assert!(checked(br#"{"choices":[{"delta":{"content":5}}]}"#).is_err());
     }
 
     #[test]

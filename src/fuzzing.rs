@@ -38,7 +38,7 @@ fn decode(stream: &[u8], cap: usize, next_size: &mut dyn FnMut(usize) -> usize) 
             match decoder.next_event(&mut input) {
                 Ok(Some(event)) => {
                     // The JSON layer sees every event, as the request engine would.
-                    let _ = crate::chunk::parse(event.data);
+                    crate::chunk::check_fast_path(event.data);
                     let _ = crate::chunk::error_body_text(event.data);
                     events.push([event.event_type, b"\0", event.data, b"\0", event.id].concat());
                 }

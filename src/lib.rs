@@ -15,6 +15,7 @@
 #![allow(clippy::missing_safety_doc)] // the safety contract of every C function is in API.md and ylokh.h
 
 pub mod chunk;
+mod chunk_scan;
 pub mod client;
 pub mod error;
 pub mod ffi;
@@ -24,6 +25,7 @@ pub mod log;
 pub mod options;
 pub mod pull;
 pub mod request;
+pub mod silence;
 pub mod sink;
 pub mod sse;
 pub mod status;

@@ -6,13 +6,13 @@ use crate::client::Shared;
 use crate::error::{snippet, Error};
 use crate::log::{log, DEBUG, INFO, WARN};
 use crate::options::{redact_url, Options};
+use crate::silence::Silence;
 use crate::sink::Sink;
 use crate::sse::Decoder;
 use crate::status::*;
 use futures_util::FutureExt;
 use reqwest::header::{HeaderMap, ACCEPT, CONTENT_TYPE};
 use serde_json::{Map, Value};
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -120,6 +120,8 @@ struct Progress {
     finish_reason: Option<String>,
     usage: Usage,
     tokens: u64,
+    /// Where the JSON parser decodes escaped text; reused for every chunk.
+    scratch: String,
 }
 
 /// Runs one request to its end. Never panics out (the caller catches), never returns early on
@@ -240,12 +242,9 @@ async fn send_with_retries(
             body.len(),
             attempt + 1
         );
-        let sent = with_read_timeout(
-            options.read_timeout,
-            "waiting for the response headers",
-            request.send(),
-        )
-        .await?;
+        let sent = Silence::new(options.read_timeout)
+            .guard("waiting for the response headers", request.send())
+            .await?;
         let retry_delay = match sent {
             Ok(response) if response.status().is_success() => return Ok(response),
             Ok(response) => {
@@ -354,27 +353,6 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_secs_f64(base * (1.0 - 0.25 * fastrand::f64()))
 }
 
-/// Awaits `future`, failing with `YLOKH_TIMEOUT` when the server stays silent for longer than
-/// the read timeout.
-async fn with_read_timeout<T>(
-    limit: Option<Duration>,
-    doing: &str,
-    future: impl Future<Output = T>,
-) -> Result<T, Error> {
-    match limit {
-        None => Ok(future.await),
-        Some(limit) => tokio::time::timeout(limit, future).await.map_err(|_| {
-            Error::new(
-                YLOKH_TIMEOUT,
-                format!(
-                    "the server sent nothing for {} ms while {doing} (read timeout); raise it with ylokh_options_set_read_timeout_ms (0: no limit)",
-                    limit.as_millis()
-                ),
-            )
-        }),
-    }
-}
-
 /// Reads a body up to `cap` bytes: the bytes, and whether that was all of it.
 async fn read_capped(
     shared: &Shared,
@@ -382,7 +360,8 @@ async fn read_capped(
     cap: usize,
 ) -> Result<(Vec<u8>, bool), Error> {
     let mut body = Vec::new();
-    while let Some(chunk) = next_chunk(shared, response, 0).await? {
+    let mut silence = Silence::new(shared.options.read_timeout);
+    while let Some(chunk) = next_chunk(&mut silence, response, 0).await? {
         if body.len() + chunk.len() > cap {
             body.extend_from_slice(&chunk[..cap - body.len()]);
             return Ok((body, false));
@@ -394,25 +373,22 @@ async fn read_capped(
 
 /// The next piece of the body, `None` at its end.
 async fn next_chunk(
-    shared: &Shared,
+    silence: &mut Silence,
     response: &mut reqwest::Response,
     tokens: u64,
 ) -> Result<Option<bytes::Bytes>, Error> {
-    with_read_timeout(
-        shared.options.read_timeout,
-        "reading the response body",
-        response.chunk(),
-    )
-    .await?
-    .map_err(|e| {
-        Error::new(
-            YLOKH_INCOMPLETE,
-            format!(
-                "the connection broke while reading the answer, after {tokens} tokens: {}",
-                error_chain(&e)
-            ),
-        )
-    })
+    silence
+        .guard("reading the response body", response.chunk())
+        .await?
+        .map_err(|e| {
+            Error::new(
+                YLOKH_INCOMPLETE,
+                format!(
+                    "the connection broke while reading the answer, after {tokens} tokens: {}",
+                    error_chain(&e)
+                ),
+            )
+        })
 }
 
 async fn http_error(shared: &Shared, mut response: reqwest::Response) -> Error {
@@ -467,7 +443,7 @@ async fn read_stream(
         if let Ok(chunk::Parsed {
             error: Some(message),
             ..
-        }) = chunk::parse(&body)
+        }) = chunk::parse_with_serde(&body)
         {
             return Err(Error::new(
                 YLOKH_SERVER_ERROR,
@@ -483,7 +459,8 @@ async fn read_stream(
     let first_byte = Instant::now();
     let mut decoder = Decoder::new(shared.options.max_event_bytes);
     let mut first = true;
-    while let Some(bytes) = next_chunk(shared, &mut response, progress.tokens).await? {
+    let mut silence = Silence::new(shared.options.read_timeout);
+    while let Some(bytes) = next_chunk(&mut silence, &mut response, progress.tokens).await? {
         if first {
             first = false;
             log!(
@@ -538,7 +515,7 @@ async fn read_stream(
 
 /// One JSON document from the server (a stream event, or the whole body when not streaming).
 async fn deliver(json: &[u8], sink: &mut Sink, progress: &mut Progress) -> Result<(), Error> {
-    let parsed = chunk::parse(json).map_err(|e| {
+    let parsed = chunk::parse(json, &mut progress.scratch).map_err(|e| {
         Error::protocol(format!(
             "the server sent JSON that does not parse ({e}): {}",
             snippet(json, 200)
@@ -582,7 +559,7 @@ async fn read_whole(
             "the response body is larger than {cap} bytes (the cap set with ylokh_options_set_max_event_bytes)"
         )));
     }
-    let has_choice = chunk::parse(&body)
+    let has_choice = chunk::parse_with_serde(&body)
         .map(|p| p.has_choice || p.error.is_some())
         .unwrap_or(true);
     if !has_choice {

@@ -1,0 +1,96 @@
+//! The read timeout: a watchdog on the server's silences.
+//!
+//! One timer serves a whole response. A read that is ready at once touches no timer; one that
+//! waits starts its silence then, and the timer, set when it first fires, moves forward only
+//! when it goes off early. So the timer wheel is touched at most about once per timeout
+//! period, not once per read: no lock per token.
+
+use crate::error::Error;
+use crate::status::YLOKH_TIMEOUT;
+use futures_util::FutureExt;
+use std::future::Future;
+use std::pin::{pin, Pin};
+use std::time::Duration;
+use tokio::time::{Instant, Sleep};
+
+pub struct Silence {
+    limit: Option<Duration>,
+    timer: Option<Pin<Box<Sleep>>>,
+}
+
+impl Silence {
+    /// `None`: no limit.
+    pub fn new(limit: Option<Duration>) -> Self {
+        Silence { limit, timer: None }
+    }
+
+    /// Awaits `future`, failing with `YLOKH_TIMEOUT` when it waits longer than the limit.
+    pub async fn guard<T>(
+        &mut self,
+        doing: &str,
+        future: impl Future<Output = T>,
+    ) -> Result<T, Error> {
+        let Some(limit) = self.limit else {
+            return Ok(future.await);
+        };
+        let mut future = pin!(future);
+        if let Some(ready) = future.as_mut().now_or_never() {
+            return Ok(ready);
+        }
+        let deadline = Instant::now() + limit;
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        loop {
+            tokio::select! {
+                biased;
+                ready = future.as_mut() => return Ok(ready),
+                () = timer.as_mut() => {
+                    if Instant::now() >= deadline {
+                        return Err(Error::new(
+                            YLOKH_TIMEOUT,
+                            format!(
+                                "the server sent nothing for {} ms while {doing} (read timeout); raise it with ylokh_options_set_read_timeout_ms (0: no limit)",
+                                limit.as_millis()
+                            ),
+                        ));
+                    }
+                    // Set for an earlier silence: move it to this one's end.
+                    timer.as_mut().reset(deadline);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silence_longer_than_the_limit_times_out_and_shorter_ones_do_not() {
+        let mut silence = Silence::new(Some(Duration::from_millis(100)));
+        // Many short waits, longer than the limit together: no timeout.
+        for _ in 0..10 {
+            let r = silence
+                .guard("reading", tokio::time::sleep(Duration::from_millis(60)))
+                .await;
+            assert!(r.is_ok());
+        }
+        let e = silence
+            .guard("reading", tokio::time::sleep(Duration::from_millis(150)))
+            .await
+            .unwrap_err();
+        assert_eq!(e.status, YLOKH_TIMEOUT);
+        assert!(e.message.contains("100 ms while reading"), "{}", e.message);
+        // Ready at once: no timer involved, whatever the limit.
+        let mut zero = Silence::new(Some(Duration::ZERO));
+        assert_eq!(zero.guard("x", async { 7 }).await.unwrap(), 7);
+        assert!(zero.timer.is_none());
+        let mut none = Silence::new(None);
+        assert!(none
+            .guard("x", tokio::time::sleep(Duration::from_secs(3600)))
+            .await
+            .is_ok());
+    }
+}
