@@ -21,8 +21,34 @@ pub enum PullEvent {
     Done(Box<Outcome>),
 }
 
+impl PullEvent {
+    /// The text's buffer, to be recycled.
+    pub fn into_buffer(self) -> Option<Vec<u8>> {
+        match self {
+            PullEvent::Token(b) | PullEvent::Reasoning(b) | PullEvent::Chunk(b) => Some(b),
+            PullEvent::Done(_) => None,
+        }
+    }
+}
+
+/// Which kind of text event `push_text` queues.
+#[derive(Clone, Copy)]
+pub enum TextKind {
+    Token,
+    Reasoning,
+    Chunk,
+}
+
+#[derive(Default)]
+struct Inner {
+    events: VecDeque<PullEvent>,
+    /// Buffers of events the consumer is done with: once there are enough of them, queuing an
+    /// event allocates nothing.
+    spare: Vec<Vec<u8>>,
+}
+
 pub struct PullQueue {
-    events: Mutex<VecDeque<PullEvent>>,
+    inner: Mutex<Inner>,
     ready: Condvar,
     space: Notify,
     pub chunks: bool,
@@ -31,25 +57,39 @@ pub struct PullQueue {
 impl PullQueue {
     pub fn new(chunks: bool) -> Self {
         PullQueue {
-            events: Mutex::new(VecDeque::with_capacity(16)),
+            inner: Mutex::new(Inner {
+                events: VecDeque::with_capacity(16),
+                spare: Vec::new(),
+            }),
             ready: Condvar::new(),
             space: Notify::new(),
             chunks,
         }
     }
 
-    /// Queues an event, waiting while the queue is full.
-    pub async fn push(&self, event: PullEvent) {
+    /// Queues a copy of `text` (with a NUL after it), waiting while the queue is full.
+    pub async fn push_text(&self, kind: TextKind, text: &[u8]) {
         loop {
             let notified = self.space.notified();
             tokio::pin!(notified);
             // Registered before the check, so a pop between the check and the wait is not lost.
             notified.as_mut().enable();
             {
-                let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
-                if events.len() < CAPACITY {
-                    events.push_back(event);
-                    self.ready.notify_one();
+                let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+                if inner.events.len() < CAPACITY {
+                    let mut buffer = inner.spare.pop().unwrap_or_default();
+                    buffer.clear();
+                    buffer.extend_from_slice(text);
+                    buffer.push(0);
+                    inner.events.push_back(match kind {
+                        TextKind::Token => PullEvent::Token(buffer),
+                        TextKind::Reasoning => PullEvent::Reasoning(buffer),
+                        TextKind::Chunk => PullEvent::Chunk(buffer),
+                    });
+                    // The consumer sleeps only on an empty queue.
+                    if inner.events.len() == 1 {
+                        self.ready.notify_one();
+                    }
                     return;
                 }
             }
@@ -59,21 +99,42 @@ impl PullQueue {
 
     /// Queues the last event; it never waits.
     pub fn push_done(&self, outcome: Outcome) {
-        let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
-        events.push_back(PullEvent::Done(Box::new(outcome)));
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.events.push_back(PullEvent::Done(Box::new(outcome)));
         self.ready.notify_one();
     }
 
     /// The next event, waiting up to `timeout` (`None`: no limit).
     pub fn pop(&self, timeout: Option<Duration>) -> Option<PullEvent> {
-        let event = crate::wait::wait_for(&self.events, &self.ready, timeout, VecDeque::pop_front)?;
-        self.space.notify_one();
+        let (event, was_full) = crate::wait::wait_for(&self.inner, &self.ready, timeout, |inner| {
+            let was_full = inner.events.len() >= CAPACITY;
+            inner.events.pop_front().map(|e| (e, was_full))
+        })?;
+        // The producer waits only on a full queue.
+        if was_full {
+            self.space.notify_one();
+        }
         Some(event)
+    }
+
+    /// Gives back the buffer of an event the consumer is done with.
+    pub fn recycle(&self, event: PullEvent) {
+        if let Some(buffer) = event.into_buffer() {
+            let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+            if inner.spare.len() < CAPACITY {
+                inner.spare.push(buffer);
+            }
+        }
     }
 
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.events.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).events.len()
+    }
+
+    #[cfg(test)]
+    fn spare(&self) -> usize {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).spare.len()
     }
 }
 
@@ -93,7 +154,7 @@ mod tests {
             std::thread::spawn(move || {
                 runtime.block_on(async {
                     for i in 0..CAPACITY + 10 {
-                        queue.push(PullEvent::Token(vec![i as u8])).await;
+                        queue.push_text(TextKind::Token, &[i as u8]).await;
                     }
                 })
             })
@@ -106,11 +167,31 @@ mod tests {
         assert_eq!(queue.len(), CAPACITY);
         for i in 0..CAPACITY + 10 {
             match queue.pop(None) {
-                Some(PullEvent::Token(t)) => assert_eq!(t, vec![i as u8]),
+                Some(PullEvent::Token(t)) => assert_eq!(t, vec![i as u8, 0]),
                 _ => panic!("expected token {i}"),
             }
         }
         producer.join().unwrap();
         assert!(queue.pop(Some(Duration::from_millis(10))).is_none());
+    }
+
+    #[test]
+    fn buffers_are_recycled_so_a_long_stream_stops_allocating() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let queue = PullQueue::new(false);
+        let mut addresses = std::collections::HashSet::new();
+        for round in 0..1000 {
+            runtime.block_on(queue.push_text(TextKind::Token, b"word"));
+            let event = queue.pop(None).unwrap();
+            if let PullEvent::Token(t) = &event {
+                assert_eq!(t, b"word\0");
+                addresses.insert(t.as_ptr() as usize);
+            }
+            queue.recycle(event);
+            assert_eq!(queue.spare(), 1, "round {round}");
+        }
+        assert_eq!(addresses.len(), 1, "one buffer served every event");
     }
 }

@@ -1,11 +1,12 @@
 //! Where a request's events go: the C callbacks, or the pull queue.
 //!
 //! The per-token path copies the text once into a reused buffer (to add the NUL the contract
-//! promises) and calls the callback: no allocation, no lock.
+//! promises) and calls the callback: no allocation, no lock. The pull queue copies it into a
+//! recycled buffer under the queue's lock.
 
 use crate::error::Error;
 use crate::ffi::types::{ylokh_callbacks, CResult};
-use crate::pull::{PullEvent, PullQueue};
+use crate::pull::{PullQueue, TextKind};
 use crate::request::Outcome;
 use crate::status::YLOKH_ABORTED;
 use std::ffi::{c_char, c_int, c_void};
@@ -62,19 +63,12 @@ fn aborted(name: &str, rc: c_int) -> Error {
     )
 }
 
-fn owned(text: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(text.len() + 1);
-    v.extend_from_slice(text);
-    v.push(0);
-    v
-}
-
 impl Sink {
     pub async fn token(&mut self, text: &str) -> Result<(), Error> {
         match self {
             Sink::Callbacks(s) => s.call_text(s.callbacks.on_token, "on_token", text.as_bytes()),
             Sink::Queue(q) => {
-                q.push(PullEvent::Token(owned(text.as_bytes()))).await;
+                q.push_text(TextKind::Token, text.as_bytes()).await;
                 Ok(())
             }
         }
@@ -86,7 +80,7 @@ impl Sink {
                 s.call_text(s.callbacks.on_reasoning, "on_reasoning", text.as_bytes())
             }
             Sink::Queue(q) => {
-                q.push(PullEvent::Reasoning(owned(text.as_bytes()))).await;
+                q.push_text(TextKind::Reasoning, text.as_bytes()).await;
                 Ok(())
             }
         }
@@ -96,7 +90,7 @@ impl Sink {
         match self {
             Sink::Callbacks(s) => s.call_text(s.callbacks.on_chunk, "on_chunk", json),
             Sink::Queue(q) if q.chunks => {
-                q.push(PullEvent::Chunk(owned(json))).await;
+                q.push_text(TextKind::Chunk, json).await;
                 Ok(())
             }
             Sink::Queue(_) => Ok(()),

@@ -212,7 +212,9 @@ pub unsafe extern "C" fn ylokh_request_next(
                 if timeout_ms > 0 {
                     refuse_on_library_thread("ylokh_request_next")?;
                 }
-                pulled.current = None;
+                if let Some(done_with) = pulled.current.take() {
+                    queue.recycle(done_with);
+                }
                 match queue.pop(timeout(timeout_ms)) {
                     None => return Ok(YLOKH_PENDING),
                     Some(PullEvent::Done(outcome)) => pulled.done = Some(CResult::new(&outcome)),
@@ -269,7 +271,10 @@ pub unsafe extern "C" fn ylokh_chat_complete(
         let mut text = Vec::new();
         loop {
             match queue.pop(None) {
-                Some(PullEvent::Token(t)) => text.extend_from_slice(&t[..t.len() - 1]),
+                Some(PullEvent::Token(t)) => {
+                    text.extend_from_slice(&t[..t.len() - 1]);
+                    queue.recycle(PullEvent::Token(t));
+                }
                 Some(PullEvent::Done(outcome)) if outcome.status == YLOKH_OK => break,
                 Some(PullEvent::Done(outcome)) => {
                     let mut error = Error::new(outcome.status, outcome.message.unwrap_or_default());
