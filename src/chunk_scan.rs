@@ -370,18 +370,46 @@ pub fn parse<'a>(json: &'a [u8], scratch: &'a mut String) -> Option<Parsed<'a>> 
         return None; // trailing characters
     }
 
-    // Decode: escaped strings into the scratch buffer, then borrow everything.
-    enum At<'a> {
-        Json(&'a str),
-        Scratch(usize, usize),
-    }
-    scratch.clear();
     let fields = [
         found.content,
         found.reasoning_content,
         found.reasoning,
         found.finish_reason,
     ];
+    if !fields
+        .iter()
+        .any(|f| matches!(f, Some(Some(Span { escaped: true, .. }))))
+    {
+        // The usual case: every text is borrowed from the document as it is.
+        let text = |field: Option<Field>| -> Option<Option<Cow<'a, str>>> {
+            match field.flatten() {
+                None => Some(None),
+                Some(span) => Some(Some(Cow::Borrowed(
+                    std::str::from_utf8(&json[span.start..span.end]).ok()?,
+                ))),
+            }
+        };
+        let reasoning = text(found.reasoning_content)?;
+        return Some(Parsed {
+            content: text(found.content)?,
+            reasoning: if reasoning.is_some() {
+                reasoning
+            } else {
+                text(found.reasoning)?
+            },
+            finish_reason: text(found.finish_reason)?,
+            usage: None,
+            error: None,
+            has_choice: found.has_choice,
+        });
+    }
+
+    // Decode: escaped strings into the scratch buffer, then borrow everything.
+    enum At<'a> {
+        Json(&'a str),
+        Scratch(usize, usize),
+    }
+    scratch.clear();
     let mut at: [Option<At<'a>>; 4] = [None, None, None, None];
     for (at, field) in at.iter_mut().zip(fields) {
         let Some(Some(span)) = field else { continue };
