@@ -203,6 +203,20 @@ impl Shared {
     }
 }
 
+/// Where new connections go, for log records: "host:port", or "host:port via proxy URL".
+fn connect_target(options: &Options) -> String {
+    let url = &options.base_url;
+    let server = format!(
+        "{}:{}",
+        url.host_str().unwrap_or("?"),
+        url.port_or_known_default().unwrap_or(0)
+    );
+    match &options.proxy {
+        Some(proxy) => format!("{server} via {}", crate::options::redact_url(proxy)),
+        None => server,
+    }
+}
+
 fn http_client(options: &Options) -> Result<reqwest::Client, Error> {
     let mut headers = reqwest::header::HeaderMap::new();
     for (name, value) in &options.headers {
@@ -234,6 +248,9 @@ fn http_client(options: &Options) -> Result<reqwest::Client, Error> {
     for cert in &options.ca_certs {
         builder = builder.add_root_certificate(cert.clone());
     }
+    builder = builder.connector_layer(crate::connect_log::ConnectLog {
+        target: connect_target(options).into(),
+    });
     builder
         .build()
         .map_err(|e| Error::internal(format!("could not set up the HTTP client: {e}")))

@@ -17,6 +17,7 @@
 pub mod chunk;
 mod chunk_scan;
 pub mod client;
+mod connect_log;
 pub mod error;
 pub mod ffi;
 #[doc(hidden)]

@@ -153,7 +153,14 @@ pub async fn run(
         };
         tokio::select! {
             biased;
-            _ = state.cancelled() => Err(Error::new(YLOKH_CANCELLED, "the request was cancelled")),
+            _ = state.cancelled() => {
+                log!(
+                    INFO,
+                    "request cancelled after {} ms: its connection is closed",
+                    started.elapsed().as_millis()
+                );
+                Err(Error::new(YLOKH_CANCELLED, "the request was cancelled"))
+            }
             result = work => result,
         }
     };

@@ -570,12 +570,18 @@ static void test_pull_and_complete(void) {
     ylokh_client_free(c);
 }
 
-static int log_records, log_leaks;
+static int log_records, log_leaks, log_seen;
+/* The records the contract promises: connect, request sent, retry with its delay, status, first
+ * byte, done with timing, cancel. */
+static const char *LOG_KINDS[] = {"connecting to ", "connected to ", "POST ", "retrying in ", "response ",
+                                  "first body byte after ", "request done: ", "request cancelled after "};
 static void on_log(void *ud, uint32_t level, const char *message, size_t len) {
     (void)ud;
     (void)level;
     __atomic_add_fetch(&log_records, 1, __ATOMIC_SEQ_CST);
     if (strstr(message, "sk-secret-456") || message[len] != 0) __atomic_add_fetch(&log_leaks, 1, __ATOMIC_SEQ_CST);
+    for (size_t i = 0; i < sizeof LOG_KINDS / sizeof LOG_KINDS[0]; i++)
+        if (strstr(message, LOG_KINDS[i])) __atomic_or_fetch(&log_seen, 1 << i, __ATOMIC_SEQ_CST);
 }
 static void secret_key(ylokh_options *o) { ylokh_options_set_api_key(o, "sk-secret-456"); }
 
@@ -616,8 +622,20 @@ static void test_secrets_and_logging(void) {
         CHECK(!strstr(ylokh_last_error(), "sk-secret-456"), "last error");
         free(p);
     }
+    /* A stream that succeeds (first byte, done), one retried after a 429, one cancelled. */
+    free(run_scenario("stream", secret_key, true));
+    free(run_scenario("429once-logging", secret_key, true));
+    rec *cancelled = rec_new();
+    cancelled->cancel_after = 2;
+    ylokh_client *c = client_for("trickle", secret_key);
+    run(c, NULL, true, cancelled);
+    ylokh_client_free(c);
+    CHECK(cancelled->status == YLOKH_CANCELLED, "cancelled: %u", cancelled->status);
+    free(cancelled);
     CHECK(ylokh_set_log_callback(0, NULL, NULL) == YLOKH_OK, "log off");
     CHECK(log_records >= 2 && log_leaks == 0, "%d records, %d leaks", log_records, log_leaks);
+    for (size_t i = 0; i < sizeof LOG_KINDS / sizeof LOG_KINDS[0]; i++)
+        CHECK(log_seen & (1 << i), "a log record with '%s'", LOG_KINDS[i]);
 }
 
 static void test_bad_arguments(void) {
