@@ -1,0 +1,563 @@
+// ylokh.hpp: header-only C++17 over the C API in ylokh.h. Link with -lylokh as for C.
+//
+// Ownership: every class owns its C handle and frees it in its destructor; all are move-only.
+// Errors: the throwing calls throw ylokh::Error (status, HTTP status, message); each has a
+// non-throwing twin, named try_*, that returns a ylokh::Result instead (it can still throw
+// std::bad_alloc). Threads: handlers given to Client::start run on a library thread, never the
+// one that called start, and never two at once for one request; everything else may be called
+// from any thread, except where a declaration says so.
+//
+//   ylokh::Client client(ylokh::Options::compatible("http://127.0.0.1:8080/v1"));
+//   for (std::string_view token : client.stream({{"user", "Why is the sky blue?"}}))
+//       std::cout << token << std::flush;
+#ifndef YLOKH_HPP
+#define YLOKH_HPP
+
+#include "ylokh.h"
+
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace ylokh {
+
+// One chat message; copied by every call that takes it.
+struct Message {
+    std::string role;     // "system", "user", "assistant", ...
+    std::string content;  // UTF-8
+};
+
+// Token counts; -1 where the server did not say.
+struct Usage {
+    int64_t prompt_tokens = -1;
+    int64_t completion_tokens = -1;
+    int64_t total_tokens = -1;
+};
+
+// How a call or a request ended: an owned copy, valid for as long as you keep it.
+struct Result {
+    ylokh_status status = YLOKH_OK;
+    uint16_t http_status = 0;                  // 0 when no HTTP response arrived
+    std::string message;                       // empty when OK; else what happened and what to do
+    std::optional<std::string> finish_reason;  // "stop", "length", ... when the server said
+    Usage usage;
+
+    bool ok() const noexcept { return status == YLOKH_OK; }
+    explicit operator bool() const noexcept { return ok(); }
+    // The status's name, e.g. "YLOKH_TIMEOUT" (static storage).
+    const char *status_name() const noexcept { return ylokh_status_str(status); }
+
+    // Copies a C result (which is only borrowed).
+    static Result from(const ylokh_result &r) {
+        Result out;
+        out.status = r.status;
+        out.http_status = r.http_status;
+        if (r.message) out.message = r.message;
+        if (r.finish_reason) out.finish_reason = r.finish_reason;
+        out.usage = Usage{r.prompt_tokens, r.completion_tokens, r.total_tokens};
+        return out;
+    }
+
+    // The failure of the last C call on this thread that returned `status`.
+    static Result last_error(ylokh_status status) {
+        Result out;
+        out.status = status;
+        const char *message = ylokh_last_error();
+        out.message = message ? message : ylokh_status_str(status);
+        return out;
+    }
+};
+
+// What the throwing calls throw: what() is "YLOKH_NAME: message".
+class Error : public std::runtime_error {
+public:
+    explicit Error(Result result)
+        : std::runtime_error(std::string(result.status_name()) + ": " + result.message),
+          result_(std::move(result)) {}
+    ylokh_status status() const noexcept { return result_.status; }
+    uint16_t http_status() const noexcept { return result_.http_status; }
+    const std::string &message() const noexcept { return result_.message; }
+    const Result &result() const noexcept { return result_; }
+
+private:
+    Result result_;
+};
+
+namespace detail {
+inline void check(ylokh_status status) {
+    if (status != YLOKH_OK) throw Error(Result::last_error(status));
+}
+inline uint64_t to_ms(std::optional<std::chrono::milliseconds> timeout) {
+    return timeout ? static_cast<uint64_t>(timeout->count() < 0 ? 0 : timeout->count()) : UINT64_MAX;
+}
+// C views of messages; valid while `messages` lives.
+inline std::vector<ylokh_message> c_messages(const std::vector<Message> &messages) {
+    std::vector<ylokh_message> out;
+    out.reserve(messages.size());
+    for (const Message &m : messages) out.push_back(ylokh_message{m.role.c_str(), m.content.c_str()});
+    return out;
+}
+inline const char *c_str_or_null(const std::optional<std::string> &s) { return s ? s->c_str() : nullptr; }
+}  // namespace detail
+
+// Client settings (a builder). Every setter throws Error on a bad value and returns the
+// options, so calls chain, on a variable or on a temporary:
+//   auto opts = ylokh::Options::compatible(url).api_key(key).timeout(std::chrono::seconds(30));
+// One thread at a time. A Client copies the options, so they may be destroyed right after.
+class Options {
+public:
+    // The Ylokh preset (the seed's service, headers, model and parameters).
+    Options() : Options(ylokh_options_new(), YLOKH_INTERNAL) {}
+    static Options ylokh() { return Options(); }
+    // A plain OpenAI-compatible server, e.g. "http://127.0.0.1:8080/v1". Throws on a bad URL.
+    static Options compatible(const std::string &base_url) {
+        return Options(ylokh_options_new_compatible(base_url.c_str()), YLOKH_INVALID_ARGUMENT);
+    }
+
+    Options &base_url(const std::string &url) & { return set(ylokh_options_set_base_url(get(), url.c_str())); }
+    Options &&base_url(const std::string &url) && { return std::move(base_url(url)); }
+    // std::nullopt: no key. Never appears in any message or log record.
+    Options &api_key(const std::optional<std::string> &key) & {
+        return set(ylokh_options_set_api_key(get(), detail::c_str_or_null(key)));
+    }
+    Options &&api_key(const std::optional<std::string> &key) && { return std::move(api_key(key)); }
+    // Sets or replaces a header; std::nullopt removes it.
+    Options &header(const std::string &name, const std::optional<std::string> &value) & {
+        return set(ylokh_options_set_header(get(), name.c_str(), detail::c_str_or_null(value)));
+    }
+    Options &&header(const std::string &name, const std::optional<std::string> &value) && {
+        return std::move(header(name, value));
+    }
+    // http, https, socks5 or socks5h URL; std::nullopt: direct.
+    Options &proxy(const std::optional<std::string> &url) & {
+        return set(ylokh_options_set_proxy(get(), detail::c_str_or_null(url)));
+    }
+    Options &&proxy(const std::optional<std::string> &url) && { return std::move(proxy(url)); }
+    // Whole request, retries included; 0: none.
+    Options &timeout(std::chrono::milliseconds t) & { return set(ylokh_options_set_timeout_ms(get(), ms(t))); }
+    Options &&timeout(std::chrono::milliseconds t) && { return std::move(timeout(t)); }
+    Options &connect_timeout(std::chrono::milliseconds t) & {
+        return set(ylokh_options_set_connect_timeout_ms(get(), ms(t)));
+    }
+    Options &&connect_timeout(std::chrono::milliseconds t) && { return std::move(connect_timeout(t)); }
+    // Longest silence while waiting for headers or body bytes; 0: none.
+    Options &read_timeout(std::chrono::milliseconds t) & {
+        return set(ylokh_options_set_read_timeout_ms(get(), ms(t)));
+    }
+    Options &&read_timeout(std::chrono::milliseconds t) && { return std::move(read_timeout(t)); }
+    Options &max_retries(uint32_t n) & { return set(ylokh_options_set_max_retries(get(), n)); }
+    Options &&max_retries(uint32_t n) && { return std::move(max_retries(n)); }
+    // Trusts the certificates of a PEM file too (read now).
+    Options &ca_file(const std::string &pem_path) & { return set(ylokh_options_add_ca_file(get(), pem_path.c_str())); }
+    Options &&ca_file(const std::string &pem_path) && { return std::move(ca_file(pem_path)); }
+    // std::nullopt: omit "model" unless a request names one.
+    Options &default_model(const std::optional<std::string> &model) & {
+        return set(ylokh_options_set_default_model(get(), detail::c_str_or_null(model)));
+    }
+    Options &&default_model(const std::optional<std::string> &model) && { return std::move(default_model(model)); }
+    // A JSON object whose keys start every request body.
+    Options &default_params(const std::string &json_object) & {
+        return set(ylokh_options_set_default_params(get(), json_object.c_str()));
+    }
+    Options &&default_params(const std::string &json_object) && { return std::move(default_params(json_object)); }
+    Options &worker_threads(uint32_t n) & { return set(ylokh_options_set_worker_threads(get(), n)); }
+    Options &&worker_threads(uint32_t n) && { return std::move(worker_threads(n)); }
+    Options &max_event_bytes(size_t n) & { return set(ylokh_options_set_max_event_bytes(get(), n)); }
+    Options &&max_event_bytes(size_t n) && { return std::move(max_event_bytes(n)); }
+
+    // The C handle, owned by this object: valid while it lives.
+    ylokh_options *get() const noexcept { return opts_.get(); }
+
+private:
+    struct Free {
+        void operator()(ylokh_options *p) const noexcept { ylokh_options_free(p); }
+    };
+    Options(ylokh_options *p, ylokh_status if_null) : opts_(p) {
+        if (!p) throw Error(Result::last_error(if_null));
+    }
+    Options &set(ylokh_status status) {
+        detail::check(status);
+        return *this;
+    }
+    static uint64_t ms(std::chrono::milliseconds t) { return t.count() < 0 ? 0 : static_cast<uint64_t>(t.count()); }
+    std::unique_ptr<ylokh_options, Free> opts_;
+};
+
+// What a request's handlers are given. Each may be empty. They run on a library thread, one at
+// a time, with text borrowed for the call (copy it to keep it). An exception thrown by a text
+// handler stops the request (YLOKH_ABORTED) and is rethrown by Request::wait().
+// Set them by name, with any callables (capturing lambdas included):
+//   ylokh::Handlers().token([&](std::string_view t) { ... }).done([&](const ylokh::Result &r) { ... })
+struct Handlers {
+    std::function<void(std::string_view)> on_token;      // each piece of the answer, in order
+    std::function<void(std::string_view)> on_reasoning;  // reasoning text, if the model sends it
+    std::function<void(std::string_view)> on_chunk;      // the raw JSON of every event
+    std::function<void(const Result &)> on_done;         // exactly once, last
+
+    Handlers &token(std::function<void(std::string_view)> f) {
+        on_token = std::move(f);
+        return *this;
+    }
+    Handlers &reasoning(std::function<void(std::string_view)> f) {
+        on_reasoning = std::move(f);
+        return *this;
+    }
+    Handlers &chunk(std::function<void(std::string_view)> f) {
+        on_chunk = std::move(f);
+        return *this;
+    }
+    Handlers &done(std::function<void(const Result &)> f) {
+        on_done = std::move(f);
+        return *this;
+    }
+};
+
+// The options of one request, beyond its messages.
+struct RequestOptions {
+    std::optional<std::string> model;        // none: the client's default model
+    std::optional<std::string> params_json;  // a JSON object merged into the body (the seed's **kwargs)
+    bool stream = true;
+};
+
+class Client;
+class Stream;
+
+// A started request with handlers. Move-only. Destroying it cancels the request if it is still
+// running (its on_done still runs, on a library thread; the handlers stay alive until then).
+class Request {
+public:
+    Request() = default;
+    Request(Request &&other) noexcept : req_(std::exchange(other.req_, nullptr)), state_(std::move(other.state_)) {}
+    Request &operator=(Request &&other) noexcept {
+        if (this != &other) {
+            reset();
+            req_ = std::exchange(other.req_, nullptr);
+            state_ = std::move(other.state_);
+        }
+        return *this;
+    }
+    Request(const Request &) = delete;
+    Request &operator=(const Request &) = delete;
+    ~Request() { reset(); }
+
+    // Asks the request to stop (it ends with YLOKH_CANCELLED unless it already ended). Any thread,
+    // never blocks, idempotent.
+    void cancel() noexcept {
+        if (req_) ylokh_request_cancel(req_);
+    }
+
+    // Waits until on_done has returned; the final result (YLOKH_PENDING if `timeout` passed
+    // first). Not from a handler (YLOKH_RECURSIVE_CALL).
+    Result try_wait(std::optional<std::chrono::milliseconds> timeout = std::nullopt) {
+        if (!req_) return invalid();
+        ylokh_status status = ylokh_request_wait(req_, detail::to_ms(timeout));
+        if (status == YLOKH_PENDING || status == YLOKH_RECURSIVE_CALL || status == YLOKH_INVALID_ARGUMENT)
+            return Result::last_error(status);
+        return state_->result;
+    }
+
+    // Waits until the request ends; throws Error unless it ended OK, or rethrows what a handler
+    // threw. The result carries finish_reason and usage.
+    Result wait() {
+        Result result = try_wait();
+        if (state_ && state_->exception) std::rethrow_exception(state_->exception);
+        if (!result.ok()) throw Error(std::move(result));
+        return result;
+    }
+
+    // The C handle (borrowed), or nullptr for a moved-from or empty Request.
+    ylokh_request *get() const noexcept { return req_; }
+
+private:
+    friend class Client;
+    struct State {
+        Handlers handlers;
+        Result result;
+        std::exception_ptr exception;
+    };
+    // What the C side holds as user_data: a reference to the state, dropped in on_done.
+    using Ref = std::shared_ptr<State>;
+
+    static int text(void *user_data, std::function<void(std::string_view)> Handlers::*which, const char *text,
+                    size_t len) {
+        State &state = **static_cast<Ref *>(user_data);
+        try {
+            (state.handlers.*which)(std::string_view(text, len));
+            return 0;
+        } catch (...) {
+            state.exception = std::current_exception();
+            return 1;
+        }
+    }
+    static int on_token(void *u, const char *t, size_t n) { return text(u, &Handlers::on_token, t, n); }
+    static int on_reasoning(void *u, const char *t, size_t n) { return text(u, &Handlers::on_reasoning, t, n); }
+    static int on_chunk(void *u, const char *t, size_t n) { return text(u, &Handlers::on_chunk, t, n); }
+    static void on_done(void *user_data, const ylokh_result *result) {
+        std::unique_ptr<Ref> ref(static_cast<Ref *>(user_data));
+        State &state = **ref;
+        try {
+            state.result = Result::from(*result);
+            if (state.handlers.on_done) state.handlers.on_done(state.result);
+        } catch (...) {
+            if (!state.exception) state.exception = std::current_exception();
+        }
+    }
+
+    static Result invalid() {
+        Result r;
+        r.status = YLOKH_INVALID_ARGUMENT;
+        r.message = "this ylokh::Request holds no request (moved from, or never started)";
+        return r;
+    }
+    void reset() noexcept {
+        if (req_) ylokh_request_free(std::exchange(req_, nullptr));
+        state_.reset();
+    }
+
+    ylokh_request *req_ = nullptr;
+    std::shared_ptr<State> state_;
+};
+
+// A streamed answer to iterate over (the pull interface): no callbacks, no foreign threads.
+//   for (std::string_view token : client.stream(messages)) ...
+// Each token is valid until the iterator moves on. When the request fails, the increment that
+// reaches the end throws Error; result() then has the outcome. Move-only; destroying it
+// cancels the request. One thread at a time.
+class Stream {
+public:
+    class iterator {
+    public:
+        using iterator_category = std::input_iterator_tag;
+        using value_type = std::string_view;
+        using difference_type = std::ptrdiff_t;
+        using pointer = const std::string_view *;
+        using reference = const std::string_view &;
+
+        iterator() = default;
+        reference operator*() const noexcept { return token_; }
+        pointer operator->() const noexcept { return &token_; }
+        iterator &operator++() {
+            stream_->advance(token_);
+            if (stream_->done_) stream_ = nullptr;
+            return *this;
+        }
+        void operator++(int) { ++*this; }
+        friend bool operator==(const iterator &a, const iterator &b) noexcept { return a.stream_ == b.stream_; }
+        friend bool operator!=(const iterator &a, const iterator &b) noexcept { return !(a == b); }
+
+    private:
+        friend class Stream;
+        explicit iterator(Stream *s) : stream_(s) { ++*this; }
+        Stream *stream_ = nullptr;
+        std::string_view token_;
+    };
+
+    Stream(Stream &&other) noexcept
+        : req_(std::exchange(other.req_, nullptr)), done_(other.done_), result_(std::move(other.result_)),
+          reasoning_(std::move(other.reasoning_)) {}
+    Stream &operator=(Stream &&) = delete;
+    Stream(const Stream &) = delete;
+    Stream &operator=(const Stream &) = delete;
+    ~Stream() {
+        if (req_) ylokh_request_free(req_);
+    }
+
+    // Starts the pull; call once.
+    iterator begin() { return done_ ? iterator() : iterator(this); }
+    iterator end() noexcept { return iterator(); }
+
+    // Stops the request; iteration then ends with YLOKH_CANCELLED. Any thread.
+    void cancel() noexcept {
+        if (req_) ylokh_request_cancel(req_);
+    }
+    // The outcome, once the iteration reached the end (status YLOKH_PENDING before).
+    const Result &result() const noexcept { return result_; }
+    // Reasoning text seen so far (the model's "thinking", when it sends any).
+    const std::string &reasoning() const noexcept { return reasoning_; }
+
+private:
+    friend class Client;
+    explicit Stream(ylokh_request *req) : req_(req) { result_.status = YLOKH_PENDING; }
+
+    void advance(std::string_view &token) {
+        for (;;) {
+            ylokh_event event{};
+            detail::check(ylokh_request_next(req_, UINT64_MAX, &event));
+            if (event.kind == YLOKH_EVENT_TOKEN) {
+                token = std::string_view(event.text, event.len);
+                return;
+            }
+            if (event.kind == YLOKH_EVENT_REASONING) {
+                reasoning_.append(event.text, event.len);
+                continue;
+            }
+            if (event.kind == YLOKH_EVENT_DONE) {
+                done_ = true;
+                result_ = Result::from(*event.result);
+                if (!result_.ok()) throw Error(result_);
+                return;
+            }
+        }
+    }
+
+    ylokh_request *req_ = nullptr;
+    bool done_ = false;
+    Result result_;
+    std::string reasoning_;
+};
+
+// An answer and how it ended, from Client::try_complete.
+struct Completion {
+    std::string text;
+    Result result;
+};
+
+// A client: its own runtime threads and connection pool. Thread-safe: start requests from any
+// thread. Move-only. Destroying it cancels its running requests and waits until each one's
+// on_done has returned (from inside a handler it cannot wait: it starts the same teardown and
+// returns at once, see ylokh_client_free). Requests and Streams may outlive it.
+class Client {
+public:
+    // Throws Error when the options are unusable.
+    explicit Client(const Options &options = Options()) { detail::check(ylokh_client_new(options.get(), &client_)); }
+    // The non-throwing twin: std::nullopt, with `error` saying why.
+    static std::optional<Client> try_create(const Options &options, Result &error) {
+        ylokh_client *raw = nullptr;
+        ylokh_status status = ylokh_client_new(options.get(), &raw);
+        if (status != YLOKH_OK) {
+            error = Result::last_error(status);
+            return std::nullopt;
+        }
+        return Client(raw);
+    }
+    Client(Client &&other) noexcept : client_(std::exchange(other.client_, nullptr)) {}
+    Client &operator=(Client &&other) noexcept {
+        if (this != &other) {
+            if (client_) ylokh_client_free(client_);
+            client_ = std::exchange(other.client_, nullptr);
+        }
+        return *this;
+    }
+    Client(const Client &) = delete;
+    Client &operator=(const Client &) = delete;
+    ~Client() {
+        if (client_) ylokh_client_free(client_);
+    }
+
+    // Starts a request whose events go to `handlers` on a library thread. Throws Error when it
+    // cannot start (then no handler runs).
+    Request start(const std::vector<Message> &messages, Handlers handlers, const RequestOptions &options = {}) {
+        Request request;
+        Result error = try_start(messages, std::move(handlers), options, request);
+        if (!error.ok()) throw Error(std::move(error));
+        return request;
+    }
+
+    // The same with only a token handler: any callable taking std::string_view.
+    template <typename OnToken,
+              typename = std::enable_if_t<std::is_invocable_v<OnToken &, std::string_view>>>
+    Request start(const std::vector<Message> &messages, OnToken &&on_token, const RequestOptions &options = {}) {
+        return start(messages, Handlers().token(std::forward<OnToken>(on_token)), options);
+    }
+
+    // The non-throwing twin of start: the request in `out` and an OK result, or why not.
+    Result try_start(const std::vector<Message> &messages, Handlers handlers, const RequestOptions &options,
+                     Request &out) {
+        auto state = std::make_shared<Request::State>();
+        state->handlers = std::move(handlers);
+        auto ref = std::make_unique<Request::Ref>(state);
+        ylokh_callbacks callbacks{};
+        callbacks.user_data = ref.get();
+        callbacks.on_token = state->handlers.on_token ? &Request::on_token : nullptr;
+        callbacks.on_reasoning = state->handlers.on_reasoning ? &Request::on_reasoning : nullptr;
+        callbacks.on_chunk = state->handlers.on_chunk ? &Request::on_chunk : nullptr;
+        callbacks.on_done = &Request::on_done;
+        std::vector<ylokh_message> c = detail::c_messages(messages);
+        ylokh_request *req = nullptr;
+        ylokh_status status =
+            ylokh_chat_start(client_, detail::c_str_or_null(options.model), c.data(), c.size(),
+                             detail::c_str_or_null(options.params_json), options.stream, &callbacks, &req);
+        if (status != YLOKH_OK) return Result::last_error(status);
+        ref.release();  // on_done owns it now
+        Request request;
+        request.req_ = req;
+        request.state_ = std::move(state);
+        out = std::move(request);
+        return Result{};
+    }
+
+    // Streams the answer as a range of tokens (the pull interface). Throws Error when it cannot
+    // start; see Stream for failures on the way.
+    Stream stream(const std::vector<Message> &messages, const RequestOptions &options = {}) {
+        return Stream(start_pull(messages, options));
+    }
+
+    // The whole answer as one string. Sends `"stream": false` (options.stream is ignored;
+    // params_json may still say "stream": true). Throws Error on failure. Not from a handler
+    // (YLOKH_RECURSIVE_CALL).
+    std::string complete(const std::vector<Message> &messages, const RequestOptions &options = {}) {
+        Completion c = try_complete(messages, options);
+        if (!c.result.ok()) throw Error(std::move(c.result));
+        return std::move(c.text);
+    }
+
+    // The non-throwing twin of complete: the text so far and how it ended.
+    Completion try_complete(const std::vector<Message> &messages, RequestOptions options = {}) {
+        options.stream = false;
+        Completion c;
+        std::vector<ylokh_message> cm = detail::c_messages(messages);
+        ylokh_request *req = nullptr;
+        ylokh_status status = ylokh_chat_start(client_, detail::c_str_or_null(options.model), cm.data(), cm.size(),
+                                               detail::c_str_or_null(options.params_json), options.stream, nullptr,
+                                               &req);
+        if (status != YLOKH_OK) {
+            c.result = Result::last_error(status);
+            return c;
+        }
+        std::unique_ptr<ylokh_request, void (*)(ylokh_request *)> owned(req, ylokh_request_free);
+        for (;;) {
+            ylokh_event event{};
+            status = ylokh_request_next(req, UINT64_MAX, &event);
+            if (status != YLOKH_OK) {
+                c.result = Result::last_error(status);
+                return c;
+            }
+            if (event.kind == YLOKH_EVENT_TOKEN) c.text.append(event.text, event.len);
+            if (event.kind == YLOKH_EVENT_DONE) {
+                c.result = Result::from(*event.result);
+                return c;
+            }
+        }
+    }
+
+    // The C handle (borrowed), valid while this Client lives.
+    ylokh_client *get() const noexcept { return client_; }
+
+private:
+    explicit Client(ylokh_client *raw) noexcept : client_(raw) {}
+    ylokh_request *start_pull(const std::vector<Message> &messages, const RequestOptions &options) {
+        std::vector<ylokh_message> c = detail::c_messages(messages);
+        ylokh_request *req = nullptr;
+        detail::check(ylokh_chat_start(client_, detail::c_str_or_null(options.model), c.data(), c.size(),
+                                       detail::c_str_or_null(options.params_json), options.stream, nullptr, &req));
+        return req;
+    }
+    ylokh_client *client_ = nullptr;
+};
+
+// The library's version, e.g. "0.1.0".
+inline const char *version() noexcept { return ylokh_version(); }
+
+}  // namespace ylokh
+
+#endif  // YLOKH_HPP

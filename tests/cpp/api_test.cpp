@@ -1,0 +1,216 @@
+// ylokh.hpp against the loopback test server: api_test BASE (e.g. http://127.0.0.1:PORT).
+// Prints "N passed, M failed" and exits non-zero on any failure.
+#include "ylokh.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <type_traits>
+
+namespace {
+
+int passed = 0, failed = 0;
+
+#define CHECK(cond)                                                                   \
+    do {                                                                              \
+        if (cond) {                                                                   \
+            ++passed;                                                                 \
+        } else {                                                                      \
+            ++failed;                                                                 \
+            std::fprintf(stderr, "FAILED %s:%d: %s\n", __FILE__, __LINE__, #cond);    \
+        }                                                                             \
+    } while (0)
+
+std::string base;
+const std::vector<ylokh::Message> hello = {{"system", "Be brief."}, {"user", "Say hello in three languages."}};
+
+ylokh::Client client_for(const std::string &scenario) {
+    return ylokh::Client(ylokh::Options::compatible(base + "/" + scenario + "/v1").max_retries(0));
+}
+
+// Compile-time shape: move-only handles, string_view tokens.
+static_assert(!std::is_copy_constructible_v<ylokh::Client> && std::is_move_constructible_v<ylokh::Client>);
+static_assert(!std::is_copy_constructible_v<ylokh::Request> && std::is_move_assignable_v<ylokh::Request>);
+static_assert(!std::is_copy_constructible_v<ylokh::Options> && std::is_move_constructible_v<ylokh::Options>);
+static_assert(std::is_same_v<ylokh::Stream::iterator::value_type, std::string_view>);
+
+void options() {
+    // Fluent on a temporary, kept in a variable, and on an lvalue.
+    auto opts = ylokh::Options::compatible(base + "/stream/v1").max_retries(1).timeout(std::chrono::seconds(30));
+    opts.read_timeout(std::chrono::milliseconds(5000)).header("X-Test", "1").api_key("sk-secret");
+    try {
+        ylokh::Options::compatible("not a url");
+        CHECK(false);
+    } catch (const ylokh::Error &e) {
+        CHECK(e.status() == YLOKH_INVALID_ARGUMENT);
+        CHECK(std::strstr(e.what(), "YLOKH_INVALID_ARGUMENT: ") == e.what());
+        CHECK(!e.message().empty());
+    }
+    try {
+        opts.header("X-Bad", "a\r\nb");
+        CHECK(false);
+    } catch (const ylokh::Error &e) {
+        CHECK(e.status() == YLOKH_INVALID_ARGUMENT);
+    }
+    ylokh::Result error;
+    auto client = ylokh::Client::try_create(opts, error);
+    CHECK(client.has_value() && error.ok());
+    CHECK(std::string(ylokh::version()) == "0.1.0");
+}
+
+std::string streamed_with_handlers(ylokh::Client &client) {
+    std::string text;
+    std::atomic<int> done{0};
+    std::thread::id caller = std::this_thread::get_id();
+    bool other_thread = true;
+    ylokh::Request req = client.start(hello, ylokh::Handlers()
+                                                 .token([&](std::string_view token) {
+                                                     text += token;
+                                                     other_thread = other_thread && std::this_thread::get_id() != caller;
+                                                 })
+                                                 .done([&](const ylokh::Result &r) {
+                                                     done++;
+                                                     CHECK(r.ok());
+                                                 }));
+    ylokh::Result r = req.wait();
+    CHECK(r.ok() && r.finish_reason.has_value());
+    CHECK(done == 1 && other_thread);
+    return text;
+}
+
+void answers_agree() {
+    std::string whole = client_for("nonstream").complete(hello);
+    CHECK(!whole.empty());
+
+    ylokh::Client client = client_for("stream");
+    std::string pulled;
+    ylokh::Stream stream = client.stream(hello);
+    for (std::string_view token : stream) pulled += token;
+    CHECK(stream.result().ok());
+    CHECK(stream.result().finish_reason.has_value());
+    CHECK(pulled == whole);
+    CHECK(streamed_with_handlers(client) == whole);
+
+    ylokh::Completion c = client_for("nonstream").try_complete(hello);
+    CHECK(c.result.ok() && c.text == whole && c.result.usage.total_tokens > 0);
+}
+
+void failures() {
+    ylokh::Client client = client_for("503always");
+    try {
+        client.complete(hello);
+        CHECK(false);
+    } catch (const ylokh::Error &e) {
+        CHECK(e.status() == YLOKH_HTTP_STATUS && e.http_status() == 503);
+    }
+    ylokh::Completion c = client.try_complete(hello);
+    CHECK(c.result.status == YLOKH_HTTP_STATUS && c.result.http_status == 503 && !c.result.message.empty());
+    CHECK(!c.result && std::string(c.result.status_name()) == "YLOKH_HTTP_STATUS");
+
+    ylokh::Stream stream = client.stream(hello);
+    try {
+        for (std::string_view token : stream) (void)token;
+        CHECK(false);
+    } catch (const ylokh::Error &e) {
+        CHECK(e.status() == YLOKH_HTTP_STATUS);
+    }
+    CHECK(stream.result().http_status == 503);
+
+    ylokh::Request req = client.start(hello, {});
+    ylokh::Result r = req.try_wait();
+    CHECK(r.status == YLOKH_HTTP_STATUS && r.http_status == 503);
+}
+
+struct Stop {};
+
+void handler_exceptions_stop_the_request() {
+    ylokh::Client client = client_for("trickle");
+    int tokens = 0;
+    // Any callable as the token handler.
+    ylokh::Request req = client.start(hello, [&](std::string_view) {
+        if (++tokens == 3) throw Stop{};
+    });
+    try {
+        req.wait();
+        CHECK(false);
+    } catch (const Stop &) {
+        CHECK(tokens == 3);
+    }
+    CHECK(req.try_wait().status == YLOKH_ABORTED);
+}
+
+void cancel_and_lifetimes() {
+    ylokh::Client client = client_for("trickle");
+    // Cancel from another thread, then wait.
+    ylokh::Request req = client.start(hello, {});
+    std::thread([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        req.cancel();
+    }).join();
+    try {
+        req.wait();
+        CHECK(false);
+    } catch (const ylokh::Error &e) {
+        CHECK(e.status() == YLOKH_CANCELLED);
+    }
+    // A still-running request dropped, moved over, or outliving its client: no crash, no leak.
+    {
+        ylokh::Request a = client.start(hello, [](std::string_view) {});
+        ylokh::Request b = client.start(hello, {});
+        a = std::move(b);
+        CHECK(b.get() == nullptr && a.get() != nullptr);
+        CHECK(b.try_wait().status == YLOKH_INVALID_ARGUMENT);
+        CHECK(a.try_wait(std::chrono::milliseconds(10)).status == YLOKH_PENDING);
+    }
+    ylokh::Request outliving;
+    {
+        ylokh::Client doomed = client_for("trickle");
+        outliving = doomed.start(hello, {});
+    }
+    CHECK(outliving.try_wait().status == YLOKH_CANCELLED);
+
+    // A stream cancelled mid-way ends with YLOKH_CANCELLED.
+    ylokh::Stream stream = client.stream(hello);
+    int n = 0;
+    try {
+        for (std::string_view token : stream) {
+            CHECK(!token.empty());
+            if (++n == 2) stream.cancel();
+        }
+        CHECK(false);
+    } catch (const ylokh::Error &e) {
+        CHECK(e.status() == YLOKH_CANCELLED);
+    }
+    CHECK(n >= 2);
+    // Moving a client keeps its requests working.
+    ylokh::Client moved = std::move(client);
+    CHECK(client.get() == nullptr);
+    ylokh::Request after_move = moved.start(hello, {});
+    after_move.cancel();
+    CHECK(after_move.try_wait().status == YLOKH_CANCELLED);
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        std::fprintf(stderr, "usage: %s BASE_URL\n", argv[0]);
+        return 2;
+    }
+    base = argv[1];
+    try {
+        options();
+        answers_agree();
+        failures();
+        handler_exceptions_stop_the_request();
+        cancel_and_lifetimes();
+    } catch (const std::exception &e) {
+        std::fprintf(stderr, "unexpected exception: %s\n", e.what());
+        ++failed;
+    }
+    std::printf("%d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}

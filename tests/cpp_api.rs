@@ -1,0 +1,43 @@
+//! ylokh.hpp: its test program built with g++ and clang++ (C++17, -Wall -Wextra -Werror, address
+//! and undefined-behaviour sanitizers) and run against the loopback server; and the C++
+//! example built on it.
+
+mod support;
+
+use std::process::Command;
+use support::{compile, start_server, tmp_path};
+
+const FLAGS: &[&str] = &[
+    "-fsanitize=address,undefined",
+    "-fno-omit-frame-pointer",
+    "-fno-sanitize-recover=all",
+];
+
+fn run_with(compiler: &str) {
+    let server = start_server();
+    let exe = tmp_path(&format!("cpp_api_test_{compiler}"));
+    compile(compiler, &["tests/cpp/api_test.cpp"], &exe, FLAGS);
+    let output = Command::new(&exe)
+        .arg(server.url())
+        .env("ASAN_OPTIONS", "detect_leaks=1:halt_on_error=1")
+        .env("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1")
+        .output()
+        .expect("run the C++ test program");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    println!("{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{compiler}: the C++ test program failed (see above)"
+    );
+    assert!(stdout.contains(", 0 failed"), "{stdout}");
+}
+
+#[test]
+fn cpp_wrapper_passes_with_gxx_and_sanitizers() {
+    run_with("g++");
+}
+
+#[test]
+fn cpp_wrapper_passes_with_clangxx_and_sanitizers() {
+    run_with("clang++");
+}
