@@ -106,10 +106,11 @@ impl PullQueue {
 
     /// The next event, waiting up to `timeout` (`None`: no limit).
     pub fn pop(&self, timeout: Option<Duration>) -> Option<PullEvent> {
-        let (event, was_full) = crate::wait::wait_for(&self.inner, &self.ready, timeout, |inner| {
-            let was_full = inner.events.len() >= CAPACITY;
-            inner.events.pop_front().map(|e| (e, was_full))
-        })?;
+        let (event, was_full) =
+            crate::wait::wait_for(&self.inner, &self.ready, timeout, |inner| {
+                let was_full = inner.events.len() >= CAPACITY;
+                inner.events.pop_front().map(|e| (e, was_full))
+            })?;
         // The producer waits only on a full queue.
         if was_full {
             self.space.notify_one();
@@ -129,12 +130,20 @@ impl PullQueue {
 
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).events.len()
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .events
+            .len()
     }
 
     #[cfg(test)]
     fn spare(&self) -> usize {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).spare.len()
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .spare
+            .len()
     }
 }
 
