@@ -228,3 +228,31 @@ fn a_stale_kept_alive_connection_is_retried_once_on_a_new_one() {
         answer.message
     );
 }
+
+/// The pull interface under a slow consumer: 1,000,000 tokens sent as fast as the server can,
+/// taken with a 1 ms nap every 250 tokens and one 2 s stop; resident memory stays flat because
+/// the library stops reading the socket while the queue is full (without backpressure the rest
+/// of the ~130 MB stream piles up in the queue during the stop: the test fails then).
+#[test]
+fn a_slow_pull_consumer_keeps_memory_flat_on_a_million_tokens() {
+    let server = start_server();
+    let exe = tmp_path("pull_memory");
+    compile("gcc", &["tests/c/pull_memory.c"], &exe, &[]);
+    let output = run(&exe, &[&format!("{}/million/v1", server.url())], &[]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    let field = |name: &str| -> i64 {
+        stdout
+            .split_whitespace()
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} in {stdout}"))
+    };
+    assert_eq!(field("tokens"), 1_000_000, "{stdout}");
+    let growth = field("rss_max_kib") - field("rss_start_kib");
+    println!("pull consumer: {stdout}  growth {growth} KiB");
+    assert!(
+        growth < 4096,
+        "resident memory grew by {growth} KiB: {stdout}"
+    );
+}

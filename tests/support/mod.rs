@@ -394,6 +394,22 @@ async fn respond(
             let body = format!("{}{}{}", chunk_event("late"), FINISH, DONE);
             whole(s, "200 OK", sse, "", body.as_bytes()).await?;
         }
+        "million" => {
+            // 1,000,000 tokens as fast as the client takes them, 100 events to an HTTP chunk:
+            // for the pull queue's backpressure.
+            head(s, "200 OK", sse, "").await?;
+            let mut batch = String::new();
+            for i in 0..1_000_000u32 {
+                batch.push_str(&chunk_event(&format!("w{} ", i % 1000)));
+                if i % 100 == 99 {
+                    chunk(s, batch.as_bytes()).await?;
+                    batch.clear();
+                }
+            }
+            chunk(s, FINISH.as_bytes()).await?;
+            chunk(s, DONE.as_bytes()).await?;
+            end(s).await?;
+        }
         "trickle" => {
             // A token every 20 ms, for a long time: for timeouts and cancellation.
             head(s, "200 OK", sse, "").await?;
@@ -554,6 +570,16 @@ pub fn lib_dir() -> PathBuf {
         .to_path_buf()
 }
 
+/// The library's SONAME is libylokh.so.0, which is what a linked program asks for at run time:
+/// in the build tree, as in an installed prefix, it is a link to libylokh.so.
+pub fn link_soname(lib: &Path) {
+    match std::os::unix::fs::symlink("libylokh.so", lib.join("libylokh.so.0")) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => panic!("could not link libylokh.so.0 in {}: {e}", lib.display()),
+    }
+}
+
 /// Compiles C or C++ `sources` into `out` against include/ and the built shared library.
 pub fn compile(compiler: &str, sources: &[&str], out: &Path, extra: &[&str]) {
     let root = env!("CARGO_MANIFEST_DIR");
@@ -563,6 +589,7 @@ pub fn compile(compiler: &str, sources: &[&str], out: &Path, extra: &[&str]) {
         "libylokh.so not found in {}",
         lib.display()
     );
+    link_soname(&lib);
     let std = if compiler.ends_with("++") {
         "-std=c++17"
     } else {
@@ -605,4 +632,19 @@ pub fn expected_text() -> String {
         .as_str()
         .unwrap()
         .to_string()
+}
+
+/// The code block that follows `<!-- readme: NAME -->` in README.md: what a new user copies.
+pub fn readme_block(name: &str) -> String {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let marker = format!("<!-- readme: {name} -->");
+    let at = readme
+        .find(&marker)
+        .unwrap_or_else(|| panic!("{marker} in README.md"));
+    let rest = &readme[at..];
+    let fence = rest.find("```").unwrap();
+    let start = fence + rest[fence..].find('\n').unwrap() + 1;
+    let end = rest[start..].find("```").unwrap();
+    rest[start..start + end].to_string()
 }
