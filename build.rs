@@ -1,6 +1,11 @@
 //! Generates the C header with cbindgen into $OUT_DIR/ylokh.h. The committed copy is
 //! `include/ylokh.h`; `tests/header.rs` fails when the two differ. To refresh the committed
 //! copy after changing the API: `YLOKH_UPDATE_HEADER=1 cargo build`.
+//!
+//! On Linux it also gives the shared library its SONAME, `libylokh.so.<major>`, and a version
+//! script that exports the `ylokh_*` symbols only. (rustc passes an anonymous version script of
+//! its own for every cdylib, and GNU ld cannot combine an anonymous one with a named node, so
+//! ours is anonymous too; `tests/install.rs` checks the result with `nm -D --defined-only`.)
 
 use std::env;
 use std::path::PathBuf;
@@ -10,6 +15,7 @@ fn main() {
     let out = PathBuf::from(env::var("OUT_DIR").unwrap()).join("ylokh.h");
     println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-env-changed=YLOKH_UPDATE_HEADER");
+    link_args();
 
     let mut config = cbindgen::Config {
         language: cbindgen::Language::C,
@@ -51,4 +57,20 @@ fn main() {
     if env::var_os("YLOKH_UPDATE_HEADER").is_some() {
         bindings.write_to_file(crate_dir.join("include/ylokh.h"));
     }
+}
+
+/// SONAME and version script for the cdylib (ELF targets).
+fn link_args() {
+    if env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("linux") {
+        return;
+    }
+    let major = env::var("CARGO_PKG_VERSION_MAJOR").unwrap();
+    let map = PathBuf::from(env::var("OUT_DIR").unwrap()).join("ylokh.map");
+    std::fs::write(&map, "{\n  global:\n    ylokh_*;\n  local:\n    *;\n};\n")
+        .expect("write the version script");
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libylokh.so.{major}");
+    println!(
+        "cargo:rustc-cdylib-link-arg=-Wl,--version-script={}",
+        map.display()
+    );
 }

@@ -287,6 +287,11 @@ fn main() {
 fn build_client(lib_dir: &Path, out_dir: &Path) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = out_dir.join("client");
+    // The SONAME a linked program asks for at run time.
+    let soname = lib_dir.join("libylokh.so.0");
+    if !soname.exists() {
+        std::os::unix::fs::symlink("libylokh.so", &soname).expect("link libylokh.so.0");
+    }
     let status = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
         .args([
             "-O2",

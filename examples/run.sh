@@ -10,6 +10,8 @@ prompt=${1:-Why is the sky blue?}
 
 echo "[run.sh] building libylokh (cargo build --release) ..." >&2
 cargo build --release --quiet
+# The library's SONAME: what a linked program asks for at run time (an install has it too).
+ln -sf libylokh.so target/release/libylokh.so.0
 echo "[run.sh] compiling examples/chat.c ..." >&2
 cc -std=c11 -Wall -Wextra -Werror -O2 -Iinclude examples/chat.c \
    -Ltarget/release -Wl,-rpath,"$root/target/release" -lylokh -o target/release/chat

@@ -1,19 +1,13 @@
-//! The C program in README.md, compiled and run as a new user would.
+//! The C program in README.md, compiled against the build tree and run as a new user would,
+//! through its success and failure paths (tests/install.rs builds it against an installed
+//! libylokh).
 
 mod support;
 
 use std::process::Command;
 
 fn readme_program() -> String {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let marker = readme
-        .find("<!-- tests/readme.rs compiles and runs this program -->")
-        .expect("marker in README.md");
-    let rest = &readme[marker..];
-    let start = rest.find("```c\n").unwrap() + 5;
-    let end = rest[start..].find("```").unwrap();
-    rest[start..start + end].to_string()
+    support::readme_block("hello.c")
 }
 
 #[test]
