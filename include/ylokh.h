@@ -56,6 +56,8 @@ typedef struct ylokh_client ylokh_client;
 /*
  Client settings. Create with `ylokh_options_new` or `ylokh_options_new_compatible`, free
  with `ylokh_options_free`; `ylokh_client_new` copies it, so it may be freed right after.
+ Not thread-safe: one thread at a time per options object (different objects: any threads).
+ Every setter copies the strings it is given.
  */
 typedef struct ylokh_options ylokh_options;
 
@@ -247,8 +249,9 @@ extern "C" {
 #endif // __cplusplus
 
 /*
- Creates a client from `opts` (copied; NULL: the Ylokh preset) and writes it to `*out`.
- Free it with `ylokh_client_free`.
+ Creates a client from `opts` (copied, so it may be freed right after; NULL: the Ylokh
+ preset) and writes it to `*out`. The caller owns the client: free it with
+ `ylokh_client_free`, from any thread. Any thread; about 2 ms (it starts the client's threads).
  */
 ylokh_status ylokh_client_new(const struct ylokh_options *opts, struct ylokh_client **out);
 
@@ -263,23 +266,25 @@ void ylokh_client_free(struct ylokh_client *client);
 
 /*
  The name of a status ("YLOKH_TIMEOUT"); unknown values give "YLOKH_UNKNOWN_STATUS".
- Static, never NULL.
+ Static storage (never free it), never NULL; any thread.
  */
 const char *ylokh_status_str(uint32_t status);
 
 /*
  What the last failing call on this thread said (what happened and what to do), or NULL if
- none failed yet. Valid until the next failing call on this thread.
+ none failed yet. Thread-local and owned by the library (never free it): valid until the
+ next failing call on this thread.
  */
 const char *ylokh_last_error(void);
 
 /*
- The library's version, e.g. "0.1.0". Static, never NULL.
+ The library's version, e.g. "0.1.0". Static storage (never free it), never NULL; any thread.
  */
 const char *ylokh_version(void);
 
 /*
- Frees a string the library returned (from `ylokh_chat_complete`). NULL does nothing.
+ Frees a string the library returned (from `ylokh_chat_complete`); never `free()` it
+ yourself, nor pass anything else here. Any thread. NULL does nothing.
  */
 void ylokh_string_free(char *s);
 
@@ -295,19 +300,22 @@ ylokh_status ylokh_set_log_callback(uint32_t max_level, ylokh_log_fn fn, void *u
 /*
  The Ylokh preset: base URL https://chatapi.ylokh.xyz/v1, its Origin/Referer headers, model
  "gpt-3.5-turbo", the seed's default parameters, 120 s timeout, 2 retries.
- Returns NULL only when out of memory or on an internal error. Free with `ylokh_options_free`.
+ Returns NULL only when out of memory or on an internal error. The caller owns the result:
+ free it with `ylokh_options_free`.
  */
 struct ylokh_options *ylokh_options_new(void);
 
 /*
  A plain OpenAI-compatible server at `base_url` (e.g. "http://127.0.0.1:8080/v1"): no extra
  headers, no default model or parameters. Returns NULL (see `ylokh_last_error`) when the URL
- is NULL, not UTF-8 or not an http(s) URL.
+ is NULL, not UTF-8 or not an http(s) URL. `base_url` is copied; the caller owns the result
+ (free it with `ylokh_options_free`).
  */
 struct ylokh_options *ylokh_options_new_compatible(const char *base_url);
 
 /*
- Frees options made by `ylokh_options_new*`. NULL does nothing.
+ Frees options made by `ylokh_options_new*` (clients made from them are not affected). NULL
+ does nothing.
  */
 void ylokh_options_free(struct ylokh_options *opts);
 
@@ -359,7 +367,7 @@ ylokh_status ylokh_options_set_max_retries(struct ylokh_options *opts, uint32_t 
 
 /*
  Trusts the certificates in a PEM file in addition to the system and bundled roots. The file is
- read now. TLS is always verified; there is no switch to turn that off.
+ read now (the path is not kept). TLS is always verified; there is no switch to turn that off.
  */
 ylokh_status ylokh_options_add_ca_file(struct ylokh_options *opts, const char *pem_path);
 

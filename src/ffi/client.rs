@@ -11,8 +11,9 @@ pub struct ylokh_client {
     pub(crate) inner: Client,
 }
 
-/// Creates a client from `opts` (copied; NULL: the Ylokh preset) and writes it to `*out`.
-/// Free it with `ylokh_client_free`.
+/// Creates a client from `opts` (copied, so it may be freed right after; NULL: the Ylokh
+/// preset) and writes it to `*out`. The caller owns the client: free it with
+/// `ylokh_client_free`, from any thread. Any thread; about 2 ms (it starts the client's threads).
 #[no_mangle]
 pub unsafe extern "C" fn ylokh_client_new(
     opts: *const super::options::ylokh_options,

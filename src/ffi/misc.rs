@@ -6,7 +6,7 @@ use crate::status::ylokh_status;
 use std::ffi::{c_char, c_void};
 
 /// The name of a status ("YLOKH_TIMEOUT"); unknown values give "YLOKH_UNKNOWN_STATUS".
-/// Static, never NULL.
+/// Static storage (never free it), never NULL; any thread.
 #[no_mangle]
 pub extern "C" fn ylokh_status_str(status: u32) -> *const c_char {
     boundary(
@@ -16,13 +16,14 @@ pub extern "C" fn ylokh_status_str(status: u32) -> *const c_char {
 }
 
 /// What the last failing call on this thread said (what happened and what to do), or NULL if
-/// none failed yet. Valid until the next failing call on this thread.
+/// none failed yet. Thread-local and owned by the library (never free it): valid until the
+/// next failing call on this thread.
 #[no_mangle]
 pub extern "C" fn ylokh_last_error() -> *const c_char {
     boundary(|_| std::ptr::null(), || Ok(super::last_error_ptr()))
 }
 
-/// The library's version, e.g. "0.1.0". Static, never NULL.
+/// The library's version, e.g. "0.1.0". Static storage (never free it), never NULL; any thread.
 #[no_mangle]
 pub extern "C" fn ylokh_version() -> *const c_char {
     boundary(
@@ -31,7 +32,8 @@ pub extern "C" fn ylokh_version() -> *const c_char {
     )
 }
 
-/// Frees a string the library returned (from `ylokh_chat_complete`). NULL does nothing.
+/// Frees a string the library returned (from `ylokh_chat_complete`); never `free()` it
+/// yourself, nor pass anything else here. Any thread. NULL does nothing.
 #[no_mangle]
 pub unsafe extern "C" fn ylokh_string_free(s: *mut c_char) {
     void_boundary(|| libc::free(s.cast()))

@@ -9,13 +9,16 @@ use std::ffi::c_char;
 
 /// Client settings. Create with `ylokh_options_new` or `ylokh_options_new_compatible`, free
 /// with `ylokh_options_free`; `ylokh_client_new` copies it, so it may be freed right after.
+/// Not thread-safe: one thread at a time per options object (different objects: any threads).
+/// Every setter copies the strings it is given.
 pub struct ylokh_options {
     pub(crate) inner: Options,
 }
 
 /// The Ylokh preset: base URL https://chatapi.ylokh.xyz/v1, its Origin/Referer headers, model
 /// "gpt-3.5-turbo", the seed's default parameters, 120 s timeout, 2 retries.
-/// Returns NULL only when out of memory or on an internal error. Free with `ylokh_options_free`.
+/// Returns NULL only when out of memory or on an internal error. The caller owns the result:
+/// free it with `ylokh_options_free`.
 #[no_mangle]
 pub extern "C" fn ylokh_options_new() -> *mut ylokh_options {
     ptr_boundary(|| {
@@ -27,7 +30,8 @@ pub extern "C" fn ylokh_options_new() -> *mut ylokh_options {
 
 /// A plain OpenAI-compatible server at `base_url` (e.g. "http://127.0.0.1:8080/v1"): no extra
 /// headers, no default model or parameters. Returns NULL (see `ylokh_last_error`) when the URL
-/// is NULL, not UTF-8 or not an http(s) URL.
+/// is NULL, not UTF-8 or not an http(s) URL. `base_url` is copied; the caller owns the result
+/// (free it with `ylokh_options_free`).
 #[no_mangle]
 pub unsafe extern "C" fn ylokh_options_new_compatible(
     base_url: *const c_char,
@@ -40,7 +44,8 @@ pub unsafe extern "C" fn ylokh_options_new_compatible(
     })
 }
 
-/// Frees options made by `ylokh_options_new*`. NULL does nothing.
+/// Frees options made by `ylokh_options_new*` (clients made from them are not affected). NULL
+/// does nothing.
 #[no_mangle]
 pub unsafe extern "C" fn ylokh_options_free(opts: *mut ylokh_options) {
     void_boundary(|| {
@@ -150,7 +155,7 @@ pub unsafe extern "C" fn ylokh_options_set_max_retries(
 }
 
 /// Trusts the certificates in a PEM file in addition to the system and bundled roots. The file is
-/// read now. TLS is always verified; there is no switch to turn that off.
+/// read now (the path is not kept). TLS is always verified; there is no switch to turn that off.
 #[no_mangle]
 pub unsafe extern "C" fn ylokh_options_add_ca_file(
     opts: *mut ylokh_options,
