@@ -15,8 +15,8 @@ YLOKH_API_KEY, as in the C examples; without YLOKH_BASE_URL, the Ylokh preset. T
 YLOKH_LIB (a path to libylokh.so), else the build in this checkout (target/release, then
 target/debug), else the system's (ldconfig, an installed prefix).
 
-Threads: the library's threads never call into Python here. Each request uses the pull
-interface: the async generator waits for events in a worker thread (ctypes releases the GIL
+Threads: the library's threads never call into Python here (except a log handler, if you set
+one with set_log_handler). Each request uses the pull interface: the async generator waits for events in a worker thread (ctypes releases the GIL
 while it waits), so the event loop never blocks. Closing the generator (`aclose()`, `break`
 in `async for` followed by garbage collection, or cancelling the task that iterates it)
 cancels the request, which closes its connection so the server stops generating.
