@@ -56,6 +56,28 @@ fn install() -> PathBuf {
     prefix
 }
 
+/// `readelf -d`: the dynamic section (SONAME, needed libraries).
+fn readelf(file: &Path) -> String {
+    ok(
+        "readelf",
+        Command::new("readelf")
+            .arg("-d")
+            .arg(file)
+            .output()
+            .unwrap(),
+    )
+}
+
+/// Runs a built program with `args`; its stdout, which must hold the streamed reply.
+fn check_program(what: &str, program: &Path, args: &[&str], envs: &[(&str, &str)]) {
+    let out = Command::new(program)
+        .args(args)
+        .envs(envs.iter().copied())
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    check_reply(what, &ok(what, out));
+}
+
 fn check_reply(what: &str, stdout: &str) {
     assert!(
         stdout.contains("Say hello in three languages."),
@@ -79,14 +101,7 @@ fn installed_library_serves_c_cpp_cmake_and_python_projects() {
     }
 
     // SONAME, and only ylokh_* symbols exported.
-    let dynamic = ok(
-        "readelf",
-        Command::new("readelf")
-            .arg("-d")
-            .arg(lib.join("libylokh.so"))
-            .output()
-            .unwrap(),
-    );
+    let dynamic = readelf(&lib.join("libylokh.so"));
     assert!(
         dynamic.contains("Library soname: [libylokh.so.0]"),
         "{dynamic}"
@@ -126,25 +141,12 @@ fn installed_library_serves_c_cpp_cmake_and_python_projects() {
         &work,
         &env,
     );
-    let needed = ok(
-        "readelf",
-        Command::new("readelf")
-            .arg("-d")
-            .arg(work.join("hello"))
-            .output()
-            .unwrap(),
-    );
+    let needed = readelf(&work.join("hello"));
     assert!(
         needed.contains("Shared library: [libylokh.so.0]"),
         "{needed}"
     );
-    check_reply(
-        "the C program",
-        &ok(
-            "hello",
-            Command::new(work.join("hello")).arg(&url).output().unwrap(),
-        ),
-    );
+    check_program("the C program", &work.join("hello"), &[&url], &[]);
 
     // C, statically: libylokh.a and the native libraries rustc reported (ylokh.pc's
     // Libs.private, which cargo-c takes from `rustc --print native-static-libs`).
@@ -155,27 +157,16 @@ fn installed_library_serves_c_cpp_cmake_and_python_projects() {
         &work,
         &env,
     );
-    let needed = ok(
-        "readelf",
-        Command::new("readelf")
-            .arg("-d")
-            .arg(work.join("hello-static"))
-            .output()
-            .unwrap(),
-    );
+    let needed = readelf(&work.join("hello-static"));
     assert!(
         !needed.contains("libylokh"),
         "the static build still needs libylokh.so: {needed}"
     );
-    check_reply(
+    check_program(
         "the static C program",
-        &ok(
-            "hello-static",
-            Command::new(work.join("hello-static"))
-                .arg(&url)
-                .output()
-                .unwrap(),
-        ),
+        &work.join("hello-static"),
+        &[&url],
+        &[],
     );
 
     // C++ through pkg-config.
@@ -186,16 +177,7 @@ fn installed_library_serves_c_cpp_cmake_and_python_projects() {
         &work,
         &env,
     );
-    check_reply(
-        "the C++ program",
-        &ok(
-            "hello-cpp",
-            Command::new(work.join("hello-cpp"))
-                .arg(&url)
-                .output()
-                .unwrap(),
-        ),
-    );
+    check_program("the C++ program", &work.join("hello-cpp"), &[&url], &[]);
 
     // CMake: the README's project, and examples/cmake (chat.c).
     let cmake_project = work.join("cmake-hello");
@@ -225,22 +207,18 @@ fn installed_library_serves_c_cpp_cmake_and_python_projects() {
             &env,
         );
     }
-    check_reply(
+    check_program(
         "the README's CMake project",
-        &ok(
-            "cmake hello",
-            Command::new(work.join("build-hello/hello"))
-                .arg(&url)
-                .output()
-                .unwrap(),
-        ),
+        &work.join("build-hello/hello"),
+        &[&url],
+        &[],
     );
-    let chat = Command::new(work.join("build-chat/chat"))
-        .arg("hi")
-        .env("YLOKH_BASE_URL", &url)
-        .output()
-        .unwrap();
-    check_reply("examples/cmake's chat", &ok("cmake chat", chat));
+    check_program(
+        "examples/cmake's chat",
+        &work.join("build-chat/chat"),
+        &["hi"],
+        &[("YLOKH_BASE_URL", &url)],
+    );
 
     // Python: the README's program on the installed library.
     let python = Command::new("python3")
