@@ -256,7 +256,6 @@ fn main() {
             }),
         );
     }
-    results.insert("wire_bytes_per_s", json!(our_bytes_per_s));
     results.insert("curl", json!(curl));
     results.insert("curl_bytes_per_s", json!(curl_bytes_per_s));
     results.insert("ratio_to_curl", json!(our_bytes_per_s / curl_bytes_per_s));
