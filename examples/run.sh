@@ -17,11 +17,9 @@ cc -std=c11 -Wall -Wextra -Werror -O2 -Iinclude examples/chat.c \
    -Ltarget/release -Wl,-rpath,"$root/target/release" -lylokh -o target/release/chat
 if [ -z "${YLOKH_BASE_URL:-}" ]; then
   echo "[run.sh] YLOKH_BASE_URL is not set: starting the local llama.cpp server (examples/local-llm.sh;" >&2
-  echo "[run.sh] the first time it builds llama.cpp and fetches a 253 MB model, about 6 minutes)" >&2
+  echo "[run.sh] the first time it builds llama.cpp and fetches a 98 MB model, about 6 minutes)" >&2
   YLOKH_BASE_URL=$(examples/local-llm.sh start)
   export YLOKH_BASE_URL
-  # The local model is a 270M *base* model: cap the answer and curb its loops unless told otherwise.
-  [ -n "${YLOKH_PARAMS:-}" ] || export YLOKH_PARAMS='{"max_tokens":200,"temperature":0.7,"repeat_penalty":1.3}'
   echo "[run.sh] the server keeps running for the next call; stop it with: examples/local-llm.sh stop" >&2
 fi
 echo "[run.sh] server: $YLOKH_BASE_URL" >&2

@@ -116,7 +116,7 @@ inline const char *c_str_or_null(const std::optional<std::string> &s) { return s
 // One thread at a time. A Client copies the options, so they may be destroyed right after.
 class Options {
 public:
-    // The Ylokh preset (the seed's service, headers, model and parameters).
+    // The Ylokh preset: its service URL, headers, model and parameters.
     Options() : Options(ylokh_options_new(), YLOKH_INTERNAL) {}
     static Options ylokh() { return Options(); }
     // A plain OpenAI-compatible server, e.g. "http://127.0.0.1:8080/v1". Throws on a bad URL.
@@ -225,7 +225,7 @@ struct Handlers {
 // The options of one request, beyond its messages.
 struct RequestOptions {
     std::optional<std::string> model;        // none: the client's default model
-    std::optional<std::string> params_json;  // a JSON object merged into the body (the seed's **kwargs)
+    std::optional<std::string> params_json;  // extra body parameters: a JSON object merged last into the body
     bool stream = true;
 };
 

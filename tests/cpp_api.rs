@@ -33,11 +33,13 @@ fn run_with(compiler: &str) {
 }
 
 #[test]
+#[ignore = "needs g++: run tests/run.sh"]
 fn cpp_wrapper_passes_with_gxx_and_sanitizers() {
     run_with("g++");
 }
 
 #[test]
+#[ignore = "needs clang++ and its sanitizer runtime: run tests/run.sh"]
 fn cpp_wrapper_passes_with_clangxx_and_sanitizers() {
     run_with("clang++");
 }

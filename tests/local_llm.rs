@@ -52,6 +52,7 @@ fn chat(client: &Client, params: &str, stream: bool, cancel_after: Option<usize>
 const DETERMINISTIC: &str = r#"{"temperature":0,"seed":1,"max_tokens":48}"#;
 
 #[test]
+#[ignore = "needs the local llama.cpp server (g++, cmake, python3-venv, PyPI): run tests/run.sh"]
 fn streamed_and_not_streamed_give_identical_text() {
     let _alone = exclusive();
     let client = client();
@@ -68,6 +69,7 @@ fn streamed_and_not_streamed_give_identical_text() {
 }
 
 #[test]
+#[ignore = "needs the local llama.cpp server (g++, cmake, python3-venv, PyPI): run tests/run.sh"]
 fn include_usage_matches_the_non_streamed_usage() {
     let _alone = exclusive();
     let client = client();
@@ -94,6 +96,7 @@ fn include_usage_matches_the_non_streamed_usage() {
 }
 
 #[test]
+#[ignore = "needs the local llama.cpp server (g++, cmake, python3-venv, PyPI): run tests/run.sh"]
 fn the_servers_own_400_errors_reach_on_done() {
     let _alone = exclusive();
     let client = client();
@@ -144,6 +147,7 @@ fn slots_busy() -> usize {
 }
 
 #[test]
+#[ignore = "needs the local llama.cpp server (g++, cmake, python3-venv, PyPI): run tests/run.sh"]
 fn cancelling_mid_answer_stops_the_servers_generation() {
     let _alone = exclusive();
     let client = client();
@@ -169,6 +173,7 @@ fn cancelling_mid_answer_stops_the_servers_generation() {
 }
 
 #[test]
+#[ignore = "needs the local llama.cpp server (g++, cmake, python3-venv, PyPI): run tests/run.sh"]
 fn four_concurrent_streams_from_one_client_complete() {
     let _alone = exclusive();
     let client = client();
@@ -185,7 +190,8 @@ fn four_concurrent_streams_from_one_client_complete() {
 }
 
 #[test]
-fn c_and_cpp_examples_print_an_answer() {
+#[ignore = "needs the local llama.cpp server (g++, cmake, python3-venv, PyPI): run tests/run.sh"]
+fn c_and_cpp_examples_answer_why_the_sky_is_blue() {
     let _alone = exclusive();
     for (compiler, source, name) in [
         ("gcc", "examples/chat.c", "llm_chat_c"),
@@ -196,14 +202,16 @@ fn c_and_cpp_examples_print_an_answer() {
         let output = Command::new(&exe)
             .arg("Why is the sky blue?")
             .env("YLOKH_BASE_URL", server())
-            .env("YLOKH_PARAMS", r#"{"max_tokens":32}"#)
+            .env("YLOKH_PARAMS", r#"{"max_tokens":64,"temperature":0}"#)
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(output.status.success(), "{name}: {stderr}");
+        // The packaged model is instruction-tuned: the answer is on topic, not a continuation.
+        let answer = String::from_utf8_lossy(&output.stdout).to_lowercase();
         assert!(
-            !String::from_utf8_lossy(&output.stdout).trim().is_empty(),
-            "{name} printed no answer"
+            answer.contains("light") || answer.contains("scatter"),
+            "{name}: an answer about something else: {answer}"
         );
         assert!(stderr.contains("finish_reason:"), "{name}: {stderr}");
     }

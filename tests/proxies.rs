@@ -92,6 +92,7 @@ fn stream(base_url: &str, proxy: &str) -> Answer {
 }
 
 #[test]
+#[ignore = "needs tinyproxy: run tests/run.sh"]
 fn http_proxy_tinyproxy_gives_the_exact_text() {
     let server = support::start_server();
     let proxy = tinyproxy();
@@ -115,6 +116,7 @@ fn http_proxy_tinyproxy_gives_the_exact_text() {
 }
 
 #[test]
+#[ignore = "needs microsocks: run tests/run.sh"]
 fn socks5_proxy_microsocks_gives_the_exact_text() {
     let server = support::start_server();
     let proxy = microsocks(None);
@@ -131,6 +133,7 @@ fn socks5_proxy_microsocks_gives_the_exact_text() {
 }
 
 #[test]
+#[ignore = "needs microsocks: run tests/run.sh"]
 fn socks5_with_credentials_and_with_wrong_ones() {
     let server = support::start_server();
     let proxy = microsocks(Some(("ylokh", "s3cret")));
@@ -162,6 +165,7 @@ fn socks5_with_credentials_and_with_wrong_ones() {
 }
 
 #[test]
+#[ignore = "needs microsocks: run tests/run.sh"]
 fn socks5h_resolves_names_at_the_proxy() {
     let name = "ylokh-proxy-only.test";
     assert!(

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh Debian/Ubuntu machine with Rust, a C compiler and python3:
+# installs what the tests need when it is missing, then runs every test, the ones plain
+# `cargo test` skips (#[ignore = "needs ...: run tests/run.sh"]) included.
+#
+#   tests/run.sh                  everything (the first run: ~15 minutes, most of it building
+#                                 llama.cpp and cargo-c once)
+#   tests/run.sh --test c_api     any `cargo test` arguments narrow the run
+#
+# Installs, only when missing: from Debian's packages g++, clang++ with its sanitizer runtime,
+# valgrind, tinyproxy, microsocks, cmake, pkg-config, libssl-dev (for cargo-c), python3-venv and
+# abigail-tools; from the crate registry cargo-c. As root it runs apt-get itself; otherwise it
+# prints the one `sudo apt-get install` line to run and stops. The local llama.cpp server the
+# real-server tests use is set up by examples/local-llm.sh (cached under ~/.cache/ylokh) and
+# stopped at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { echo "[tests/run.sh] $*" >&2; }
+
+# Debian package -> a file or command that shows it is there.
+missing=()
+need() { # need PACKAGE CHECK...
+  local package=$1
+  shift
+  "$@" >/dev/null 2>&1 || missing+=("$package")
+}
+have() { command -v "$1"; }
+need gcc have gcc
+need g++ have g++
+need clang have clang++
+need libclang-rt-14-dev sh -c 'ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.asan-x86_64.a || dpkg -s libclang-rt-14-dev'
+need valgrind have valgrind
+need tinyproxy have tinyproxy
+need microsocks have microsocks
+need cmake have cmake
+need pkg-config have pkg-config
+need libssl-dev pkg-config --exists openssl
+need python3-venv python3 -c 'import venv, ensurepip'
+need abigail-tools have abidiff
+
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    say "installing with apt-get: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    say "the tests need packages this machine does not have. Install them, then run this again:"
+    echo "sudo apt-get install -y ${missing[*]}"
+    exit 1
+  fi
+fi
+
+# cargo-c, for `cargo cinstall` (tests/install.rs); 0.10.24 is the newest release for rustc 1.95.
+if ! cargo cinstall --version >/dev/null 2>&1; then
+  say "installing cargo-c from the crate registry (a few minutes, once)"
+  cargo install cargo-c --version 0.10.24+cargo-0.98.0 --locked --quiet
+fi
+
+# The real-server tests start the local llama.cpp server; stop it when the suite ends.
+trap 'examples/local-llm.sh stop >/dev/null 2>&1 || true' EXIT
+
+cargo test "$@" -- --include-ignored
