@@ -8,12 +8,11 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod chunk;
-mod chunk_scan;
 mod client;
 mod connect_log;
 mod error;
 pub mod ffi;
-#[doc(hidden)]
+#[cfg(feature = "test-hooks")]
 pub mod fuzzing;
 mod log;
 mod options;
