@@ -39,6 +39,8 @@ fn main() {
     ]
     .map(String::from)
     .to_vec();
+    // Rust-only types that cbindgen would otherwise copy (the C API has its own constants).
+    config.export.exclude = vec!["Level".into(), "Status".into()];
     config.enumeration.prefix_with_name = false;
     let (major, minor, patch) = (
         env::var("CARGO_PKG_VERSION_MAJOR").unwrap(),

@@ -230,7 +230,8 @@ typedef struct ylokh_event {
 #define YLOKH_INCOMPLETE 10
 
 /*
- Cancelled by `ylokh_request_cancel`, `ylokh_request_free` or `ylokh_client_free`.
+ Cancelled by `ylokh_request_cancel`, `ylokh_request_free` or `ylokh_client_free`; also a
+ request started while `ylokh_client_free` tears its client down.
  */
 #define YLOKH_CANCELLED 11
 
@@ -265,6 +266,15 @@ ylokh_status ylokh_client_new(const struct ylokh_options *opts, struct ylokh_cli
 void ylokh_client_free(struct ylokh_client *client);
 
 /*
+ Sends the library's log records at or above `max_level` (YLOKH_LOG_ERROR .. _TRACE) to `fn`
+ (process-wide; may run on any thread; `message` is borrowed for the call). `fn` NULL turns
+ the callback off. Off by default; while no callback is set, the environment variable
+ `YLOKH_LOG=error|warn|info|debug|trace` prints records to stderr. Records never contain the
+ API key. From inside a log callback: YLOKH_RECURSIVE_CALL.
+ */
+ylokh_status ylokh_set_log_callback(uint32_t max_level, ylokh_log_fn fn, void *user_data);
+
+/*
  The name of a status ("YLOKH_TIMEOUT"); unknown values give "YLOKH_UNKNOWN_STATUS".
  Static storage (never free it), never NULL; any thread.
  */
@@ -287,15 +297,6 @@ const char *ylokh_version(void);
  yourself, nor pass anything else here. Any thread. NULL does nothing.
  */
 void ylokh_string_free(char *s);
-
-/*
- Sends the library's log records at or above `max_level` (YLOKH_LOG_ERROR .. _TRACE) to `fn`
- (process-wide; may run on any thread; `message` is borrowed for the call). `fn` NULL turns
- the callback off. Off by default; while no callback is set, the environment variable
- `YLOKH_LOG=error|warn|info|debug|trace` prints records to stderr. Records never contain the
- API key. From inside a log callback: YLOKH_RECURSIVE_CALL.
- */
-ylokh_status ylokh_set_log_callback(uint32_t max_level, ylokh_log_fn fn, void *user_data);
 
 /*
  The Ylokh preset: base URL https://chatapi.ylokh.xyz/v1, its Origin/Referer headers, model

@@ -4,32 +4,21 @@
 use crate::error::Error;
 use crate::log::{log, DEBUG, ERROR};
 use crate::options::Options;
-use crate::request::{self, Outcome, RequestState};
+use crate::outcome::Outcome;
+use crate::panic::{internal_error, panic_text, quiet_panics_on_library_threads};
+use crate::request::{self, RequestState, Target};
 use crate::sink::Sink;
-use crate::status::YLOKH_INTERNAL;
+use crate::status::Status;
+use crate::thread::{mark_library_thread, on_library_thread};
 use futures_util::FutureExt;
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Condvar, Mutex, Once};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-thread_local! {
-    /// True on the threads the library runs callbacks on.
-    static LIBRARY_THREAD: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Whether the calling thread belongs to the library (any client's runtime, or a teardown
-/// thread): a blocking wait here could deadlock.
-pub fn on_library_thread() -> bool {
-    LIBRARY_THREAD.with(Cell::get)
-}
-
 /// What the running requests share.
-pub struct Shared {
-    pub http: reqwest::Client,
-    pub options: Options,
-    pub endpoint: reqwest::Url,
+struct Shared {
+    target: Target,
     registry: Mutex<Registry>,
     idle: Condvar,
 }
@@ -54,7 +43,7 @@ impl Client {
             .worker_threads(options.worker_threads)
             .max_blocking_threads(4)
             .thread_name("ylokh-worker")
-            .on_thread_start(|| LIBRARY_THREAD.with(|t| t.set(true)))
+            .on_thread_start(mark_library_thread)
             .enable_all()
             .build()
             .map_err(|e| {
@@ -63,9 +52,11 @@ impl Client {
         let http = http_client(&options)?;
         let endpoint = options.endpoint();
         let shared = Arc::new(Shared {
-            http,
-            endpoint,
-            options,
+            target: Target {
+                http,
+                endpoint,
+                options,
+            },
             registry: Mutex::default(),
             idle: Condvar::new(),
         });
@@ -76,7 +67,7 @@ impl Client {
     }
 
     pub fn options(&self) -> &Options {
-        &self.shared.options
+        &self.shared.target.options
     }
 
     /// Starts a request on the runtime. `before_spawn` runs once the request is registered and
@@ -89,10 +80,7 @@ impl Client {
         state: Arc<RequestState>,
         before_spawn: impl FnOnce(),
     ) -> Result<(), Error> {
-        let runtime = self
-            .runtime
-            .as_ref()
-            .ok_or_else(|| Error::internal("the client is shutting down"))?;
+        let runtime = self.runtime.as_ref().ok_or_else(shutting_down)?;
         let id = {
             let mut registry = self
                 .shared
@@ -100,7 +88,7 @@ impl Client {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
             if registry.closing {
-                return Err(Error::internal("the client is shutting down"));
+                return Err(shutting_down());
             }
             registry.next_id += 1;
             let id = registry.next_id;
@@ -111,21 +99,14 @@ impl Client {
         let body = bytes::Bytes::from(body);
         before_spawn();
         runtime.spawn(async move {
-            let outcome = AssertUnwindSafe(request::run(&shared, &state, body, stream, &mut sink))
+            let run = request::run(&shared.target, &state, body, stream, &mut sink);
+            let outcome = AssertUnwindSafe(run)
                 .catch_unwind()
                 .await
                 .unwrap_or_else(|panic| {
                     let what = panic_text(&*panic);
                     log!(ERROR, "internal error (a bug; please report it): {what}");
-                    Outcome {
-                        status: YLOKH_INTERNAL,
-                        http_status: 0,
-                        message: Some(format!(
-                            "internal error in libylokh (a bug; please report it): {what}"
-                        )),
-                        finish_reason: None,
-                        usage: Default::default(),
-                    }
+                    Outcome::failed(internal_error(&*panic))
                 });
             let (status, message) = (outcome.status, outcome.message.clone());
             sink.done(outcome);
@@ -168,7 +149,7 @@ impl Client {
             let spawned = std::thread::Builder::new()
                 .name("ylokh-teardown".into())
                 .spawn(move || {
-                    LIBRARY_THREAD.with(|t| t.set(true));
+                    mark_library_thread();
                     finish()
                 });
             if let Err(e) = spawned {
@@ -256,32 +237,35 @@ fn http_client(options: &Options) -> Result<reqwest::Client, Error> {
         .map_err(|e| Error::internal(format!("could not set up the HTTP client: {e}")))
 }
 
-pub fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic with no message".into())
+/// Why a request cannot start while `ylokh_client_free` is tearing the client down (say, when
+/// an `on_done` that runs during the teardown starts another request).
+fn shutting_down() -> Error {
+    Error::new(
+        Status::Cancelled,
+        "the client is being freed (ylokh_client_free was called), so it starts no new request",
+    )
 }
 
-thread_local! {
-    /// Depth of library entry points on this thread: their panics are caught and reported.
-    pub static IN_LIBRARY: Cell<u32> = const { Cell::new(0) };
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The library prints nothing unless logging is on: a panic inside the library (caught and
-/// turned into `YLOKH_INTERNAL`) goes to the log instead of stderr. Panics anywhere else in
-/// the process still reach the previous hook.
-fn quiet_panics_on_library_threads() {
-    static INSTALL: Once = Once::new();
-    INSTALL.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if on_library_thread() || IN_LIBRARY.with(Cell::get) > 0 {
-                log!(ERROR, "panic: {info}");
-            } else {
-                previous(info);
-            }
-        }));
-    });
+    /// A request refused during teardown says so; it is not a bug in the library.
+    #[test]
+    fn a_request_refused_during_teardown_is_cancelled_and_says_why() {
+        let options = Options::compatible("http://127.0.0.1:9/v1").unwrap();
+        let client = Client::new(&options).unwrap();
+        client.shared.registry.lock().unwrap().closing = true;
+        let started = client.start(
+            b"{}".to_vec(),
+            false,
+            Sink::Queue(Arc::new(crate::pull::PullQueue::new(false))),
+            Arc::new(RequestState::new()),
+            || panic!("a refused request is never spawned"),
+        );
+        let error = started.unwrap_err();
+        assert_eq!(error.status, Status::Cancelled, "{error:?}");
+        assert!(error.message.contains("ylokh_client_free"), "{error:?}");
+        client.shared.registry.lock().unwrap().closing = false;
+    }
 }

@@ -2,18 +2,18 @@
 //! a human that says what happened and what to do. Messages never contain the API key: nothing
 //! here ever formats a request header.
 
-use crate::status::*;
+use crate::status::Status;
 use std::fmt;
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct Error {
-    pub status: u32,
+    pub status: Status,
     pub http_status: u16,
     pub message: String,
 }
 
 impl Error {
-    pub fn new(status: u32, message: impl Into<String>) -> Self {
+    pub fn new(status: Status, message: impl Into<String>) -> Self {
         Error {
             status,
             http_status: 0,
@@ -21,13 +21,13 @@ impl Error {
         }
     }
     pub fn invalid(message: impl Into<String>) -> Self {
-        Self::new(YLOKH_INVALID_ARGUMENT, message)
+        Self::new(Status::InvalidArgument, message)
     }
     pub fn protocol(message: impl Into<String>) -> Self {
-        Self::new(YLOKH_PROTOCOL, message)
+        Self::new(Status::Protocol, message)
     }
     pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(YLOKH_INTERNAL, message)
+        Self::new(Status::Internal, message)
     }
 }
 
@@ -36,7 +36,7 @@ impl fmt::Debug for Error {
         write!(
             f,
             "{} (http {}): {}",
-            crate::status::name(self.status).to_string_lossy(),
+            self.status.name().to_string_lossy(),
             self.http_status,
             self.message
         )

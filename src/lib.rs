@@ -1,33 +1,28 @@
 //! libylokh: stream chat completions from OpenAI-compatible servers into C, C++ and any
 //! language with an FFI. The C API (`include/ylokh.h`, generated from `src/ffi/`) is the
-//! product; the modules below hold the logic in plain Rust.
-//!
-//! - [`sse`]: the incremental Server-Sent Events decoder;
-//! - [`chunk`]: what one JSON document from the server means (tokens, usage, errors);
-//! - [`options`]: the presets and every setting;
-//! - [`request`]: one request's exchange, from body to outcome;
-//! - [`client`]: the runtime, the connection pool, the registry of running requests;
-//! - [`sink`], [`pull`]: where events go (C callbacks, or the bounded pull queue);
-//! - [`log`]: log records;
-//! - [`ffi`]: the thin `extern "C"` layer.
+//! product; the other modules hold the logic in plain Rust and know nothing of C.
+//! `src/README.md` maps the modules and the way their dependencies point.
 
 #![allow(non_camel_case_types)]
 #![allow(clippy::missing_safety_doc)] // the safety contract of every C function is in API.md and ylokh.h
+#![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod chunk;
-mod chunk_scan;
-pub mod client;
+mod client;
 mod connect_log;
-pub mod error;
+mod error;
 pub mod ffi;
-#[doc(hidden)]
+#[cfg(feature = "test-hooks")]
 pub mod fuzzing;
-pub mod log;
-pub mod options;
-pub mod pull;
-pub mod request;
-pub mod silence;
-pub mod sink;
+mod log;
+mod options;
+mod outcome;
+mod panic;
+mod pull;
+mod request;
+mod silence;
+mod sink;
 pub mod sse;
-pub mod status;
-pub mod wait;
+mod status;
+mod thread;
+mod wait;

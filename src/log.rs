@@ -1,37 +1,58 @@
-//! Log records: off by default; a C callback (process-wide) or, while none is set, stderr when
-//! the environment variable `YLOKH_LOG` names a level. A record that is off costs one atomic
-//! load. Records never contain the API key: nothing logs a request header.
+//! Log records: off by default; a callback (process-wide, installed by the FFI layer) or, while
+//! none is set, stderr when the environment variable `YLOKH_LOG` names a level. A record that is
+//! off costs one atomic load. Records never contain the API key: nothing logs a request header.
 
-use std::ffi::c_void;
 use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{OnceLock, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
-pub(crate) const ERROR: u32 = 1;
-pub(crate) const WARN: u32 = 2;
-pub(crate) const INFO: u32 = 3;
-pub(crate) const DEBUG: u32 = 4;
-pub(crate) const TRACE: u32 = 5;
+/// A record's level; the numbers are the C API's `YLOKH_LOG_*` values. The one definition of
+/// the levels: their names and numbers come from here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Error = 1,
+    Warn = 2,
+    Info = 3,
+    Debug = 4,
+    Trace = 5,
+}
 
-/// A log callback: `message` (UTF-8, NUL-terminated, `len` bytes) is borrowed for the call.
-pub type ylokh_log_fn = Option<
-    unsafe extern "C" fn(
-        user_data: *mut c_void,
-        level: u32,
-        message: *const std::ffi::c_char,
-        len: usize,
-    ),
->;
-type LogFn = unsafe extern "C" fn(*mut c_void, u32, *const std::ffi::c_char, usize);
+impl Level {
+    pub(crate) const ALL: [Level; 5] = [
+        Level::Error,
+        Level::Warn,
+        Level::Info,
+        Level::Debug,
+        Level::Trace,
+    ];
+
+    /// "ERROR" .. "TRACE".
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Error => "ERROR",
+            Level::Warn => "WARN",
+            Level::Info => "INFO",
+            Level::Debug => "DEBUG",
+            Level::Trace => "TRACE",
+        }
+    }
+}
+
+pub(crate) const ERROR: Level = Level::Error;
+pub(crate) const WARN: Level = Level::Warn;
+pub(crate) const INFO: Level = Level::Info;
+pub(crate) const DEBUG: Level = Level::Debug;
+
+/// Where records go while a callback is set (the FFI layer implements it for the C callback).
+/// It may run on any thread, and is called with no lock held.
+pub trait LogSink: Send + Sync {
+    fn record(&self, level: Level, text: String);
+}
 
 struct Callback {
-    f: LogFn,
-    user_data: *mut c_void,
+    sink: Arc<dyn LogSink>,
     max_level: u32,
 }
-// The caller promises (API.md) that the callback may run on any thread.
-unsafe impl Send for Callback {}
-unsafe impl Sync for Callback {}
 
 static CALLBACK: RwLock<Option<Callback>> = RwLock::new(None);
 /// The level in force: the callback's, or the environment's while no callback is set; 0 is off.
@@ -44,23 +65,17 @@ thread_local! {
 fn env_level() -> u32 {
     static LEVEL: OnceLock<u32> = OnceLock::new();
     *LEVEL.get_or_init(|| {
-        match std::env::var("YLOKH_LOG")
-            .unwrap_or_default()
-            .to_ascii_lowercase()
-            .as_str()
-        {
-            "error" => ERROR,
-            "warn" => WARN,
-            "info" => INFO,
-            "debug" => DEBUG,
-            "trace" => TRACE,
-            _ => 0,
-        }
+        let wanted = std::env::var("YLOKH_LOG").unwrap_or_default();
+        Level::ALL
+            .into_iter()
+            .find(|l| l.name().eq_ignore_ascii_case(&wanted))
+            .map_or(0, |l| l as u32)
     })
 }
 
 #[inline]
-pub fn enabled(level: u32) -> bool {
+pub fn enabled(level: Level) -> bool {
+    let level = level as u32;
     let max = MAX_LEVEL.load(Ordering::Relaxed);
     if max == u32::MAX {
         // First record: settle the level from the environment.
@@ -71,55 +86,57 @@ pub fn enabled(level: u32) -> bool {
     level <= max
 }
 
-/// Installs (or with `None`, removes) the process-wide callback. Refused from inside a log
-/// callback, where it would deadlock.
+/// Installs (or with `None`, removes) the process-wide callback. Once it returns, the previous
+/// callback runs no more: it waits for the calls of it still running on other threads. Refused
+/// from inside a log callback, where that wait would never end.
 pub fn set_callback(
     max_level: u32,
-    f: ylokh_log_fn,
-    user_data: *mut c_void,
+    sink: Option<Arc<dyn LogSink>>,
 ) -> Result<(), crate::error::Error> {
     if IN_LOG_CALLBACK.with(|c| c.get()) {
         return Err(crate::error::Error::new(
-            crate::status::YLOKH_RECURSIVE_CALL,
+            crate::status::Status::RecursiveCall,
             "ylokh_set_log_callback was called from inside a log callback; call it from another place",
         ));
     }
-    let mut slot = CALLBACK.write().unwrap_or_else(|e| e.into_inner());
-    *slot = f.map(|f| Callback {
-        f,
-        user_data,
-        max_level: max_level.min(TRACE),
-    });
-    let level = slot.as_ref().map_or_else(env_level, |c| c.max_level);
-    MAX_LEVEL.store(level, Ordering::Relaxed);
+    let previous = {
+        let mut slot = CALLBACK.write().unwrap_or_else(|e| e.into_inner());
+        let previous = slot.take();
+        *slot = sink.map(|sink| Callback {
+            sink,
+            max_level: max_level.min(Level::Trace as u32),
+        });
+        let level = slot.as_ref().map_or_else(env_level, |c| c.max_level);
+        MAX_LEVEL.store(level, Ordering::Relaxed);
+        previous
+    };
+    // Every running call of the previous callback holds a clone of it (taken under the read
+    // lock, which is released before the call): wait until those calls have returned.
+    if let Some(previous) = previous {
+        while Arc::strong_count(&previous.sink) > 1 {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
     Ok(())
 }
 
-pub fn emit(level: u32, args: fmt::Arguments<'_>) {
-    let mut text = args.to_string();
-    let slot = CALLBACK.read().unwrap_or_else(|e| e.into_inner());
-    match slot.as_ref() {
-        Some(cb) if level <= cb.max_level => {
-            let len = text.len();
-            text.retain(|c| c != '\0');
-            text.push('\0');
-            IN_LOG_CALLBACK.with(|c| c.set(true));
-            // SAFETY: the caller gave a callback that takes these arguments; the text outlives the call.
-            unsafe {
-                (cb.f)(
-                    cb.user_data,
-                    level,
-                    text.as_ptr().cast(),
-                    len.min(text.len() - 1),
-                )
-            };
-            IN_LOG_CALLBACK.with(|c| c.set(false));
+pub fn emit(level: Level, args: fmt::Arguments<'_>) {
+    let text = args.to_string();
+    // Copy the callback out and release the lock before calling it: a callback that calls into
+    // the library (which logs again) must not take the read lock twice, which deadlocks when a
+    // writer is waiting in `set_callback` in between.
+    let callback = {
+        let slot = CALLBACK.read().unwrap_or_else(|e| e.into_inner());
+        slot.as_ref().map(|c| (c.sink.clone(), c.max_level))
+    };
+    match callback {
+        Some((sink, max_level)) if level as u32 <= max_level => {
+            let outer = IN_LOG_CALLBACK.with(|c| c.replace(true));
+            sink.record(level, text);
+            IN_LOG_CALLBACK.with(|c| c.set(outer));
         }
         Some(_) => {}
-        None => {
-            let name = ["", "ERROR", "WARN", "INFO", "DEBUG", "TRACE"][level.min(TRACE) as usize];
-            eprintln!("ylokh {name}: {text}");
-        }
+        None => eprintln!("ylokh {}: {text}", level.name()),
     }
 }
 

@@ -4,7 +4,7 @@
 //! before it reads the socket again, so a slow consumer slows the server down (TCP
 //! backpressure) instead of growing memory. The DONE record never waits: it always fits.
 
-use crate::request::Outcome;
+use crate::outcome::Outcome;
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;

@@ -6,7 +6,7 @@
 //! period, not once per read: no lock per token.
 
 use crate::error::Error;
-use crate::status::YLOKH_TIMEOUT;
+use crate::status::Status;
 use futures_util::FutureExt;
 use std::future::Future;
 use std::pin::{pin, Pin};
@@ -24,7 +24,7 @@ impl Silence {
         Silence { limit, timer: None }
     }
 
-    /// Awaits `future`, failing with `YLOKH_TIMEOUT` when it waits longer than the limit.
+    /// Awaits `future`, failing with `Status::Timeout` when it waits longer than the limit.
     pub async fn guard<T>(
         &mut self,
         doing: &str,
@@ -48,7 +48,7 @@ impl Silence {
                 () = timer.as_mut() => {
                     if Instant::now() >= deadline {
                         return Err(Error::new(
-                            YLOKH_TIMEOUT,
+                            Status::Timeout,
                             format!(
                                 "the server sent nothing for {} ms while {doing} (read timeout); raise it with ylokh_options_set_read_timeout_ms (0: no limit)",
                                 limit.as_millis()
@@ -81,7 +81,7 @@ mod tests {
             .guard("reading", tokio::time::sleep(Duration::from_millis(150)))
             .await
             .unwrap_err();
-        assert_eq!(e.status, YLOKH_TIMEOUT);
+        assert_eq!(e.status, Status::Timeout);
         assert!(e.message.contains("100 ms while reading"), "{}", e.message);
         // Ready at once: no timer involved, whatever the limit.
         let mut zero = Silence::new(Some(Duration::ZERO));

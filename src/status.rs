@@ -1,65 +1,81 @@
-//! Status codes: the numbers are part of the C ABI (see API.md) and never change.
+//! Why a call or a request ended, typed. The numbers are the C API's status codes (the FFI
+//! layer's `YLOKH_*` constants, checked against these in its tests) and never change.
 
-/// A status code: `YLOKH_OK` or the reason a call or a request failed.
-#[allow(non_camel_case_types)]
-pub type ylokh_status = u32;
+macro_rules! statuses {
+    ($($(#[$doc:meta])* $variant:ident = $value:literal => $name:literal,)+) => {
+        /// A status: `Ok` or the reason a call or a request failed.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[repr(u32)]
+        pub enum Status {
+            $($(#[$doc])* $variant = $value,)+
+        }
 
-/// Success; for a request: the server finished the answer.
-pub const YLOKH_OK: ylokh_status = 0;
-/// `ylokh_request_wait` or `ylokh_request_next` ran out of time; the request is still running.
-pub const YLOKH_PENDING: ylokh_status = 1;
-/// Bad input from the caller: NULL pointer, non-UTF-8 string, bad URL, bad JSON, CR/LF in a header.
-pub const YLOKH_INVALID_ARGUMENT: ylokh_status = 2;
-/// A blocking call was made from inside a library callback (a library thread).
-pub const YLOKH_RECURSIVE_CALL: ylokh_status = 3;
-/// DNS, TCP or proxy failure; no HTTP response arrived.
-pub const YLOKH_CONNECT: ylokh_status = 4;
-/// TLS handshake or certificate verification failed.
-pub const YLOKH_TLS: ylokh_status = 5;
-/// The connect, read (idle) or whole-request deadline passed.
-pub const YLOKH_TIMEOUT: ylokh_status = 6;
-/// A non-2xx response: `http_status` is set and `message` has the server's error text.
-pub const YLOKH_HTTP_STATUS: ylokh_status = 7;
-/// An error object arrived inside a 2xx response or stream.
-pub const YLOKH_SERVER_ERROR: ylokh_status = 8;
-/// Malformed SSE or JSON, an unexpected content type, or an event over the size cap.
-pub const YLOKH_PROTOCOL: ylokh_status = 9;
-/// The connection ended before the answer finished.
-pub const YLOKH_INCOMPLETE: ylokh_status = 10;
-/// Cancelled by `ylokh_request_cancel`, `ylokh_request_free` or `ylokh_client_free`.
-pub const YLOKH_CANCELLED: ylokh_status = 11;
-/// A callback returned non-zero.
-pub const YLOKH_ABORTED: ylokh_status = 12;
-/// A bug in the library (a caught panic).
-pub const YLOKH_INTERNAL: ylokh_status = 13;
+        impl Status {
+            /// Every status, in numeric order.
+            #[cfg(test)]
+            pub const ALL: &'static [Status] = &[$(Status::$variant),+];
 
-/// The constant's name for a status, as a static NUL-terminated string.
-pub(crate) fn name(status: u32) -> &'static std::ffi::CStr {
-    match status {
-        YLOKH_OK => c"YLOKH_OK",
-        YLOKH_PENDING => c"YLOKH_PENDING",
-        YLOKH_INVALID_ARGUMENT => c"YLOKH_INVALID_ARGUMENT",
-        YLOKH_RECURSIVE_CALL => c"YLOKH_RECURSIVE_CALL",
-        YLOKH_CONNECT => c"YLOKH_CONNECT",
-        YLOKH_TLS => c"YLOKH_TLS",
-        YLOKH_TIMEOUT => c"YLOKH_TIMEOUT",
-        YLOKH_HTTP_STATUS => c"YLOKH_HTTP_STATUS",
-        YLOKH_SERVER_ERROR => c"YLOKH_SERVER_ERROR",
-        YLOKH_PROTOCOL => c"YLOKH_PROTOCOL",
-        YLOKH_INCOMPLETE => c"YLOKH_INCOMPLETE",
-        YLOKH_CANCELLED => c"YLOKH_CANCELLED",
-        YLOKH_ABORTED => c"YLOKH_ABORTED",
-        YLOKH_INTERNAL => c"YLOKH_INTERNAL",
-        _ => c"YLOKH_UNKNOWN_STATUS",
-    }
+            /// The status with this number, if there is one.
+            pub fn from_u32(value: u32) -> Option<Status> {
+                match value {
+                    $($value => Some(Status::$variant),)+
+                    _ => None,
+                }
+            }
+
+            /// The C constant's name ("YLOKH_TIMEOUT"), NUL-terminated.
+            pub fn name(self) -> &'static std::ffi::CStr {
+                match self {
+                    $(Status::$variant => $name,)+
+                }
+            }
+        }
+    };
+}
+
+statuses! {
+    /// Success; for a request: the server finished the answer.
+    Ok = 0 => c"YLOKH_OK",
+    /// A wait ran out of time; the request is still running.
+    Pending = 1 => c"YLOKH_PENDING",
+    /// Bad input from the caller.
+    InvalidArgument = 2 => c"YLOKH_INVALID_ARGUMENT",
+    /// A blocking call was made from inside a library callback.
+    RecursiveCall = 3 => c"YLOKH_RECURSIVE_CALL",
+    /// DNS, TCP or proxy failure; no HTTP response arrived.
+    Connect = 4 => c"YLOKH_CONNECT",
+    /// TLS handshake or certificate verification failed.
+    Tls = 5 => c"YLOKH_TLS",
+    /// The connect, read (idle) or whole-request deadline passed.
+    Timeout = 6 => c"YLOKH_TIMEOUT",
+    /// A non-2xx response.
+    Http = 7 => c"YLOKH_HTTP_STATUS",
+    /// An error object arrived inside a 2xx response or stream.
+    ServerError = 8 => c"YLOKH_SERVER_ERROR",
+    /// Malformed SSE or JSON, an unexpected content type, or an event over the size cap.
+    Protocol = 9 => c"YLOKH_PROTOCOL",
+    /// The connection ended before the answer finished.
+    Incomplete = 10 => c"YLOKH_INCOMPLETE",
+    /// Cancelled (by the caller, or because the client is being freed).
+    Cancelled = 11 => c"YLOKH_CANCELLED",
+    /// A callback asked to stop.
+    Aborted = 12 => c"YLOKH_ABORTED",
+    /// A bug in the library (a caught panic).
+    Internal = 13 => c"YLOKH_INTERNAL",
 }
 
 #[cfg(test)]
 mod tests {
+    use super::Status;
+
     #[test]
-    fn every_status_has_a_distinct_name_and_unknown_values_are_accepted() {
-        let names: std::collections::HashSet<_> = (0..=13).map(super::name).collect();
-        assert_eq!(names.len(), 14);
-        assert_eq!(super::name(999).to_str().unwrap(), "YLOKH_UNKNOWN_STATUS");
+    fn numbers_round_trip_and_names_are_distinct() {
+        for (i, status) in Status::ALL.iter().enumerate() {
+            assert_eq!(*status as u32, i as u32, "dense, in order");
+            assert_eq!(Status::from_u32(*status as u32), Some(*status));
+        }
+        let names: std::collections::HashSet<_> = Status::ALL.iter().map(|s| s.name()).collect();
+        assert_eq!(names.len(), Status::ALL.len());
+        assert_eq!(Status::from_u32(Status::ALL.len() as u32), None);
     }
 }

@@ -212,7 +212,7 @@ fn cpp_example_streams_and_reports() {
 #[test]
 fn a_stale_kept_alive_connection_is_retried_once_on_a_new_one() {
     use support::capi::{chat_with, Client};
-    use ylokh::status::*;
+    use ylokh::ffi::status::*;
     let server = start_server();
     let client = Client::new(&format!("{}/dropsecond/v1", server.url()), None);
     for round in 0..4 {
@@ -258,4 +258,29 @@ fn a_slow_pull_consumer_keeps_memory_flat_on_a_million_tokens() {
         growth < 4096,
         "resident memory grew by {growth} KiB: {stdout}"
     );
+}
+
+/// A log callback that calls into the library, which logs again, while another thread waits in
+/// `ylokh_set_log_callback`: both finish (the callback runs with no lock held). Under a time
+/// limit, since the failure is a deadlock.
+#[test]
+fn a_log_callback_that_calls_the_library_does_not_deadlock_a_concurrent_setter() {
+    let exe = tmp_path("log_reentry");
+    compile("gcc", &["tests/c/log_reentry.c"], &exe, &[]);
+    let mut child = Command::new(&exe)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("log_reentry did not finish within 20 s: the log callback deadlocked");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success() && stdout.contains("ok"), "{stdout}");
 }

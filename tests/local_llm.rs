@@ -9,7 +9,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use support::capi::{chat_with, Answer, Client};
-use ylokh::status::*;
+use ylokh::ffi::status::*;
 
 /// One test at a time on the server: the cancel test reads the server's slots, which another
 /// test's request would keep busy.

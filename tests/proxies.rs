@@ -8,7 +8,7 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use support::capi::{chat_with, Answer, Client};
-use ylokh::status::*;
+use ylokh::ffi::status::*;
 
 /// A proxy process, killed when dropped.
 struct Proxy {

@@ -11,7 +11,7 @@ use ylokh::ffi::client::ylokh_client_new;
 use ylokh::ffi::options::{
     ylokh_options_add_ca_file, ylokh_options_new_compatible, ylokh_options_set_max_retries,
 };
-use ylokh::status::*;
+use ylokh::ffi::status::*;
 
 struct Ca {
     cert: Certificate,

@@ -1,9 +1,9 @@
 //! `ylokh_client`: the session handle.
 
-use super::{out_param, required_ref, status_boundary, void_boundary};
+use super::status::ylokh_status;
+use super::{status_boundary, void_boundary, Out};
 use crate::client::Client;
 use crate::options::Options;
-use crate::status::ylokh_status;
 
 /// A client: its own runtime threads, a pool of keep-alive connections, and the requests it
 /// runs. Thread-safe: requests may be started from any thread.
@@ -20,12 +20,14 @@ pub unsafe extern "C" fn ylokh_client_new(
     out: *mut *mut ylokh_client,
 ) -> ylokh_status {
     status_boundary(|| {
-        out_param(out, "out")?;
-        let client = match opts.is_null() {
-            true => Client::new(&Options::ylokh())?,
-            false => Client::new(&required_ref(opts, "opts")?.inner)?,
+        // SAFETY: `out` is NULL or writable, and `opts` NULL or a live options object (the
+        // contract of this function).
+        let (out, opts) = unsafe { (Out::new(out, "out")?, opts.as_ref()) };
+        let client = match opts {
+            None => Client::new(&Options::ylokh())?,
+            Some(opts) => Client::new(&opts.inner)?,
         };
-        *out = Box::into_raw(Box::new(ylokh_client { inner: client }));
+        out.write(Box::into_raw(Box::new(ylokh_client { inner: client })));
         Ok(())
     })
 }
@@ -39,7 +41,8 @@ pub unsafe extern "C" fn ylokh_client_new(
 pub unsafe extern "C" fn ylokh_client_free(client: *mut ylokh_client) {
     void_boundary(|| {
         if !client.is_null() {
-            drop(Box::from_raw(client));
+            // SAFETY: a client from ylokh_client_new, freed once (the contract).
+            drop(unsafe { Box::from_raw(client) });
         }
     })
 }

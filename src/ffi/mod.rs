@@ -5,18 +5,27 @@
 //! `ylokh_last_error` on the calling thread. Pointers are checked for NULL and strings for
 //! UTF-8 by the helpers below before anything else happens.
 
+//!
+//! This is the only module that knows C: C types, function pointers, raw pointers, and status
+//! codes as `u32`. Every raw dereference is in an `unsafe {}` block that says why it is sound.
+
+mod callbacks;
 pub mod client;
+pub mod log;
 pub mod misc;
 pub mod options;
 pub mod request;
+pub mod status;
 pub mod types;
 
-use crate::client::{panic_text, IN_LIBRARY};
 use crate::error::Error;
-use crate::status::{ylokh_status, YLOKH_OK};
+use crate::panic::{entered, internal_error};
+use status::{to_c, ylokh_status, YLOKH_OK};
 use std::cell::RefCell;
 use std::ffi::{c_char, CStr, CString};
+use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr::NonNull;
 
 thread_local! {
     static LAST_ERROR: RefCell<Option<CString>> = const { RefCell::new(None) };
@@ -41,16 +50,11 @@ pub(crate) fn boundary<T>(
     fallback: impl FnOnce(&Error) -> T,
     body: impl FnOnce() -> Result<T, Error>,
 ) -> T {
-    IN_LIBRARY.with(|d| d.set(d.get() + 1));
-    let result = catch_unwind(AssertUnwindSafe(body));
-    IN_LIBRARY.with(|d| d.set(d.get() - 1));
+    let result = entered(|| catch_unwind(AssertUnwindSafe(body)));
     let error = match result {
         Ok(Ok(value)) => return value,
         Ok(Err(error)) => error,
-        Err(panic) => Error::internal(format!(
-            "internal error in libylokh (a bug; please report it): {}",
-            panic_text(&*panic)
-        )),
+        Err(panic) => internal_error(&*panic),
     };
     set_last_error(&error.message);
     fallback(&error)
@@ -58,7 +62,7 @@ pub(crate) fn boundary<T>(
 
 /// For functions that return a status.
 pub(crate) fn status_boundary(body: impl FnOnce() -> Result<(), Error>) -> ylokh_status {
-    boundary(|e| e.status, || body().map(|()| YLOKH_OK))
+    boundary(|e| to_c(e.status), || body().map(|()| YLOKH_OK))
 }
 
 /// For functions that return a pointer: NULL on failure.
@@ -85,7 +89,8 @@ pub(crate) unsafe fn required_str<'a>(ptr: *const c_char, what: &str) -> Result<
     if ptr.is_null() {
         return Err(Error::invalid(format!("{what} must not be NULL")));
     }
-    optional_str(ptr, what).map(|s| s.expect("not NULL"))
+    // SAFETY: as promised by our caller.
+    unsafe { optional_str(ptr, what) }.map(|s| s.expect("not NULL"))
 }
 
 /// A C string that may be NULL.
@@ -99,12 +104,16 @@ pub(crate) unsafe fn optional_str<'a>(
     if ptr.is_null() {
         return Ok(None);
     }
-    CStr::from_ptr(ptr).to_str().map(Some).map_err(|e| {
-        Error::invalid(format!(
-            "{what} is not valid UTF-8 (bad byte at offset {})",
-            e.valid_up_to()
-        ))
-    })
+    // SAFETY: not NULL, and NUL-terminated and alive for 'a, as promised by our caller.
+    unsafe { CStr::from_ptr(ptr) }
+        .to_str()
+        .map(Some)
+        .map_err(|e| {
+            Error::invalid(format!(
+                "{what} is not valid UTF-8 (bad byte at offset {})",
+                e.valid_up_to()
+            ))
+        })
 }
 
 /// A required object the caller owns.
@@ -112,31 +121,56 @@ pub(crate) unsafe fn optional_str<'a>(
 /// # Safety
 /// `ptr` is NULL or points to a live `T` that no other thread uses during the call.
 pub(crate) unsafe fn required_mut<'a, T>(ptr: *mut T, what: &str) -> Result<&'a mut T, Error> {
-    ptr.as_mut()
-        .ok_or_else(|| Error::invalid(format!("{what} must not be NULL")))
+    // SAFETY: NULL or a live `T` used by no one else during the call, as promised by our caller.
+    unsafe { ptr.as_mut() }.ok_or_else(|| Error::invalid(format!("{what} must not be NULL")))
 }
 
 /// # Safety
 /// `ptr` is NULL or points to a live `T`.
 pub(crate) unsafe fn required_ref<'a, T>(ptr: *const T, what: &str) -> Result<&'a T, Error> {
-    ptr.as_ref()
-        .ok_or_else(|| Error::invalid(format!("{what} must not be NULL")))
+    // SAFETY: NULL or a live `T`, as promised by our caller.
+    unsafe { ptr.as_ref() }.ok_or_else(|| Error::invalid(format!("{what} must not be NULL")))
 }
 
-/// Checks an out-parameter before any work is done.
-pub(crate) fn out_param<T>(ptr: *mut T, what: &str) -> Result<(), Error> {
-    if ptr.is_null() {
-        return Err(Error::invalid(format!(
-            "{what} (the out-parameter) must not be NULL"
-        )));
+/// An out-parameter: checked for NULL when made (before any work is done), written once.
+pub(crate) struct Out<'a, T> {
+    ptr: NonNull<T>,
+    _borrow: PhantomData<&'a mut T>,
+}
+
+impl<'a, T> Out<'a, T> {
+    /// A required out-parameter.
+    ///
+    /// # Safety
+    /// `ptr` is NULL or valid for a write of a `T` for `'a`.
+    pub(crate) unsafe fn new(ptr: *mut T, what: &str) -> Result<Self, Error> {
+        // SAFETY: as promised by our caller.
+        unsafe { Self::optional(ptr) }
+            .ok_or_else(|| Error::invalid(format!("{what} (the out-parameter) must not be NULL")))
     }
-    Ok(())
+
+    /// An out-parameter that may be NULL (then nothing is written).
+    ///
+    /// # Safety
+    /// As for [`Out::new`].
+    pub(crate) unsafe fn optional(ptr: *mut T) -> Option<Self> {
+        NonNull::new(ptr).map(|ptr| Out {
+            ptr,
+            _borrow: PhantomData,
+        })
+    }
+
+    /// Writes the value (the old one, if any, is not dropped: out-parameters hold plain C data).
+    pub(crate) fn write(self, value: T) {
+        // SAFETY: not NULL (checked when made) and valid for a write, as `new` was promised.
+        unsafe { self.ptr.as_ptr().write(value) }
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::status::*;
     use super::*;
-    use crate::status::*;
 
     #[test]
     fn a_panic_becomes_internal_with_a_message_and_failures_are_recorded() {

@@ -1,10 +1,10 @@
 //! `ylokh_options`: an opaque builder of client settings. Not thread-safe: one thread at a time.
 
+use super::status::ylokh_status;
 use super::{
     optional_str, ptr_boundary, required_mut, required_str, status_boundary, void_boundary,
 };
 use crate::options::{millis, Options};
-use crate::status::ylokh_status;
 use std::ffi::c_char;
 
 /// Client settings. Create with `ylokh_options_new` or `ylokh_options_new_compatible`, free
@@ -37,7 +37,8 @@ pub unsafe extern "C" fn ylokh_options_new_compatible(
     base_url: *const c_char,
 ) -> *mut ylokh_options {
     ptr_boundary(|| {
-        let url = required_str(base_url, "base_url")?;
+        // SAFETY: NULL or a NUL-terminated string (the contract).
+        let url = unsafe { required_str(base_url, "base_url")? };
         Ok(Box::into_raw(Box::new(ylokh_options {
             inner: Options::compatible(url)?,
         })))
@@ -50,17 +51,22 @@ pub unsafe extern "C" fn ylokh_options_new_compatible(
 pub unsafe extern "C" fn ylokh_options_free(opts: *mut ylokh_options) {
     void_boundary(|| {
         if !opts.is_null() {
-            drop(Box::from_raw(opts));
+            // SAFETY: options from ylokh_options_new*, freed once (the contract).
+            drop(unsafe { Box::from_raw(opts) });
         }
     })
 }
 
 /// Runs `set` on the options behind `opts`, after the NULL check.
+///
+/// # Safety
+/// `opts` is NULL or a live options object that no other thread uses during the call.
 unsafe fn with(
     opts: *mut ylokh_options,
     set: impl FnOnce(&mut Options) -> Result<(), crate::error::Error>,
 ) -> ylokh_status {
-    status_boundary(|| set(&mut required_mut(opts, "opts")?.inner))
+    // SAFETY: as promised by our caller.
+    status_boundary(|| set(&mut unsafe { required_mut(opts, "opts") }?.inner))
 }
 
 /// Requests go to `{url}/chat/completions`. The string is copied.
@@ -69,7 +75,9 @@ pub unsafe extern "C" fn ylokh_options_set_base_url(
     opts: *mut ylokh_options,
     url: *const c_char,
 ) -> ylokh_status {
-    with(opts, |o| o.set_base_url(required_str(url, "url")?))
+    // SAFETY: `opts` is NULL or a live options object that only this thread uses, and every
+    // string NULL or NUL-terminated (the contract of every ylokh_options_* function).
+    unsafe { with(opts, |o| o.set_base_url(required_str(url, "url")?)) }
 }
 
 /// Sends `Authorization: Bearer <key>`; NULL clears it. The key never appears in any message or
@@ -79,7 +87,9 @@ pub unsafe extern "C" fn ylokh_options_set_api_key(
     opts: *mut ylokh_options,
     key: *const c_char,
 ) -> ylokh_status {
-    with(opts, |o| o.set_api_key(optional_str(key, "key")?))
+    // SAFETY: `opts` is NULL or a live options object that only this thread uses, and every
+    // string NULL or NUL-terminated (the contract of every ylokh_options_* function).
+    unsafe { with(opts, |o| o.set_api_key(optional_str(key, "key")?)) }
 }
 
 /// Sets or replaces a header sent with every request; a NULL value removes it. A name or value
@@ -90,9 +100,13 @@ pub unsafe extern "C" fn ylokh_options_set_header(
     name: *const c_char,
     value: *const c_char,
 ) -> ylokh_status {
-    with(opts, |o| {
-        o.set_header(required_str(name, "name")?, optional_str(value, "value")?)
-    })
+    // SAFETY: `opts` is NULL or a live options object that only this thread uses, and every
+    // string NULL or NUL-terminated (the contract of every ylokh_options_* function).
+    unsafe {
+        with(opts, |o| {
+            o.set_header(required_str(name, "name")?, optional_str(value, "value")?)
+        })
+    }
 }
 
 /// An http, https, socks5 or socks5h proxy URL, credentials in the URL if needed; NULL: direct.
@@ -102,7 +116,9 @@ pub unsafe extern "C" fn ylokh_options_set_proxy(
     opts: *mut ylokh_options,
     url: *const c_char,
 ) -> ylokh_status {
-    with(opts, |o| o.set_proxy(optional_str(url, "url")?))
+    // SAFETY: `opts` is NULL or a live options object that only this thread uses, and every
+    // string NULL or NUL-terminated (the contract of every ylokh_options_* function).
+    unsafe { with(opts, |o| o.set_proxy(optional_str(url, "url")?)) }
 }
 
 /// Deadline for the whole request, retries included; 0: none. Default 120000.
@@ -111,10 +127,14 @@ pub unsafe extern "C" fn ylokh_options_set_timeout_ms(
     opts: *mut ylokh_options,
     ms: u64,
 ) -> ylokh_status {
-    with(opts, |o| {
-        o.timeout = millis(ms);
-        Ok(())
-    })
+    // SAFETY: `opts` is NULL or a live options object that only this thread uses, and every
+    // string NULL or NUL-terminated (the contract of every ylokh_options_* function).
+    unsafe {
+        with(opts, |o| {
+            o.timeout = millis(ms);
+            Ok(())
+        })
+    }
 }
 
 /// Deadline for each TCP (and proxy) connect; 0: none. Default 10000.
@@ -123,10 +143,14 @@ pub unsafe extern "C" fn ylokh_options_set_connect_timeout_ms(
     opts: *mut ylokh_options,
     ms: u64,
 ) -> ylokh_status {
-    with(opts, |o| {
-        o.connect_timeout = millis(ms);
-        Ok(())
-    })
+    // SAFETY: `opts` is NULL or a live options object that only this thread uses, and every
+    // string NULL or NUL-terminated (the contract of every ylokh_options_* function).
+    unsafe {
+        with(opts, |o| {
+            o.connect_timeout = millis(ms);
+            Ok(())
+        })
+    }
 }
 
 /// The longest silence allowed while waiting for headers or body bytes; 0: none (default).
@@ -135,10 +159,14 @@ pub unsafe extern "C" fn ylokh_options_set_read_timeout_ms(
     opts: *mut ylokh_options,
     ms: u64,
 ) -> ylokh_status {
-    with(opts, |o| {
-        o.read_timeout = millis(ms);
-        Ok(())
-    })
+    // SAFETY: `opts` is NULL or a live options object that only this thread uses, and every
+    // string NULL or NUL-terminated (the contract of every ylokh_options_* function).
+    unsafe {
+        with(opts, |o| {
+            o.read_timeout = millis(ms);
+            Ok(())
+        })
+    }
 }
 
 /// Retries on connect errors and HTTP 408, 409, 429 and 5xx, only before any body byte was
@@ -148,10 +176,14 @@ pub unsafe extern "C" fn ylokh_options_set_max_retries(
     opts: *mut ylokh_options,
     n: u32,
 ) -> ylokh_status {
-    with(opts, |o| {
-        o.max_retries = n;
-        Ok(())
-    })
+    // SAFETY: `opts` is NULL or a live options object that only this thread uses, and every
+    // string NULL or NUL-terminated (the contract of every ylokh_options_* function).
+    unsafe {
+        with(opts, |o| {
+            o.max_retries = n;
+            Ok(())
+        })
+    }
 }
 
 /// Trusts the certificates in a PEM file in addition to the system and bundled roots. The file is
@@ -161,7 +193,9 @@ pub unsafe extern "C" fn ylokh_options_add_ca_file(
     opts: *mut ylokh_options,
     pem_path: *const c_char,
 ) -> ylokh_status {
-    with(opts, |o| o.add_ca_file(required_str(pem_path, "pem_path")?))
+    // SAFETY: `opts` is NULL or a live options object that only this thread uses, and every
+    // string NULL or NUL-terminated (the contract of every ylokh_options_* function).
+    unsafe { with(opts, |o| o.add_ca_file(required_str(pem_path, "pem_path")?)) }
 }
 
 /// The model used when `ylokh_chat_start` gets NULL; NULL here: omit "model" from the body.
@@ -170,10 +204,14 @@ pub unsafe extern "C" fn ylokh_options_set_default_model(
     opts: *mut ylokh_options,
     model: *const c_char,
 ) -> ylokh_status {
-    with(opts, |o| {
-        o.default_model = optional_str(model, "model")?.map(str::to_owned);
-        Ok(())
-    })
+    // SAFETY: `opts` is NULL or a live options object that only this thread uses, and every
+    // string NULL or NUL-terminated (the contract of every ylokh_options_* function).
+    unsafe {
+        with(opts, |o| {
+            o.default_model = optional_str(model, "model")?.map(str::to_owned);
+            Ok(())
+        })
+    }
 }
 
 /// A JSON object whose keys start every request body (replaces the previous defaults).
@@ -182,9 +220,13 @@ pub unsafe extern "C" fn ylokh_options_set_default_params(
     opts: *mut ylokh_options,
     json_object: *const c_char,
 ) -> ylokh_status {
-    with(opts, |o| {
-        o.set_default_params(required_str(json_object, "json_object")?)
-    })
+    // SAFETY: `opts` is NULL or a live options object that only this thread uses, and every
+    // string NULL or NUL-terminated (the contract of every ylokh_options_* function).
+    unsafe {
+        with(opts, |o| {
+            o.set_default_params(required_str(json_object, "json_object")?)
+        })
+    }
 }
 
 /// Threads of the client's runtime, where callbacks run (1 to 1024). Default 1.
@@ -193,7 +235,9 @@ pub unsafe extern "C" fn ylokh_options_set_worker_threads(
     opts: *mut ylokh_options,
     n: u32,
 ) -> ylokh_status {
-    with(opts, |o| o.set_worker_threads(n))
+    // SAFETY: `opts` is NULL or a live options object that only this thread uses, and every
+    // string NULL or NUL-terminated (the contract of every ylokh_options_* function).
+    unsafe { with(opts, |o| o.set_worker_threads(n)) }
 }
 
 /// Cap on one SSE event, or on a whole non-streamed body (at least 64). Default 16 MiB.
@@ -203,7 +247,9 @@ pub unsafe extern "C" fn ylokh_options_set_max_event_bytes(
     opts: *mut ylokh_options,
     n: usize,
 ) -> ylokh_status {
-    with(opts, |o| o.set_max_event_bytes(n))
+    // SAFETY: `opts` is NULL or a live options object that only this thread uses, and every
+    // string NULL or NUL-terminated (the contract of every ylokh_options_* function).
+    unsafe { with(opts, |o| o.set_max_event_bytes(n)) }
 }
 
 /// Whether `ylokh_request_next` also hands out YLOKH_EVENT_CHUNK events. Default false.
@@ -212,8 +258,12 @@ pub unsafe extern "C" fn ylokh_options_set_pull_chunks(
     opts: *mut ylokh_options,
     enabled: bool,
 ) -> ylokh_status {
-    with(opts, |o| {
-        o.pull_chunks = enabled;
-        Ok(())
-    })
+    // SAFETY: `opts` is NULL or a live options object that only this thread uses, and every
+    // string NULL or NUL-terminated (the contract of every ylokh_options_* function).
+    unsafe {
+        with(opts, |o| {
+            o.pull_chunks = enabled;
+            Ok(())
+        })
+    }
 }

@@ -1,20 +1,22 @@
 //! Requests: start, cancel, wait, free, the pull interface, and the blocking convenience.
 
+use super::callbacks::CallbackSink;
+use super::status::{to_c, ylokh_status, YLOKH_OK, YLOKH_PENDING};
 use super::types::{
     ylokh_callbacks, ylokh_event, ylokh_message, CResult, YLOKH_EVENT_CHUNK, YLOKH_EVENT_DONE,
     YLOKH_EVENT_REASONING, YLOKH_EVENT_TOKEN,
 };
 use super::{
-    boundary, optional_str, out_param, required_ref, required_str, set_last_error, status_boundary,
-    void_boundary,
+    boundary, optional_str, required_ref, required_str, set_last_error, status_boundary,
+    void_boundary, Out,
 };
-use crate::client::on_library_thread;
 use crate::error::Error;
 use crate::options::parse_object;
 use crate::pull::{PullEvent, PullQueue};
 use crate::request::{build_body, RequestState};
-use crate::sink::{CallbackSink, Sink};
-use crate::status::*;
+use crate::sink::Sink;
+use crate::status::Status;
+use crate::thread::on_library_thread;
 use std::ffi::c_char;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,6 +25,8 @@ use std::time::Duration;
 /// the handle stays valid after its client is freed.
 pub struct ylokh_request {
     state: Arc<RequestState>,
+    /// The pull queue, for a request started without callbacks.
+    pull: Option<Arc<PullQueue>>,
     /// What the last `ylokh_request_next` handed out, kept alive until the next call.
     pulled: Mutex<Pulled>,
 }
@@ -40,7 +44,7 @@ fn timeout(ms: u64) -> Option<Duration> {
 fn refuse_on_library_thread(what: &str) -> Result<(), Error> {
     if on_library_thread() {
         return Err(Error::new(
-            YLOKH_RECURSIVE_CALL,
+            Status::RecursiveCall,
             format!("{what} was called from a library thread (inside a callback), where it would block the request it waits for; call it from your own thread"),
         ));
     }
@@ -48,6 +52,10 @@ fn refuse_on_library_thread(what: &str) -> Result<(), Error> {
 }
 
 /// Collects the messages, checking every pointer and string.
+///
+/// # Safety
+/// `messages` is NULL or points to `n` messages whose strings are NULL or NUL-terminated, all
+/// alive for `'a`.
 unsafe fn messages_from_c<'a>(
     messages: *const ylokh_message,
     n: usize,
@@ -62,16 +70,23 @@ unsafe fn messages_from_c<'a>(
     }
     (0..n)
         .map(|i| {
-            let m = &*messages.add(i);
-            Ok((
-                required_str(m.role, &format!("messages[{i}].role"))?,
-                required_str(m.content, &format!("messages[{i}].content"))?,
-            ))
+            // SAFETY: not NULL and `n` messages long (our caller's promise), so `i < n` is in
+            // bounds; the strings are NULL or NUL-terminated and alive for 'a.
+            unsafe {
+                let m = &*messages.add(i);
+                Ok((
+                    required_str(m.role, &format!("messages[{i}].role"))?,
+                    required_str(m.content, &format!("messages[{i}].content"))?,
+                ))
+            }
         })
         .collect()
 }
 
 /// Checks a request's C arguments and builds its body (and whether the answer is a stream).
+///
+/// # Safety
+/// Every pointer is NULL or valid as `ylokh_chat_start` documents, for the call.
 unsafe fn body_from_c(
     client: &crate::client::Client,
     model: *const c_char,
@@ -80,9 +95,15 @@ unsafe fn body_from_c(
     params_json: *const c_char,
     stream: bool,
 ) -> Result<(Vec<u8>, bool), Error> {
-    let model = optional_str(model, "model")?;
-    let messages = messages_from_c(messages, n_messages)?;
-    let params = optional_str(params_json, "params_json")?
+    // SAFETY: the pointers are NULL or valid strings and messages (our caller's promise).
+    let (model, messages, params) = unsafe {
+        (
+            optional_str(model, "model")?,
+            messages_from_c(messages, n_messages)?,
+            optional_str(params_json, "params_json")?,
+        )
+    };
+    let params = params
         .map(|json| parse_object(json, "params_json"))
         .transpose()?;
     Ok(build_body(
@@ -115,24 +136,34 @@ pub unsafe extern "C" fn ylokh_chat_start(
     out: *mut *mut ylokh_request,
 ) -> ylokh_status {
     status_boundary(|| {
-        let client = &required_ref(client, "client")?.inner;
-        out_param(out, "out")?;
-        let (body, stream) = body_from_c(client, model, messages, n_messages, params_json, stream)?;
-        let (sink, pull) = match callbacks.as_ref() {
-            Some(callbacks) => (Sink::Callbacks(CallbackSink::new(*callbacks)), None),
+        // SAFETY: every pointer is NULL or valid as documented above (the caller's contract).
+        let (client, out, callbacks) = unsafe {
+            (
+                &required_ref(client, "client")?.inner,
+                Out::new(out, "out")?,
+                callbacks.as_ref(),
+            )
+        };
+        // SAFETY: as above.
+        let (body, stream) =
+            unsafe { body_from_c(client, model, messages, n_messages, params_json, stream)? };
+        let (sink, pull) = match callbacks {
+            Some(callbacks) => (Sink::Handler(Box::new(CallbackSink::new(*callbacks))), None),
             None => {
                 let queue = Arc::new(PullQueue::new(client.options().pull_chunks));
                 (Sink::Queue(queue.clone()), Some(queue))
             }
         };
-        let state = Arc::new(RequestState::new(pull));
+        let state = Arc::new(RequestState::new());
         let handle = Box::into_raw(Box::new(ylokh_request {
             state: state.clone(),
+            pull,
             pulled: Mutex::default(),
         }));
         client
-            .start(body, stream, sink, state, || *out = handle)
-            .inspect_err(|_| drop(Box::from_raw(handle)))
+            .start(body, stream, sink, state, || out.write(handle))
+            // SAFETY: the handle was not handed out (the request did not start): ours to free.
+            .inspect_err(|_| drop(unsafe { Box::from_raw(handle) }))
     })
 }
 
@@ -141,7 +172,8 @@ pub unsafe extern "C" fn ylokh_chat_start(
 #[no_mangle]
 pub unsafe extern "C" fn ylokh_request_cancel(req: *mut ylokh_request) -> ylokh_status {
     status_boundary(|| {
-        required_ref(req, "req")?.state.cancel();
+        // SAFETY: NULL or a live request handle (the contract).
+        unsafe { required_ref(req, "req")? }.state.cancel();
         Ok(())
     })
 }
@@ -155,9 +187,10 @@ pub unsafe extern "C" fn ylokh_request_wait(
     timeout_ms: u64,
 ) -> ylokh_status {
     boundary(
-        |e| e.status,
+        |e| to_c(e.status),
         || {
-            let req = required_ref(req, "req")?;
+            // SAFETY: NULL or a live request handle (the contract).
+            let req = unsafe { required_ref(req, "req")? };
             refuse_on_library_thread("ylokh_request_wait")?;
             match req.state.wait(timeout(timeout_ms)) {
                 None => Ok(YLOKH_PENDING),
@@ -165,7 +198,7 @@ pub unsafe extern "C" fn ylokh_request_wait(
                     if let Some(message) = message {
                         set_last_error(&message);
                     }
-                    Ok(status)
+                    Ok(to_c(status))
                 }
             }
         },
@@ -179,7 +212,8 @@ pub unsafe extern "C" fn ylokh_request_wait(
 pub unsafe extern "C" fn ylokh_request_free(req: *mut ylokh_request) {
     void_boundary(|| {
         if !req.is_null() {
-            let req = Box::from_raw(req);
+            // SAFETY: a handle from ylokh_chat_start, freed once (the contract).
+            let req = unsafe { Box::from_raw(req) };
             req.state.cancel();
         }
     })
@@ -198,11 +232,12 @@ pub unsafe extern "C" fn ylokh_request_next(
     out: *mut ylokh_event,
 ) -> ylokh_status {
     boundary(
-        |e| e.status,
+        |e| to_c(e.status),
         || {
-            let req = required_ref(req, "req")?;
-            out_param(out, "out")?;
-            let Some(queue) = req.state.pull.as_ref() else {
+            // SAFETY: `req` is NULL or a live handle used by one thread at a time, and `out`
+            // NULL or writable (the contract).
+            let (req, out) = unsafe { (required_ref(req, "req")?, Out::new(out, "out")?) };
+            let Some(queue) = req.pull.as_ref() else {
                 return Err(Error::invalid(
                     "ylokh_request_next works only on a request started with callbacks == NULL",
                 ));
@@ -234,12 +269,12 @@ pub unsafe extern "C" fn ylokh_request_next(
             } else {
                 text.as_ptr().cast()
             };
-            *out = ylokh_event {
+            out.write(ylokh_event {
                 kind,
                 text: text_ptr,
                 len: text.len().saturating_sub(1),
                 result,
-            };
+            });
             Ok(YLOKH_OK)
         },
     )
@@ -261,12 +296,20 @@ pub unsafe extern "C" fn ylokh_chat_complete(
     out_len: *mut usize,
 ) -> ylokh_status {
     status_boundary(|| {
-        let client = &required_ref(client, "client")?.inner;
-        out_param(out_text, "out_text")?;
+        // SAFETY: every pointer is NULL or valid as documented above (the caller's contract).
+        let (client, out_text, out_len) = unsafe {
+            (
+                &required_ref(client, "client")?.inner,
+                Out::new(out_text, "out_text")?,
+                Out::optional(out_len),
+            )
+        };
         refuse_on_library_thread("ylokh_chat_complete")?;
-        let (body, stream) = body_from_c(client, model, messages, n_messages, params_json, false)?;
+        // SAFETY: as above.
+        let (body, stream) =
+            unsafe { body_from_c(client, model, messages, n_messages, params_json, false)? };
         let queue = Arc::new(PullQueue::new(false));
-        let state = Arc::new(RequestState::new(Some(queue.clone())));
+        let state = Arc::new(RequestState::new());
         client.start(body, stream, Sink::Queue(queue.clone()), state, || {})?;
         let mut text = Vec::new();
         loop {
@@ -275,27 +318,29 @@ pub unsafe extern "C" fn ylokh_chat_complete(
                     text.extend_from_slice(&t[..t.len() - 1]);
                     queue.recycle(PullEvent::Token(t));
                 }
-                Some(PullEvent::Done(outcome)) if outcome.status == YLOKH_OK => break,
                 Some(PullEvent::Done(outcome)) => {
-                    let mut error = Error::new(outcome.status, outcome.message.unwrap_or_default());
-                    error.http_status = outcome.http_status;
-                    return Err(error);
+                    outcome.result()?;
+                    break;
                 }
                 _ => {}
             }
         }
-        let copy = libc::malloc(text.len() + 1).cast::<u8>();
+        // SAFETY: malloc with any size is sound; the result is checked for NULL below.
+        let copy = unsafe { libc::malloc(text.len() + 1) }.cast::<u8>();
         if copy.is_null() {
             return Err(Error::internal(format!(
                 "out of memory for a {}-byte answer",
                 text.len()
             )));
         }
-        std::ptr::copy_nonoverlapping(text.as_ptr(), copy, text.len());
-        *copy.add(text.len()) = 0;
-        *out_text = copy.cast();
-        if !out_len.is_null() {
-            *out_len = text.len();
+        // SAFETY: `copy` is a fresh allocation of len + 1 bytes, which cannot overlap `text`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(text.as_ptr(), copy, text.len());
+            *copy.add(text.len()) = 0;
+        }
+        out_text.write(copy.cast());
+        if let Some(out_len) = out_len {
+            out_len.write(text.len());
         }
         Ok(())
     })

@@ -1,7 +1,7 @@
 //! The C-visible structs that carry data across the boundary.
 
-use crate::request::Outcome;
-use crate::status::ylokh_status;
+use super::status::{to_c, ylokh_status};
+use crate::outcome::Outcome;
 use std::ffi::{c_char, c_int, c_void, CString};
 
 /// One chat message. Both strings are copied by `ylokh_chat_start`.
@@ -59,7 +59,7 @@ pub struct ylokh_callbacks {
 }
 
 /// A `ylokh_result` with the strings it points to.
-pub struct CResult {
+pub(crate) struct CResult {
     raw: ylokh_result,
     _message: Option<CString>,
     _finish_reason: Option<CString>,
@@ -71,13 +71,13 @@ fn c_text(text: &Option<String>) -> Option<CString> {
 }
 
 impl CResult {
-    pub fn new(outcome: &Outcome) -> Box<CResult> {
+    pub(crate) fn new(outcome: &Outcome) -> Box<CResult> {
         let message = c_text(&outcome.message);
         let finish_reason = c_text(&outcome.finish_reason);
         let ptr = |s: &Option<CString>| s.as_ref().map_or(std::ptr::null(), |s| s.as_ptr());
         Box::new(CResult {
             raw: ylokh_result {
-                status: outcome.status,
+                status: to_c(outcome.status),
                 http_status: outcome.http_status,
                 message: ptr(&message),
                 finish_reason: ptr(&finish_reason),
@@ -90,7 +90,7 @@ impl CResult {
         })
     }
 
-    pub fn as_ptr(&self) -> *const ylokh_result {
+    pub(crate) fn as_ptr(&self) -> *const ylokh_result {
         &self.raw
     }
 }

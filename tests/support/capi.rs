@@ -9,8 +9,8 @@ use ylokh::ffi::options::{
 use ylokh::ffi::request::{
     ylokh_chat_start, ylokh_request_cancel, ylokh_request_free, ylokh_request_next,
 };
+use ylokh::ffi::status::*;
 use ylokh::ffi::types::{ylokh_event, ylokh_message, YLOKH_EVENT_DONE, YLOKH_EVENT_TOKEN};
-use ylokh::status::*;
 
 pub struct Client(*mut ylokh_client);
 unsafe impl Send for Client {}

@@ -4,82 +4,35 @@
 //! Only the fields we use are read; everything else is skipped by the parser without being
 //! built. Strings are borrowed from the input unless they contain escapes, and `choices` keeps
 //! only its first element, so a chunk with plain text allocates nothing.
+//!
+//! [`parsed`] holds the result; [`scan`] is the fast path for the usual chunk (with [`text`],
+//! its string helpers); [`serde_doc`] is the reference parser and reads error bodies.
 
-use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
-use serde::Deserialize;
-use serde_json::value::RawValue;
-use std::borrow::Cow;
-use std::fmt;
+mod parsed;
+mod scan;
+mod serde_doc;
+mod text;
 
-/// Token counts; -1 where the server did not say.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Usage {
-    pub prompt_tokens: i64,
-    pub completion_tokens: i64,
-    pub total_tokens: i64,
-}
-
-impl Default for Usage {
-    fn default() -> Self {
-        Usage {
-            prompt_tokens: -1,
-            completion_tokens: -1,
-            total_tokens: -1,
-        }
-    }
-}
-
-/// The parts of one chunk or completion that the library acts on.
-#[derive(Debug, Default, PartialEq)]
-pub struct Parsed<'a> {
-    /// `choices[0].delta.content` (or `message.content`); `None` for null or absent.
-    pub content: Option<Cow<'a, str>>,
-    /// `reasoning_content`, or else `reasoning`.
-    pub reasoning: Option<Cow<'a, str>>,
-    pub finish_reason: Option<Cow<'a, str>>,
-    pub usage: Option<Usage>,
-    /// The server's message when the document is `{"error": …}`.
-    pub error: Option<String>,
-    /// Whether `choices` held at least one element.
-    pub has_choice: bool,
-}
+pub use parsed::{Parsed, Usage};
+pub use serde_doc::{error_body_text, parse_with_serde};
 
 /// Parses one streamed chunk (`choices[0].delta`) or one whole completion (`choices[0].message`).
 ///
-/// The hand-written scanner (`chunk_scan`) reads the usual chunk; anything else goes to
+/// The hand-written scanner (`scan`) reads the usual chunk; anything else goes to
 /// serde, which also words every error. Escaped text found by the scanner is decoded into
 /// `scratch`, which the caller keeps from chunk to chunk.
 pub fn parse<'a>(json: &'a [u8], scratch: &'a mut String) -> Result<Parsed<'a>, serde_json::Error> {
-    match crate::chunk_scan::parse(json, scratch) {
+    match scan::parse(json, scratch) {
         Some(parsed) => Ok(parsed),
         None => parse_with_serde(json),
     }
 }
 
-/// The reference parser: serde, for every document.
-pub fn parse_with_serde(json: &[u8]) -> Result<Parsed<'_>, serde_json::Error> {
-    let doc: Doc<'_> = serde_json::from_slice(json)?;
-    let mut parsed = Parsed {
-        usage: doc.usage.map(UsageDe::into_usage),
-        error: doc.error.map(error_text),
-        ..Parsed::default()
-    };
-    if let Some(choice) = doc.choices.and_then(|c| c.0) {
-        parsed.has_choice = true;
-        parsed.finish_reason = choice.finish_reason.map(|s| s.0);
-        if let Some(delta) = choice.delta.or(choice.message) {
-            parsed.content = delta.content.map(|s| s.0);
-            parsed.reasoning = delta.reasoning_content.or(delta.reasoning).map(|s| s.0);
-        }
-    }
-    Ok(parsed)
-}
-
 /// Panics if the fast path's answer for `json` differs from serde's (fuzzing and tests).
-#[doc(hidden)]
+#[cfg(any(test, feature = "test-hooks"))]
 pub fn check_fast_path(json: &[u8]) {
     let mut scratch = String::new();
-    if let Some(fast) = crate::chunk_scan::parse(json, &mut scratch) {
+    if let Some(fast) = scan::parse(json, &mut scratch) {
         match parse_with_serde(json) {
             Ok(slow) => assert_eq!(fast, slow, "fast path and serde differ on {json:?}"),
             Err(e) => panic!("fast path accepted what serde rejects ({e}): {json:?}"),
@@ -88,155 +41,15 @@ pub fn check_fast_path(json: &[u8]) {
 }
 
 /// Whether the hand-written scanner reads `json` by itself (tests of the fast path).
-#[doc(hidden)]
+#[cfg(any(test, feature = "test-hooks"))]
 pub fn takes_fast_path(json: &[u8]) -> bool {
-    crate::chunk_scan::parse(json, &mut String::new()).is_some()
-}
-
-/// The server's own words from an error response body: `error.message` (llama.cpp, OpenAI,
-/// vLLM), `error` as a string, `message` or `detail` at the top; else the body's first 512
-/// bytes as text.
-pub fn error_body_text(body: &[u8]) -> String {
-    #[derive(Deserialize)]
-    struct ErrorDoc<'a> {
-        #[serde(borrow, default)]
-        error: Option<&'a RawValue>,
-        #[serde(default)]
-        message: Option<String>,
-        #[serde(default)]
-        detail: Option<serde_json::Value>,
-    }
-    if let Ok(doc) = serde_json::from_slice::<ErrorDoc<'_>>(body) {
-        if let Some(error) = doc.error {
-            return error_text(error);
-        }
-        if let Some(message) = doc.message {
-            return message;
-        }
-        if let Some(detail) = doc.detail {
-            return match detail {
-                serde_json::Value::String(s) => s,
-                other => other.to_string(),
-            };
-        }
-    }
-    crate::error::snippet(body, 512)
-}
-
-/// Text of an `"error"` value: its `message` when it is an object that has one, the string
-/// when it is a string, else the JSON itself.
-fn error_text(raw: &RawValue) -> String {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum ErrorValue {
-        Text(String),
-        Object { message: String },
-    }
-    match serde_json::from_str::<ErrorValue>(raw.get()) {
-        Ok(ErrorValue::Text(text)) | Ok(ErrorValue::Object { message: text }) => text,
-        Err(_) => crate::error::snippet(raw.get().as_bytes(), 512),
-    }
-}
-
-#[derive(Deserialize)]
-struct Doc<'a> {
-    #[serde(borrow, default)]
-    choices: Option<FirstChoice<'a>>,
-    #[serde(default)]
-    usage: Option<UsageDe>,
-    #[serde(borrow, default)]
-    error: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
-struct Choice<'a> {
-    #[serde(borrow, default)]
-    delta: Option<Delta<'a>>,
-    #[serde(borrow, default)]
-    message: Option<Delta<'a>>,
-    #[serde(borrow, default)]
-    finish_reason: Option<Text<'a>>,
-}
-
-#[derive(Deserialize)]
-struct Delta<'a> {
-    #[serde(borrow, default)]
-    content: Option<Text<'a>>,
-    #[serde(borrow, default)]
-    reasoning_content: Option<Text<'a>>,
-    #[serde(borrow, default)]
-    reasoning: Option<Text<'a>>,
-}
-
-#[derive(Deserialize)]
-struct UsageDe {
-    #[serde(default)]
-    prompt_tokens: Option<i64>,
-    #[serde(default)]
-    completion_tokens: Option<i64>,
-    #[serde(default)]
-    total_tokens: Option<i64>,
-}
-
-impl UsageDe {
-    fn into_usage(self) -> Usage {
-        Usage {
-            prompt_tokens: self.prompt_tokens.unwrap_or(-1),
-            completion_tokens: self.completion_tokens.unwrap_or(-1),
-            total_tokens: self.total_tokens.unwrap_or(-1),
-        }
-    }
-}
-
-/// A JSON string, borrowed from the input when it has no escapes.
-struct Text<'a>(Cow<'a, str>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = Text<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Owned(v)))
-            }
-        }
-        d.deserialize_str(V(std::marker::PhantomData))
-    }
-}
-
-/// `choices`, keeping only the first element and skipping the rest unbuilt.
-struct FirstChoice<'a>(Option<Choice<'a>>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for FirstChoice<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = FirstChoice<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an array of choices")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let first = seq.next_element::<Choice<'a>>()?;
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(FirstChoice(first))
-            }
-        }
-        d.deserialize_seq(V(std::marker::PhantomData))
-    }
+    scan::parse(json, &mut String::new()).is_some()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::borrow::Cow;
 
     /// serde's answer, after checking that the fast path agrees whenever it answers.
     fn checked(json: &[u8]) -> Result<Parsed<'_>, serde_json::Error> {
@@ -337,7 +150,7 @@ mod tests {
 
     #[test]
     fn whole_completion_uses_message() {
-        let body = include_bytes!("../tests/fixtures/llama-nonstream.json");
+        let body = include_bytes!("../../tests/fixtures/llama-nonstream.json");
         let p = checked(body).unwrap();
         assert!(p
             .content
@@ -388,11 +201,11 @@ mod tests {
 
     #[test]
     fn error_bodies_give_the_servers_words() {
-        let badjson = include_bytes!("../tests/fixtures/llama-badjson.json");
+        let badjson = include_bytes!("../../tests/fixtures/llama-badjson.json");
         assert!(
             error_body_text(badjson).starts_with("[json.exception.parse_error.101] parse error")
         );
-        let nomessages = include_bytes!("../tests/fixtures/llama-nomessages.json");
+        let nomessages = include_bytes!("../../tests/fixtures/llama-nomessages.json");
         assert_eq!(error_body_text(nomessages), "'messages' is required");
         assert_eq!(error_body_text(br#"{"detail":"Not Found"}"#), "Not Found");
         assert_eq!(

@@ -1,0 +1,72 @@
+//! String helpers of the fast path: finding the end of a plain run, decoding escapes.
+
+/// The index of the first byte at or after `i` that ends a string's plain run: a quote, a
+/// backslash or a control character (or `b.len()`). Eight bytes at a time: a zero byte in
+/// `x ^ pattern`, or a byte below 0x20, sets that byte's high bit in `mask`; the lowest set
+/// bit is exact (a borrow only spreads upwards).
+#[inline(always)]
+pub(super) fn plain_run(b: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    while let Some(word) = b.get(i..i + 8) {
+        let x = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+        let mask = zero(x ^ (ONES * b'"' as u64))
+            | zero(x ^ (ONES * b'\\' as u64))
+            | (x.wrapping_sub(ONES * 0x20) & !x & HIGH);
+        if mask != 0 {
+            return i + (mask.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while b
+        .get(i)
+        .is_some_and(|&c| c >= 0x20 && c != b'"' && c != b'\\')
+    {
+        i += 1;
+    }
+    i
+}
+
+/// Decodes a string's escapes into `out`; `None` for what serde should judge (invalid UTF-8, a
+/// lone surrogate).
+pub(super) fn unescape(raw: &[u8], out: &mut String) -> Option<()> {
+    let mut rest = raw;
+    while let Some(at) = memchr::memchr(b'\\', rest) {
+        out.push_str(std::str::from_utf8(&rest[..at]).ok()?);
+        let c = match *rest.get(at + 1)? {
+            b'n' => '\n',
+            b't' => '\t',
+            b'r' => '\r',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'u' => {
+                let hi = hex4(rest.get(at + 2..)?)?;
+                let (code, used) = if (0xD800..0xDC00).contains(&hi) {
+                    let lo = match rest.get(at + 6..at + 12)? {
+                        [b'\\', b'u', h @ ..] => hex4(h)?,
+                        _ => return None,
+                    };
+                    if !(0xDC00..0xE000).contains(&lo) {
+                        return None;
+                    }
+                    (0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00), 12)
+                } else {
+                    (hi, 6)
+                };
+                out.push(char::from_u32(code)?);
+                rest = &rest[at + used..];
+                continue;
+            }
+            other => other as char, // " \ /
+        };
+        out.push(c);
+        rest = &rest[at + 2..];
+    }
+    out.push_str(std::str::from_utf8(rest).ok()?);
+    Some(())
+}
+
+fn hex4(h: &[u8]) -> Option<u32> {
+    u32::from_str_radix(std::str::from_utf8(h.get(..4)?).ok()?, 16).ok()
+}

@@ -1,0 +1,84 @@
+//! Logging for C: the log callback, its type and the level constants.
+
+use super::status::ylokh_status;
+use super::status_boundary;
+use crate::log::{Level, LogSink};
+use std::ffi::{c_char, c_void};
+use std::sync::Arc;
+
+/// A log callback: `message` (UTF-8, NUL-terminated, `len` bytes) is borrowed for the call.
+pub type ylokh_log_fn = Option<
+    unsafe extern "C" fn(user_data: *mut c_void, level: u32, message: *const c_char, len: usize),
+>;
+
+/// Sends the library's log records at or above `max_level` (YLOKH_LOG_ERROR .. _TRACE) to `fn`
+/// (process-wide; may run on any thread; `message` is borrowed for the call). `fn` NULL turns
+/// the callback off. Off by default; while no callback is set, the environment variable
+/// `YLOKH_LOG=error|warn|info|debug|trace` prints records to stderr. Records never contain the
+/// API key. From inside a log callback: YLOKH_RECURSIVE_CALL.
+#[no_mangle]
+pub unsafe extern "C" fn ylokh_set_log_callback(
+    max_level: u32,
+    r#fn: ylokh_log_fn,
+    user_data: *mut c_void,
+) -> ylokh_status {
+    status_boundary(|| {
+        let sink = r#fn.map(|f| Arc::new(CLog { f, user_data }) as Arc<dyn LogSink>);
+        crate::log::set_callback(max_level, sink)
+    })
+}
+
+/// Log levels for `ylokh_set_log_callback`.
+pub const YLOKH_LOG_ERROR: u32 = 1;
+pub const YLOKH_LOG_WARN: u32 = 2;
+pub const YLOKH_LOG_INFO: u32 = 3;
+pub const YLOKH_LOG_DEBUG: u32 = 4;
+pub const YLOKH_LOG_TRACE: u32 = 5;
+
+/// The C log callback and its `user_data`.
+struct CLog {
+    f: unsafe extern "C" fn(*mut c_void, u32, *const c_char, usize),
+    user_data: *mut c_void,
+}
+
+// SAFETY: the caller promises (API.md) that the callback and `user_data` may be used from any
+// thread.
+unsafe impl Send for CLog {}
+// SAFETY: as for Send; the callback is called through a shared reference from many threads.
+unsafe impl Sync for CLog {}
+
+impl LogSink for CLog {
+    fn record(&self, level: Level, mut text: String) {
+        let len = text.len();
+        text.retain(|c| c != '\0');
+        text.push('\0');
+        // SAFETY: a C callback of the documented signature; `text` is NUL-terminated and lives
+        // until the call returns.
+        unsafe {
+            (self.f)(
+                self.user_data,
+                level as u32,
+                text.as_ptr().cast(),
+                len.min(text.len() - 1),
+            )
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn log_level_constants_match_the_logger() {
+        let levels = crate::log::Level::ALL.map(|l| l as u32);
+        assert_eq!(
+            [
+                super::YLOKH_LOG_ERROR,
+                super::YLOKH_LOG_WARN,
+                super::YLOKH_LOG_INFO,
+                super::YLOKH_LOG_DEBUG,
+                super::YLOKH_LOG_TRACE
+            ],
+            levels
+        );
+    }
+}

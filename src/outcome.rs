@@ -1,0 +1,38 @@
+//! How a request ended: what the last delivery (`on_done`, or the pull queue's DONE) is told.
+
+use crate::chunk::Usage;
+use crate::error::Error;
+use crate::status::Status;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub status: Status,
+    pub http_status: u16,
+    /// `None` when OK; else what happened and what to do.
+    pub message: Option<String>,
+    pub finish_reason: Option<String>,
+    pub usage: Usage,
+}
+
+impl Outcome {
+    /// A request that failed with `error` before anything else was learned.
+    pub fn failed(error: Error) -> Outcome {
+        Outcome {
+            status: error.status,
+            http_status: error.http_status,
+            message: Some(error.message),
+            finish_reason: None,
+            usage: Usage::default(),
+        }
+    }
+
+    /// `Ok` when the request succeeded, else its failure as an [`Error`].
+    pub fn result(&self) -> Result<(), Error> {
+        if self.status == Status::Ok {
+            return Ok(());
+        }
+        let mut error = Error::new(self.status, self.message.clone().unwrap_or_default());
+        error.http_status = self.http_status;
+        Err(error)
+    }
+}

@@ -1,0 +1,135 @@
+//! One chat completion: build the body ([`body`]), send it with retries ([`retry`]), read the
+//! answer as an event stream or a whole body and deliver what it says ([`response`]), and end
+//! with an [`Outcome`]; transport failures are classified in [`transport`], and the handle's
+//! target part is [`state`].
+
+mod body;
+mod response;
+mod retry;
+mod state;
+mod transport;
+
+pub use body::build_body;
+pub use state::RequestState;
+
+use crate::chunk::Usage;
+use crate::error::Error;
+use crate::log::{log, DEBUG, INFO};
+use crate::options::Options;
+use crate::outcome::Outcome;
+use crate::sink::Sink;
+use crate::status::Status;
+use std::time::Instant;
+
+/// Where every request of a client goes, and how: what the running requests share.
+pub struct Target {
+    pub http: reqwest::Client,
+    pub options: Options,
+    pub endpoint: reqwest::Url,
+}
+
+/// What the exchange learned on the way, kept whatever way it ends.
+#[derive(Default)]
+struct Progress {
+    http_status: u16,
+    finish_reason: Option<String>,
+    usage: Usage,
+    tokens: u64,
+    /// Where the JSON parser decodes escaped text; reused for every chunk.
+    scratch: String,
+}
+
+/// Runs one request to its end. Never panics out (the caller catches), never returns early on
+/// cancel without an outcome.
+pub async fn run(
+    target: &Target,
+    state: &RequestState,
+    body: bytes::Bytes,
+    stream: bool,
+    sink: &mut Sink,
+) -> Outcome {
+    let started = Instant::now();
+    let mut progress = Progress::default();
+    let result = {
+        let work = exchange(target, body, stream, sink, &mut progress);
+        let work = async {
+            match target.options.timeout {
+                None => work.await,
+                Some(limit) => tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
+                    Err(Error::new(
+                        Status::Timeout,
+                        format!(
+                            "the request did not finish within its {} ms time limit; raise it with ylokh_options_set_timeout_ms (0: no limit)",
+                            limit.as_millis()
+                        ),
+                    ))
+                }),
+            }
+        };
+        tokio::select! {
+            biased;
+            _ = state.cancelled() => {
+                log!(
+                    INFO,
+                    "request cancelled after {} ms: its connection is closed",
+                    started.elapsed().as_millis()
+                );
+                Err(Error::new(Status::Cancelled, "the request was cancelled"))
+            }
+            result = work => result,
+        }
+    };
+    let (status, http_status, message) = match result {
+        Ok(()) => (Status::Ok, progress.http_status, None),
+        Err(e) => {
+            let http_status = if e.http_status != 0 {
+                e.http_status
+            } else {
+                progress.http_status
+            };
+            (e.status, http_status, Some(target.scrub(e.message)))
+        }
+    };
+    log!(
+        INFO,
+        "request done: {} (http {}) after {} ms, {} tokens{}",
+        status.name().to_string_lossy(),
+        http_status,
+        started.elapsed().as_millis(),
+        progress.tokens,
+        message
+            .as_deref()
+            .map(|m| format!(": {m}"))
+            .unwrap_or_default()
+    );
+    Outcome {
+        status,
+        http_status,
+        message,
+        finish_reason: progress.finish_reason,
+        usage: progress.usage,
+    }
+}
+
+async fn exchange(
+    target: &Target,
+    body: bytes::Bytes,
+    stream: bool,
+    sink: &mut Sink,
+    progress: &mut Progress,
+) -> Result<(), Error> {
+    let sent = Instant::now();
+    let response = retry::send_with_retries(target, body, stream).await?;
+    progress.http_status = response.status().as_u16();
+    log!(
+        DEBUG,
+        "response {} after {} ms",
+        response.status(),
+        sent.elapsed().as_millis()
+    );
+    if stream {
+        response::read_stream(target, response, sink, progress).await
+    } else {
+        response::read_whole(target, response, sink, progress).await
+    }
+}

@@ -1,0 +1,232 @@
+//! Reading the response (an event stream, or a whole body) and delivering what it says.
+
+use super::transport::error_chain;
+use super::{Progress, Target};
+use crate::chunk;
+use crate::error::{snippet, Error};
+use crate::log::{log, DEBUG};
+use crate::silence::Silence;
+use crate::sink::Sink;
+use crate::sse::Decoder;
+use crate::status::Status;
+use futures_util::FutureExt;
+use reqwest::header::CONTENT_TYPE;
+use std::time::Instant;
+
+/// Reads a body up to `cap` bytes: the bytes, and whether that was all of it.
+async fn read_capped(
+    target: &Target,
+    response: &mut reqwest::Response,
+    cap: usize,
+) -> Result<(Vec<u8>, bool), Error> {
+    let mut body = Vec::new();
+    let mut silence = Silence::new(target.options.read_timeout);
+    while let Some(chunk) = next_chunk(&mut silence, response, 0).await? {
+        if body.len() + chunk.len() > cap {
+            body.extend_from_slice(&chunk[..cap - body.len()]);
+            return Ok((body, false));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body, true))
+}
+
+/// The next piece of the body, `None` at its end.
+async fn next_chunk(
+    silence: &mut Silence,
+    response: &mut reqwest::Response,
+    tokens: u64,
+) -> Result<Option<bytes::Bytes>, Error> {
+    silence
+        .guard("reading the response body", response.chunk())
+        .await?
+        .map_err(|e| {
+            Error::new(
+                Status::Incomplete,
+                format!(
+                    "the connection broke while reading the answer, after {tokens} tokens: {}",
+                    error_chain(&e)
+                ),
+            )
+        })
+}
+
+pub(super) async fn http_error(target: &Target, mut response: reqwest::Response) -> Error {
+    let status = response.status();
+    // The error text matters more than a failure to read all of it: use what arrived.
+    let body = read_capped(target, &mut response, 64 * 1024)
+        .await
+        .map(|(body, _)| body)
+        .unwrap_or_default();
+    let text = chunk::error_body_text(&body);
+    let hint = match status.as_u16() {
+        401 | 403 => " (check the API key: ylokh_options_set_api_key)",
+        404 => " (check the base URL, which should end in /v1, and the model name)",
+        429 => " (rate limited; retries are set with ylokh_options_set_max_retries)",
+        _ => "",
+    };
+    let mut error = Error::new(
+        Status::Http,
+        format!(
+            "HTTP {} from {}: {}{hint}",
+            status,
+            target.endpoint,
+            if text.is_empty() {
+                "(empty body)"
+            } else {
+                &text
+            }
+        ),
+    );
+    error.http_status = status.as_u16();
+    error
+}
+
+pub(super) async fn read_stream(
+    target: &Target,
+    mut response: reqwest::Response,
+    sink: &mut Sink,
+    progress: &mut Progress,
+) -> Result<(), Error> {
+    let content_type = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    if !content_type.is_empty()
+        && !content_type
+            .to_ascii_lowercase()
+            .starts_with("text/event-stream")
+    {
+        let (body, _) = read_capped(target, &mut response, 64 * 1024).await?;
+        if let Ok(chunk::Parsed {
+            error: Some(message),
+            ..
+        }) = chunk::parse_with_serde(&body)
+        {
+            return Err(Error::new(
+                Status::ServerError,
+                format!("the server answered with an error: {message}"),
+            ));
+        }
+        return Err(Error::protocol(format!(
+            "expected an event stream (text/event-stream) for a streaming request, but the server sent '{}': {}; is the base URL an OpenAI-compatible API (usually ending in /v1)?",
+            snippet(content_type.as_bytes(), 100),
+            snippet(&body, 200)
+        )));
+    }
+    let first_byte = Instant::now();
+    let mut decoder = Decoder::new(target.options.max_event_bytes);
+    let mut first = true;
+    let mut silence = Silence::new(target.options.read_timeout);
+    while let Some(bytes) = next_chunk(&mut silence, &mut response, progress.tokens).await? {
+        if first {
+            first = false;
+            log!(
+                DEBUG,
+                "first body byte after {} ms",
+                first_byte.elapsed().as_millis()
+            );
+        }
+        let mut input = &bytes[..];
+        loop {
+            let event = decoder.next_event(&mut input).map_err(|too_large| {
+                Error::protocol(format!(
+                    "an event from the server is larger than {} bytes (the cap set with ylokh_options_set_max_event_bytes)",
+                    too_large.limit
+                ))
+            })?;
+            let Some(event) = event else { break };
+            if event.data == b"[DONE]" {
+                // Take the end of the body if it is already here, so the connection can be reused.
+                for _ in 0..4 {
+                    if !matches!(response.chunk().now_or_never(), Some(Ok(Some(_)))) {
+                        break;
+                    }
+                }
+                return Ok(());
+            }
+            if event.event_type == b"error" {
+                let message = chunk::error_body_text(event.data);
+                return Err(Error::new(
+                    Status::ServerError,
+                    format!("the server reported an error inside the stream: {message}"),
+                ));
+            }
+            deliver(event.data, sink, progress).await?;
+        }
+    }
+    if progress.finish_reason.is_some() {
+        return Ok(()); // a clean end after a finish_reason, without [DONE]
+    }
+    let pending = match decoder.pending_bytes() {
+        0 => String::new(),
+        n => format!(" ({n} bytes of an unfinished event were dropped)"),
+    };
+    Err(Error::new(
+        Status::Incomplete,
+        format!(
+            "the stream ended before the answer finished: no `data: [DONE]` and no finish_reason after {} tokens{pending}; the server may have stopped or a proxy cut the connection",
+            progress.tokens
+        ),
+    ))
+}
+
+/// One JSON document from the server (a stream event, or the whole body when not streaming).
+async fn deliver(json: &[u8], sink: &mut Sink, progress: &mut Progress) -> Result<(), Error> {
+    let parsed = chunk::parse(json, &mut progress.scratch).map_err(|e| {
+        Error::protocol(format!(
+            "the server sent JSON that does not parse ({e}): {}",
+            snippet(json, 200)
+        ))
+    })?;
+    sink.chunk(json).await?;
+    if let Some(message) = parsed.error {
+        return Err(Error::new(
+            Status::ServerError,
+            format!("the server reported an error: {message}"),
+        ));
+    }
+    if let Some(usage) = parsed.usage {
+        progress.usage = usage;
+    }
+    if let Some(reason) = parsed.finish_reason {
+        let slot = progress.finish_reason.get_or_insert_with(String::new);
+        slot.clear();
+        slot.push_str(&reason);
+    }
+    if let Some(text) = parsed.reasoning.as_deref().filter(|t| !t.is_empty()) {
+        sink.reasoning(text).await?;
+    }
+    if let Some(text) = parsed.content.as_deref().filter(|t| !t.is_empty()) {
+        progress.tokens += 1;
+        sink.token(text).await?;
+    }
+    Ok(())
+}
+
+pub(super) async fn read_whole(
+    target: &Target,
+    mut response: reqwest::Response,
+    sink: &mut Sink,
+    progress: &mut Progress,
+) -> Result<(), Error> {
+    let cap = target.options.max_event_bytes;
+    let (body, complete) = read_capped(target, &mut response, cap).await?;
+    if !complete {
+        return Err(Error::protocol(format!(
+            "the response body is larger than {cap} bytes (the cap set with ylokh_options_set_max_event_bytes)"
+        )));
+    }
+    let has_choice = chunk::parse_with_serde(&body)
+        .map(|p| p.has_choice || p.error.is_some())
+        .unwrap_or(true);
+    if !has_choice {
+        return Err(Error::protocol(format!(
+            "the response has no choices[0]: {}",
+            snippet(&body, 200)
+        )));
+    }
+    deliver(&body, sink, progress).await
+}

@@ -1,0 +1,203 @@
+//! Sending a request, again when it may help: on connect errors, retryable HTTP statuses (after
+//! the server's `Retry-After` or a backoff), and once at once on a stale kept-alive connection.
+
+use super::response::http_error;
+use super::transport::is_stale_connection;
+use super::Target;
+use crate::error::Error;
+use crate::log::{log, DEBUG, INFO, WARN};
+use crate::silence::Silence;
+use crate::status::Status;
+use reqwest::header::{HeaderMap, ACCEPT, CONTENT_TYPE};
+use std::time::Duration;
+
+pub(super) async fn send_with_retries(
+    target: &Target,
+    body: bytes::Bytes,
+    stream: bool,
+) -> Result<reqwest::Response, Error> {
+    let options = &target.options;
+    let mut attempt = 0;
+    let mut stale_retried = false;
+    loop {
+        let request = target
+            .http
+            .post(target.endpoint.clone())
+            .header(CONTENT_TYPE, "application/json")
+            .header(
+                ACCEPT,
+                if stream {
+                    "text/event-stream"
+                } else {
+                    "application/json"
+                },
+            )
+            .body(body.clone());
+        log!(
+            INFO,
+            "POST {} (stream {}, {} bytes, attempt {})",
+            target.endpoint,
+            stream,
+            body.len(),
+            attempt + 1
+        );
+        let sent = Silence::new(options.read_timeout)
+            .guard("waiting for the response headers", request.send())
+            .await?;
+        let retry_delay = match sent {
+            Ok(response) if response.status().is_success() => return Ok(response),
+            Ok(response) => {
+                let status = response.status().as_u16();
+                if attempt >= options.max_retries || !retryable(status) {
+                    return Err(http_error(target, response).await);
+                }
+                retry_after(response.headers()).unwrap_or_else(|| backoff(attempt))
+            }
+            Err(e) if !stale_retried && is_stale_connection(&e) => {
+                // A kept-alive connection the server had just closed: it never saw the request.
+                // Send it again at once on a fresh connection, as curl does; this is not one of
+                // the configured retries.
+                stale_retried = true;
+                log!(
+                    DEBUG,
+                    "the pooled connection was closed by the server; resending on a new one"
+                );
+                continue;
+            }
+            Err(e) => {
+                let error = target.classify(&e);
+                if attempt >= options.max_retries
+                    || !(error.status == Status::Connect || e.is_connect())
+                {
+                    return Err(error);
+                }
+                log!(DEBUG, "attempt {} failed: {}", attempt + 1, error.message);
+                backoff(attempt)
+            }
+        };
+        attempt += 1;
+        log!(
+            WARN,
+            "retrying in {} ms (retry {} of {})",
+            retry_delay.as_millis(),
+            attempt,
+            options.max_retries
+        );
+        tokio::time::sleep(retry_delay).await;
+    }
+}
+
+fn retryable(status: u16) -> bool {
+    matches!(status, 408 | 409 | 429) || status >= 500
+}
+
+/// The server's own wish: `retry-after-ms` (milliseconds), else `Retry-After` (seconds or an
+/// HTTP date); honoured up to 60 s, beyond that the ordinary backoff applies.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    let delay = if let Some(ms) = text("retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
+        Duration::try_from_secs_f64(ms / 1000.0).ok()?
+    } else {
+        let value = text("retry-after")?;
+        match value.parse::<f64>() {
+            Ok(secs) => Duration::try_from_secs_f64(secs).ok()?,
+            Err(_) => httpdate_delay(value)?,
+        }
+    };
+    (delay <= Duration::from_secs(60)).then_some(delay)
+}
+
+/// Seconds until an IMF-fixdate like `Wed, 21 Oct 2026 07:28:00 GMT`.
+fn httpdate_delay(value: &str) -> Option<Duration> {
+    let parts: Vec<&str> = value.split_whitespace().collect();
+    let [_, day, month, year, time, "GMT"] = parts[..] else {
+        return None;
+    };
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+    .iter()
+    .position(|m| *m == month)? as i64
+        + 1;
+    let (day, year): (i64, i64) = (day.parse().ok()?, year.parse().ok()?);
+    let hms: Vec<i64> = time
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let [h, m, s] = hms[..] else { return None };
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146097 + doe - 719468;
+    let at = days * 86400 + h * 3600 + m * 60 + s;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs() as i64;
+    Some(Duration::from_secs(at.saturating_sub(now).max(0) as u64))
+}
+
+/// Exponential backoff with jitter, as openai-python does: 0.5 s doubling up to 8 s, minus up
+/// to a quarter at random.
+fn backoff(attempt: u32) -> Duration {
+    let base = (0.5 * 2f64.powi(attempt.min(10) as i32)).min(8.0);
+    Duration::from_secs_f64(base * (1.0 - 0.25 * fastrand::f64()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_headers() {
+        let mut h = HeaderMap::new();
+        assert_eq!(retry_after(&h), None);
+        h.insert("retry-after", "2".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(2)));
+        h.insert("retry-after-ms", "150".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_millis(150)));
+        h.remove("retry-after-ms");
+        h.insert("retry-after", "3600".parse().unwrap());
+        assert_eq!(
+            retry_after(&h),
+            None,
+            "more than 60 s falls back to the backoff"
+        );
+        h.insert(
+            "retry-after",
+            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
+        );
+        assert_eq!(
+            retry_after(&h),
+            Some(Duration::ZERO),
+            "a date in the past means now"
+        );
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        for attempt in 0..20 {
+            let d = backoff(attempt).as_secs_f64();
+            let base = (0.5 * 2f64.powi(attempt.min(10) as i32)).min(8.0);
+            assert!(d <= base && d >= base * 0.75, "attempt {attempt}: {d}");
+        }
+    }
+
+    #[test]
+    fn retryable_statuses() {
+        for s in [408, 409, 429, 500, 502, 503] {
+            assert!(retryable(s));
+        }
+        for s in [400, 401, 404, 422] {
+            assert!(!retryable(s));
+        }
+    }
+}
