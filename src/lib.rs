@@ -30,4 +30,6 @@ pub mod silence;
 pub mod sink;
 pub mod sse;
 pub mod status;
+#[allow(dead_code)] // wired into the request engine and the C API later
+pub(crate) mod tool_calls;
 pub mod wait;
