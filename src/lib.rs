@@ -23,6 +23,8 @@ pub mod ffi;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod log;
+#[allow(dead_code)] // wired into the request engine and the C API later
+pub(crate) mod message;
 pub mod options;
 pub mod pull;
 pub mod request;
