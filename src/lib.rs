@@ -18,6 +18,8 @@ pub mod chunk;
 mod chunk_scan;
 pub mod client;
 mod connect_log;
+#[allow(dead_code)] // wired into the C API later
+pub(crate) mod conversation;
 pub mod error;
 pub mod ffi;
 #[doc(hidden)]
