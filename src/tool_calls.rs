@@ -84,13 +84,17 @@ struct Partial {
     arguments: String,
 }
 
-/// The fields of one fragment that matter, borrowed from the chunk.
-#[derive(Debug, Default)]
-struct Fragment<'v> {
-    index: Option<u64>,
-    id: Option<&'v str>,
-    name: Option<&'v str>,
-    arguments: Option<Cow<'v, str>>,
+/// One fragment, already picked apart: what the dialect translators (Responses, Messages)
+/// feed with [`ToolCallAssembler::apply_fragment_with`]. Empty `id` and `name` count as absent.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Fragment<'v> {
+    /// The server's number for the call (chat `index`, Responses `output_index`, Messages
+    /// content block `index`).
+    pub index: Option<u64>,
+    pub id: Option<&'v str>,
+    pub name: Option<&'v str>,
+    /// New arguments text.
+    pub arguments: Option<Cow<'v, str>>,
 }
 
 /// Folds the tool-call fragments of one answer into complete calls. One per request attempt.
@@ -159,6 +163,34 @@ impl ToolCallAssembler {
         out
     }
 
+    /// Folds `delta.tool_calls` given as JSON text (e.g. a `RawValue` borrowed from the
+    /// chunk). Text that is not JSON is an error and folds nothing.
+    pub(crate) fn apply_json_with<B>(
+        &mut self,
+        fragments_json: &str,
+        on_delta: impl FnMut(ToolCallDelta<'_>) -> ControlFlow<B>,
+    ) -> Result<ControlFlow<B>, serde_json::Error> {
+        let fragments: Value = serde_json::from_str(fragments_json)?;
+        Ok(self.apply_with(&fragments, on_delta))
+    }
+
+    /// Folds one fragment the caller has already picked apart, under the same rules.
+    pub(crate) fn apply_fragment_with<B>(
+        &mut self,
+        mut fragment: Fragment<'_>,
+        mut on_delta: impl FnMut(ToolCallDelta<'_>) -> ControlFlow<B>,
+    ) -> ControlFlow<B> {
+        fragment.id = fragment.id.filter(|s| !s.is_empty());
+        fragment.name = fragment.name.filter(|s| !s.is_empty());
+        if fragment.id.is_none() && fragment.name.is_none() && fragment.arguments.is_none() {
+            // Nothing to fold (e.g. `{"index":0,"type":"function"}`): no call is started
+            // for it, and it does not change which call is the most recent.
+            return ControlFlow::Continue(());
+        }
+        let position = self.route(&fragment);
+        self.absorb(position, fragment, &mut on_delta)
+    }
+
     /// Folds a legacy `delta.function_call` (`{"name"?, "arguments"?}`): one call with no
     /// index and no id, so it becomes call 0 (`call_0`) and later fragments append to it.
     pub(crate) fn apply_function_call_with<B>(
@@ -170,8 +202,7 @@ impl ToolCallAssembler {
             Value::Object(function) => {
                 let mut fragment = Fragment::default();
                 self.read_function(function, &mut fragment);
-                let position = self.route(&fragment);
-                self.absorb(position, fragment, &mut on_delta)
+                self.apply_fragment_with(fragment, &mut on_delta)
             }
             Value::Null => ControlFlow::Continue(()),
             _ => {
@@ -210,13 +241,7 @@ impl ToolCallAssembler {
             return ControlFlow::Continue(());
         };
         let fragment = self.read(object);
-        if fragment.id.is_none() && fragment.name.is_none() && fragment.arguments.is_none() {
-            // Nothing to fold (e.g. `{"index":0,"type":"function"}`): no call is started
-            // for it, and it does not change which call is the most recent.
-            return ControlFlow::Continue(());
-        }
-        let position = self.route(&fragment);
-        self.absorb(position, fragment, on_delta)
+        self.apply_fragment_with(fragment, on_delta)
     }
 
     /// The fields of a fragment object; wrong types are counted and treated as absent.
@@ -373,29 +398,32 @@ pub(crate) fn is_json_object(text: &str) -> bool {
 /// whole call (its `index`, if any, is not used for grouping); when there are none, the legacy
 /// `message.function_call` is call 0.
 pub(crate) fn from_message(message: &Value) -> Vec<ToolCall> {
+    from_message_parts(message.get("tool_calls"), message.get("function_call"))
+}
+
+/// [`from_message`] given the message's `tool_calls` and `function_call` values (absent:
+/// `None`). A single call object not wrapped in an array is taken as one call.
+pub(crate) fn from_message_parts(
+    tool_calls: Option<&Value>,
+    function_call: Option<&Value>,
+) -> Vec<ToolCall> {
     let mut assembler = ToolCallAssembler::new();
     let mut never = |_: ToolCallDelta<'_>| ControlFlow::<()>::Continue(());
-    match message.get("tool_calls") {
-        Some(Value::Array(entries)) => {
-            for entry in entries {
-                let Some(object) = entry.as_object() else {
-                    continue;
-                };
-                let mut fragment = assembler.read(object);
-                fragment.index = None;
-                let position = assembler.new_call();
-                let _ = assembler.absorb(position, fragment, &mut never);
-            }
-        }
-        Some(Value::Object(_)) => {
-            // One call not wrapped in an array.
-            let tool_calls = &message["tool_calls"];
-            return from_message(&serde_json::json!({ "tool_calls": [tool_calls] }));
-        }
-        _ => {}
+    let entries = match tool_calls {
+        Some(Value::Array(entries)) => &entries[..],
+        Some(entry @ Value::Object(_)) => std::slice::from_ref(entry),
+        _ => &[],
+    };
+    for entry in entries {
+        let Some(object) = entry.as_object() else {
+            continue;
+        };
+        let fragment = assembler.read(object);
+        let position = assembler.new_call();
+        let _ = assembler.absorb(position, fragment, &mut never);
     }
     if assembler.is_empty() {
-        if let Some(function_call) = message.get("function_call") {
+        if let Some(function_call) = function_call {
             let _ = assembler.apply_function_call_with(function_call, never);
         }
     }
@@ -776,6 +804,145 @@ mod tests {
                    "function":{"name":"na\\me","arguments":"{\"a\":\"\u{1F600}\\n\"}"}})
         );
         assert!(c.to_message_json().starts_with(r#"{"id":"#));
+    }
+
+    /// What the request engine will do: for each chunk, fold `choices[0].delta.tool_calls`
+    /// (or the legacy `delta.function_call`); chunks without them change nothing.
+    fn feed_chunks(chunks: &[&str]) -> (Vec<DeltaEvent>, Vec<ToolCall>) {
+        let mut a = ToolCallAssembler::new();
+        let mut deltas = Vec::new();
+        for chunk in chunks {
+            let doc: Value = serde_json::from_str(chunk).unwrap();
+            let delta = &doc["choices"][0]["delta"];
+            if let Some(fragments) = delta.get("tool_calls") {
+                deltas.extend(a.apply(fragments));
+            }
+            if let Some(function_call) = delta.get("function_call") {
+                deltas.extend(a.apply_function_call(function_call));
+            }
+        }
+        (deltas, a.finish())
+    }
+
+    #[test]
+    fn whole_openai_stream() {
+        let (deltas, calls) = feed_chunks(&[
+            r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":[{"index":0,"delta":{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"call_DdmO","type":"function","function":{"name":"get_weather","arguments":""}}],"refusal":null},"logprobs":null,"finish_reason":null}],"usage":null}"#,
+            r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"lo"}}]},"logprobs":null,"finish_reason":null}],"usage":null}"#,
+            r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"cation\":\"Paris, France\"}"}}]},"logprobs":null,"finish_reason":null}],"usage":null}"#,
+            r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"tool_calls"}],"usage":null}"#,
+            r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":[],"usage":{"prompt_tokens":10,"completion_tokens":5,"total_tokens":15}}"#,
+        ]);
+        assert_eq!(deltas.len(), 3);
+        assert_eq!(
+            calls,
+            vec![call(
+                0,
+                "call_DdmO",
+                "get_weather",
+                r#"{"location":"Paris, France"}"#
+            )]
+        );
+    }
+
+    #[test]
+    fn call_and_finish_reason_in_one_chunk_no_index_gateway() {
+        let (_, calls) = feed_chunks(&[
+            r#"{"choices":[{"delta":{"role":"assistant","tool_calls":[{"id":"a1","type":"function","function":{"name":"f","arguments":"{\"x\":1}"}},{"id":"a2","type":"function","function":{"name":"g","arguments":"{}"}}]},"finish_reason":"tool_calls"}]}"#,
+        ]);
+        assert_eq!(
+            calls,
+            vec![call(0, "a1", "f", r#"{"x":1}"#), call(1, "a2", "g", "{}")]
+        );
+    }
+
+    #[test]
+    fn legacy_function_call_stream() {
+        let (_, calls) = feed_chunks(&[
+            r#"{"choices":[{"delta":{"role":"assistant","content":null,"function_call":{"name":"f","arguments":""}}}]}"#,
+            r#"{"choices":[{"delta":{"function_call":{"arguments":"{\"a\":"}}}]}"#,
+            r#"{"choices":[{"delta":{"function_call":{"arguments":"true}"}}}]}"#,
+            r#"{"choices":[{"delta":{},"finish_reason":"function_call"}]}"#,
+        ]);
+        assert_eq!(calls, vec![call(0, "call_0", "f", r#"{"a":true}"#)]);
+    }
+
+    #[test]
+    fn raw_json_entry_point() {
+        let mut a = ToolCallAssembler::new();
+        let mut seen = Vec::new();
+        let r = a.apply_json_with(
+            r#"[{"index":0,"id":"r","function":{"name":"f","arguments":"{}"}}]"#,
+            |d| {
+                seen.push(DeltaEvent::from(d));
+                ControlFlow::<()>::Continue(())
+            },
+        );
+        assert_eq!(r.unwrap(), ControlFlow::Continue(()));
+        assert!(a
+            .apply_json_with("[{", |_| ControlFlow::<()>::Continue(()))
+            .is_err());
+        assert_eq!(seen, vec![delta(0, "r", Some("f"), "{}")]);
+        assert_eq!(a.finish(), vec![call(0, "r", "f", "{}")]);
+    }
+
+    #[test]
+    fn typed_fragments_as_the_dialect_translators_will_feed_them() {
+        // Messages API: content block 0 is text, 1 and 3 are tool_use blocks; the translator
+        // passes the block index, the id and name from content_block_start (not its empty
+        // `input`), then each input_json_delta's partial_json.
+        let mut a = ToolCallAssembler::new();
+        let mut deltas = Vec::new();
+        let mut feed = |a: &mut ToolCallAssembler, f: Fragment<'_>| {
+            let _ = a.apply_fragment_with(f, |d| {
+                deltas.push(DeltaEvent::from(d));
+                ControlFlow::<()>::Continue(())
+            });
+        };
+        let start = |index, id, name| Fragment {
+            index: Some(index),
+            id: Some(id),
+            name: Some(name),
+            arguments: None,
+        };
+        let args = |index, text: &'static str| Fragment {
+            index: Some(index),
+            arguments: Some(Cow::Borrowed(text)),
+            ..Fragment::default()
+        };
+        feed(&mut a, start(1, "toolu_01", "get_weather"));
+        feed(&mut a, args(1, ""));
+        feed(&mut a, args(1, "{\"city\": "));
+        feed(&mut a, args(1, "\"Oslo\"}"));
+        feed(&mut a, start(3, "toolu_02", "get_time"));
+        feed(&mut a, Fragment::default()); // nothing: ignored
+        assert_eq!(
+            a.finish(),
+            vec![
+                call(0, "toolu_01", "get_weather", r#"{"city": "Oslo"}"#),
+                call(1, "toolu_02", "get_time", "{}"),
+            ]
+        );
+        assert_eq!(
+            deltas,
+            vec![
+                delta(0, "toolu_01", Some("get_weather"), ""),
+                delta(0, "toolu_01", None, "{\"city\": "),
+                delta(0, "toolu_01", None, "\"Oslo\"}"),
+                delta(1, "toolu_02", Some("get_time"), ""),
+            ]
+        );
+    }
+
+    #[test]
+    fn message_parts_accept_a_bare_object() {
+        let one = json!({"id":"x","type":"function","function":{"name":"f","arguments":"{}"}});
+        assert_eq!(
+            from_message_parts(Some(&one), None),
+            vec![call(0, "x", "f", "{}")]
+        );
+        assert!(from_message_parts(None, None).is_empty());
+        assert!(from_message_parts(Some(&json!("junk")), Some(&json!(5))).is_empty());
     }
 
     /// A call's fragments, given how its arguments text is cut.
