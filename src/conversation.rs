@@ -698,6 +698,46 @@ mod tests {
         assert_eq!(e.kind, ConversationErrorKind::ImageUnreadable);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_text_round_trips_and_truncate_restores_a_prefix(
+            messages in proptest::collection::vec(
+                (0u8..3, "\\PC{1,8}", proptest::prelude::any::<String>()), 0..8),
+            keep in 0usize..9,
+        ) {
+            let mut c = Conversation::new();
+            let mut expected = Vec::new();
+            let mut prefixes = vec![c.json().to_owned()];
+            for (kind, role, text) in &messages {
+                match kind {
+                    0 => {
+                        c.add(role, text).unwrap();
+                        expected.push(json!({"role":role,"content":text}));
+                    }
+                    1 => {
+                        c.add_tool_result(role, text).unwrap();
+                        expected.push(json!({"role":"tool","tool_call_id":role,"content":text}));
+                    }
+                    _ => {
+                        let message = json!({"role":role,"content":text}).to_string();
+                        c.add_json(&message).unwrap();
+                        expected.push(json!({"role":role,"content":text}));
+                    }
+                }
+                prefixes.push(c.json().to_owned());
+            }
+            proptest::prop_assert_eq!(parsed(&c), Value::Array(expected.clone()));
+            if keep <= messages.len() {
+                c.truncate(keep).unwrap();
+                proptest::prop_assert_eq!(c.json(), prefixes[keep].as_str());
+                proptest::prop_assert_eq!(parsed(&c), Value::Array(expected[..keep].to_vec()));
+            } else {
+                proptest::prop_assert!(c.truncate(keep).is_err());
+                proptest::prop_assert_eq!(c.len(), messages.len());
+            }
+        }
+    }
+
     #[test]
     fn truncate_keeps_the_first_n() {
         let mut c = Conversation::new();

@@ -224,6 +224,31 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_tokens_round_trip(
+            tokens in proptest::collection::vec(proptest::prelude::any::<String>(), 0..8),
+            thoughts in proptest::collection::vec(proptest::prelude::any::<String>(), 0..4),
+        ) {
+            let mut m = MessageBuilder::new();
+            for t in &tokens {
+                m.push_content(t);
+            }
+            for t in &thoughts {
+                m.push_reasoning(t);
+            }
+            let (content, reasoning) = (tokens.concat(), thoughts.concat());
+            let mut expected = json!({"role":"assistant","content":null});
+            if !content.is_empty() {
+                expected["content"] = json!(content);
+            }
+            if !reasoning.is_empty() {
+                expected["reasoning_content"] = json!(reasoning);
+            }
+            proptest::prop_assert_eq!(parsed(&m.to_json(None)), expected);
+        }
+    }
+
     #[test]
     fn clear_keeps_capacity() {
         let mut m = MessageBuilder::new();
