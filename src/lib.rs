@@ -20,6 +20,8 @@ pub mod client;
 mod connect_log;
 #[allow(dead_code)] // wired into the C API later
 pub(crate) mod conversation;
+#[allow(dead_code)] // wired into the request engine later
+pub(crate) mod dialect;
 pub mod error;
 pub mod ffi;
 #[doc(hidden)]
