@@ -1092,3 +1092,109 @@ fn messages_whole() {
     assert_eq!(r.errors, ["Overloaded"]);
     assert!(!r.terminal);
 }
+
+#[test]
+fn messages_usage_from_message_delta() {
+    let events = |delta_usage: Value| -> Vec<(String, String)> {
+        [
+            json!({"type": "message_start", "message": {"usage":
+                {"input_tokens": 40, "cache_creation_input_tokens": 2, "output_tokens": 1}}}),
+            json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+                   "usage": delta_usage}),
+        ]
+        .iter()
+        .map(|v| (String::new(), v.to_string()))
+        .collect()
+    };
+    // Only output_tokens: the prompt stays from message_start.
+    let r = run_events(Api::Messages, &events(json!({"output_tokens": 9})));
+    assert_eq!(r.usage, used(42, 9, 51));
+    // Input counts repeated as 0 (some proxies): not a prompt of 0.
+    let r = run_events(
+        Api::Messages,
+        &events(json!({"input_tokens": 0, "output_tokens": 9})),
+    );
+    assert_eq!(r.usage, used(42, 9, 51));
+    // Cumulative counts in message_delta (the current API): they win.
+    let r = run_events(
+        Api::Messages,
+        &events(json!({"input_tokens": 40, "cache_creation_input_tokens": 2,
+                       "cache_read_input_tokens": 8, "output_tokens": 9})),
+    );
+    assert_eq!(r.usage, used(50, 9, 59));
+    // No message_start at all: completion known, prompt unknown, no total.
+    let only_delta = [(
+        String::new(),
+        json!({"type": "message_delta", "delta": {}, "usage": {"output_tokens": 3}}).to_string(),
+    )];
+    assert_eq!(
+        run_events(Api::Messages, &only_delta).usage,
+        used(-1, 3, -1)
+    );
+}
+
+/// The intended input: a `Conversation` holding what the caller added and an answer's
+/// `message_json` (with reasoning and tool calls) fed back.
+#[test]
+fn a_conversation_with_an_answer_fed_back() {
+    use crate::conversation::Conversation;
+    use crate::message::MessageBuilder;
+
+    let mut answer = MessageBuilder::new();
+    answer.push_reasoning("The user wants weather.");
+    answer.push_content("Checking.");
+    let calls = [call(0, "call_0", "get_weather", r#"{"city":"Paris"}"#)];
+    let mut c = Conversation::new();
+    c.add("system", "Be brief.").unwrap();
+    c.add_image("user", Some("Weather here?"), CAT).unwrap();
+    c.add_json(&answer.to_json(Some(&calls))).unwrap();
+    c.add_tool_result("call_0", "18 C").unwrap();
+    let messages: Vec<Value> = c.messages().collect();
+    let empty = Map::new();
+    let input = BodyInput {
+        defaults: &empty,
+        messages: &messages,
+        model: Some("m"),
+        stream: true,
+        tools: None,
+        params: None,
+        stream_usage: true,
+    };
+    let chat = Value::Object(Api::ChatCompletions.build_body(&input));
+    assert_eq!(
+        chat["messages"][2]["reasoning_content"],
+        "The user wants weather."
+    );
+    assert_eq!(
+        Value::Object(Api::Responses.build_body(&input))["input"],
+        json!([
+            {"type": "message", "role": "user", "content": [
+                {"type": "input_text", "text": "Weather here?"},
+                {"type": "input_image", "image_url": CAT, "detail": "auto"}
+            ]},
+            {"type": "message", "role": "assistant", "content": "Checking."},
+            {"type": "function_call", "call_id": "call_0", "name": "get_weather",
+             "arguments": "{\"city\":\"Paris\"}"},
+            {"type": "function_call_output", "call_id": "call_0", "output": "18 C"}
+        ])
+    );
+    let messages_body = Value::Object(Api::Messages.build_body(&input));
+    assert_eq!(messages_body["system"], "Be brief.");
+    assert_eq!(
+        messages_body["messages"],
+        json!([
+            {"role": "user", "content": [
+                {"type": "text", "text": "Weather here?"},
+                {"type": "image", "source": {"type": "url", "url": CAT}}
+            ]},
+            {"role": "assistant", "content": [
+                {"type": "text", "text": "Checking."},
+                {"type": "tool_use", "id": "call_0", "name": "get_weather",
+                 "input": {"city": "Paris"}}
+            ]},
+            {"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": "call_0", "content": "18 C"}
+            ]}
+        ])
+    );
+}
