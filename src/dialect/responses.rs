@@ -20,7 +20,8 @@
 //! item's `id` in `response.output_item.added`), else its `output_index` (llama.cpp sends
 //! none). Calls are numbered in order of appearance and that number is the fragment's
 //! `index`. When a call's arguments never came as deltas, the full text of
-//! `response.function_call_arguments.done` or `response.output_item.done` is used once.
+//! `response.function_call_arguments.done` or `response.output_item.done` is used once (the
+//! `arguments` of `response.output_item.added` never are: deltas follow it).
 
 use super::{
     call_arguments, content_text, error_message, image_url, join_system, map_token_limit, usage,
@@ -221,15 +222,19 @@ impl ResponsesStream {
     }
 
     /// A `function_call` item (from `output_item.added` / `.done`, or a whole response).
+    /// `whole`: the item is finished (`.done`, a whole response), so its `arguments` are the
+    /// whole text, used when no delta brought any; an added item's arguments are not used
+    /// (deltas follow).
     fn function_item<B>(
         &mut self,
         item: &Value,
         output_index: Option<u64>,
+        whole: bool,
         emit: &mut impl FnMut(Event<'_>) -> ControlFlow<B>,
     ) -> ControlFlow<B> {
         let position = self.call(str_field(item, "id"), output_index);
         let call = &mut self.calls[position];
-        let arguments = str_field(item, "arguments").filter(|a| !a.is_empty());
+        let arguments = str_field(item, "arguments").filter(|a| whole && !a.is_empty());
         let arguments = match arguments {
             Some(text) if !call.arguments_seen => {
                 call.arguments_seen = true;
@@ -265,7 +270,8 @@ impl ResponsesStream {
             }
             "response.output_item.added" | "response.output_item.done" => match event.get("item") {
                 Some(item) if str_field(item, "type") == Some("function_call") => {
-                    self.function_item(item, output_index, emit)
+                    let whole = kind == "response.output_item.done";
+                    self.function_item(item, output_index, whole, emit)
                 }
                 _ => emit(Event::Ignored),
             },
@@ -415,7 +421,7 @@ impl ResponsesStream {
                     }
                 }
                 Some("function_call") => {
-                    self.function_item(item, Some(index as u64), emit)?;
+                    self.function_item(item, Some(index as u64), true, emit)?;
                 }
                 _ => {}
             }

@@ -1198,3 +1198,48 @@ fn a_conversation_with_an_answer_fed_back() {
         ])
     );
 }
+
+#[test]
+fn responses_call_arguments_only_in_finished_items() {
+    let events = |list: &[Value]| -> Vec<(String, String)> {
+        list.iter()
+            .map(|v| (String::new(), v.to_string()))
+            .collect()
+    };
+    let added = json!({"type": "response.output_item.added", "output_index": 0, "item":
+        {"id": "fc_1", "type": "function_call", "call_id": "c1", "name": "f",
+         "arguments": "{\"a\":1}"}});
+    let delta = json!({"type": "response.function_call_arguments.delta", "output_index": 0,
+                       "item_id": "fc_1", "delta": "{\"a\":1}"});
+    let done = json!({"type": "response.output_item.done", "output_index": 0, "item":
+        {"id": "fc_1", "type": "function_call", "call_id": "c1", "name": "f",
+         "arguments": "{\"a\":1}"}});
+    let args_done = json!({"type": "response.function_call_arguments.done", "output_index": 0,
+                           "item_id": "fc_1", "arguments": "{\"a\":1}"});
+    let one = [call(0, "c1", "f", r#"{"a":1}"#)];
+    // Arguments in the added item and in deltas: once.
+    assert_eq!(
+        run_events(
+            Api::Responses,
+            &events(&[added.clone(), delta, done.clone()])
+        )
+        .calls,
+        one
+    );
+    // No deltas: the finished item's text, once (arguments.done then output_item.done).
+    assert_eq!(
+        run_events(
+            Api::Responses,
+            &events(&[added.clone(), args_done, done.clone()])
+        )
+        .calls,
+        one
+    );
+    // Only a finished item (no added): a whole call.
+    assert_eq!(run_events(Api::Responses, &events(&[done])).calls, one);
+    // Only the added item: named, arguments not trusted ("{}").
+    assert_eq!(
+        run_events(Api::Responses, &events(&[added])).calls,
+        [call(0, "c1", "f", "{}")]
+    );
+}
