@@ -10,11 +10,14 @@
 pub mod chunk;
 mod client;
 mod connect_log;
+mod conversation;
+mod dialect;
 mod error;
 pub mod ffi;
 #[cfg(feature = "test-hooks")]
 pub mod fuzzing;
 mod log;
+mod message;
 mod options;
 mod outcome;
 mod panic;
@@ -25,4 +28,5 @@ mod sink;
 pub mod sse;
 mod status;
 mod thread;
+mod tool_calls;
 mod wait;

@@ -1,0 +1,28 @@
+//! Chat Completions: the body is the caller's format already. Only the order of the merge and
+//! `stream_options` are decided here; the stream itself is read by the existing engine.
+
+use super::BodyInput;
+use serde_json::{json, Map, Value};
+
+/// Defaults, `messages`, `model`, `stream`, `tools`, then `params_json`; then, for a streaming
+/// request with `stream_usage`, `"stream_options":{"include_usage":true}` unless the defaults
+/// or `params_json` set `stream_options`.
+pub(super) fn build_body(input: &BodyInput<'_>) -> Map<String, Value> {
+    let mut body = input.defaults.clone();
+    body.insert("messages".into(), Value::Array(input.messages.to_vec()));
+    if let Some(model) = input.model {
+        body.insert("model".into(), Value::from(model));
+    }
+    body.insert("stream".into(), Value::Bool(input.stream));
+    if let Some(tools) = input.tools {
+        body.insert("tools".into(), tools.clone());
+    }
+    if let Some(params) = input.params {
+        body.extend(params.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    let streaming = body.get("stream") == Some(&Value::Bool(true));
+    if input.stream_usage && streaming && !body.contains_key("stream_options") {
+        body.insert("stream_options".into(), json!({ "include_usage": true }));
+    }
+    body
+}

@@ -1,0 +1,446 @@
+//! The OpenAI Responses API (`POST {base}/responses`).
+//!
+//! Body: system messages → `instructions` (several joined with a blank line); user and other
+//! messages → `{"type":"message","role","content"}` input items (text stays a string; content
+//! parts become `input_text` / `input_image`); assistant text → an assistant message item
+//! with string content (the form OpenAI documents for input and llama.cpp accepts); assistant
+//! tool calls → `function_call` items; tool results → `function_call_output` items; tools →
+//! the flat `{"type":"function","name","description","parameters","strict"}` form, with
+//! `strict` false unless the chat tool said otherwise (Responses makes an omitted `strict`
+//! strict, Chat Completions does not); `max_tokens` / `max_completion_tokens` →
+//! `max_output_tokens`.
+//!
+//! Events: `response.output_text.delta` → token; `response.reasoning_text.delta` and
+//! `response.reasoning_summary_text.delta` → reasoning; `function_call` output items and
+//! `response.function_call_arguments.delta` → tool fragments; `response.completed` /
+//! `response.incomplete` → finish reason, usage, terminal; `response.failed`, `error` events
+//! and `{"error":{...}}` documents (llama.cpp's in-stream error) → server error.
+//!
+//! Which call an arguments delta belongs to: its `item_id` (OpenAI and llama.cpp send it; the
+//! item's `id` in `response.output_item.added`), else its `output_index` (llama.cpp sends
+//! none). Calls are numbered in order of appearance and that number is the fragment's
+//! `index`. When a call's arguments never came as deltas, the full text of
+//! `response.function_call_arguments.done` or `response.output_item.done` is used once (the
+//! `arguments` of `response.output_item.added` never are: deltas follow it).
+
+use super::{
+    call_arguments, content_text, error_message, image_url, join_system, map_token_limit, usage,
+    BodyInput, Event,
+};
+use crate::tool_calls::Fragment;
+use serde_json::{json, Map, Value};
+use std::borrow::Cow;
+use std::ops::ControlFlow;
+
+pub(super) fn build_body(input: &BodyInput<'_>) -> Map<String, Value> {
+    let mut body = input.defaults.clone();
+    let mut system = Vec::new();
+    let mut items = Vec::with_capacity(input.messages.len());
+    for message in input.messages {
+        translate_message(message, &mut system, &mut items);
+    }
+    if let Some(instructions) = join_system(system) {
+        body.insert("instructions".into(), Value::String(instructions));
+    }
+    body.insert("input".into(), Value::Array(items));
+    if let Some(model) = input.model {
+        body.insert("model".into(), Value::from(model));
+    }
+    body.insert("stream".into(), Value::Bool(input.stream));
+    if let Some(tools) = input.tools {
+        body.insert("tools".into(), translate_tools(tools));
+    }
+    if let Some(params) = input.params {
+        body.extend(params.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    map_token_limit(
+        &mut body,
+        input,
+        &["max_output_tokens", "max_completion_tokens", "max_tokens"],
+        "max_output_tokens",
+        None,
+    );
+    body
+}
+
+fn translate_message<'m>(
+    message: &'m Value,
+    system: &mut Vec<Cow<'m, str>>,
+    items: &mut Vec<Value>,
+) {
+    let Some(role) = message.get("role").and_then(Value::as_str) else {
+        items.push(message.clone()); // not a chat message: the server decides
+        return;
+    };
+    let content = message.get("content");
+    match role {
+        "system" => system.extend(content_text(content)),
+        "tool" => items.push(json!({
+            "type": "function_call_output",
+            "call_id": message.get("tool_call_id").cloned().unwrap_or(Value::Null),
+            "output": match content {
+                Some(Value::Array(parts)) => Value::Array(parts.iter().map(input_part).collect()),
+                _ => Value::String(content_text(content).unwrap_or_default().into_owned()),
+            },
+        })),
+        "assistant" => {
+            if let Some(text) = content_text(content).filter(|t| !t.is_empty()) {
+                items.push(json!({"type": "message", "role": "assistant", "content": text}));
+            }
+            let calls = message.get("tool_calls").and_then(Value::as_array);
+            for call in calls.into_iter().flatten() {
+                let function = call.get("function");
+                items.push(json!({
+                    "type": "function_call",
+                    "call_id": call.get("id").cloned().unwrap_or(Value::Null),
+                    "name": function.and_then(|f| f.get("name")).cloned().unwrap_or(Value::Null),
+                    "arguments": call_arguments(function),
+                }));
+            }
+        }
+        _ => {
+            let content = match content {
+                Some(Value::Array(parts)) => Value::Array(parts.iter().map(input_part).collect()),
+                Some(other) => other.clone(),
+                None => Value::String(String::new()),
+            };
+            items.push(json!({"type": "message", "role": role, "content": content}));
+        }
+    }
+}
+
+/// A chat content part as a Responses input part: `text` → `input_text`, `image_url` →
+/// `input_image` (detail kept, else `"auto"`); anything else as given.
+fn input_part(part: &Value) -> Value {
+    match part.get("type").and_then(Value::as_str) {
+        Some("text") => json!({
+            "type": "input_text",
+            "text": part.get("text").cloned().unwrap_or_default(),
+        }),
+        Some("image_url") => match image_url(part) {
+            Some((url, detail)) => json!({
+                "type": "input_image",
+                "image_url": url,
+                "detail": detail.cloned().unwrap_or_else(|| Value::from("auto")),
+            }),
+            None => part.clone(),
+        },
+        _ => part.clone(),
+    }
+}
+
+/// Chat tools (`{"type":"function","function":{...}}`) → the flat Responses form; other
+/// entries as given.
+fn translate_tools(tools: &Value) -> Value {
+    let Some(tools) = tools.as_array() else {
+        return tools.clone();
+    };
+    let tools = tools.iter().map(|tool| {
+        let Some(function) = tool.get("function").and_then(Value::as_object) else {
+            return tool.clone();
+        };
+        let mut flat = Map::new();
+        flat.insert("type".into(), Value::from("function"));
+        flat.insert(
+            "name".into(),
+            function.get("name").cloned().unwrap_or_default(),
+        );
+        if let Some(description) = function.get("description") {
+            flat.insert("description".into(), description.clone());
+        }
+        flat.insert(
+            "parameters".into(),
+            function
+                .get("parameters")
+                .cloned()
+                .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
+        );
+        flat.insert(
+            "strict".into(),
+            function
+                .get("strict")
+                .cloned()
+                .unwrap_or(Value::Bool(false)),
+        );
+        Value::Object(flat)
+    });
+    Value::Array(tools.collect())
+}
+
+/// A function call seen in the stream.
+#[derive(Debug)]
+struct Call {
+    item_id: Option<String>,
+    output_index: Option<u64>,
+    /// Arguments text has been passed on for this call (deltas or a whole text).
+    arguments_seen: bool,
+}
+
+/// The Responses stream mapper (see the module notes).
+#[derive(Debug, Default)]
+pub(crate) struct ResponsesStream {
+    calls: Vec<Call>,
+    terminal: bool,
+}
+
+impl ResponsesStream {
+    pub(crate) fn is_terminal(&self) -> bool {
+        self.terminal
+    }
+
+    /// The call an event is about, by item id, else output index; started when unknown.
+    fn call(&mut self, item_id: Option<&str>, output_index: Option<u64>) -> usize {
+        let found = match item_id {
+            Some(id) => self
+                .calls
+                .iter()
+                .position(|c| c.item_id.as_deref() == Some(id)),
+            None => None,
+        }
+        .or_else(|| {
+            let index = output_index?;
+            self.calls.iter().position(|c| {
+                c.output_index == Some(index) && (item_id.is_none() || c.item_id.is_none())
+            })
+        });
+        let position = found.unwrap_or_else(|| {
+            self.calls.push(Call {
+                item_id: None,
+                output_index: None,
+                arguments_seen: false,
+            });
+            self.calls.len() - 1
+        });
+        let call = &mut self.calls[position];
+        if call.item_id.is_none() {
+            call.item_id = item_id.map(str::to_owned);
+        }
+        if call.output_index.is_none() {
+            call.output_index = output_index;
+        }
+        position
+    }
+
+    /// A `function_call` item (from `output_item.added` / `.done`, or a whole response).
+    /// `whole`: the item is finished (`.done`, a whole response), so its `arguments` are the
+    /// whole text, used when no delta brought any; an added item's arguments are not used
+    /// (deltas follow).
+    fn function_item<B>(
+        &mut self,
+        item: &Value,
+        output_index: Option<u64>,
+        whole: bool,
+        emit: &mut impl FnMut(Event<'_>) -> ControlFlow<B>,
+    ) -> ControlFlow<B> {
+        let position = self.call(str_field(item, "id"), output_index);
+        let call = &mut self.calls[position];
+        let arguments = str_field(item, "arguments").filter(|a| whole && !a.is_empty());
+        let arguments = match arguments {
+            Some(text) if !call.arguments_seen => {
+                call.arguments_seen = true;
+                Some(Cow::Borrowed(text))
+            }
+            _ => None,
+        };
+        emit(Event::ToolFragment(Fragment {
+            index: Some(position as u64),
+            id: str_field(item, "call_id"),
+            name: str_field(item, "name"),
+            arguments,
+        }))
+    }
+
+    pub(super) fn on_event<B>(
+        &mut self,
+        kind: &str,
+        event: &Value,
+        emit: &mut impl FnMut(Event<'_>) -> ControlFlow<B>,
+    ) -> ControlFlow<B> {
+        let output_index = event.get("output_index").and_then(Value::as_u64);
+        match kind {
+            "response.output_text.delta" => match str_field(event, "delta") {
+                Some(text) if !text.is_empty() => emit(Event::Token(text)),
+                _ => emit(Event::Ignored),
+            },
+            "response.reasoning_text.delta" | "response.reasoning_summary_text.delta" => {
+                match str_field(event, "delta") {
+                    Some(text) if !text.is_empty() => emit(Event::Reasoning(text)),
+                    _ => emit(Event::Ignored),
+                }
+            }
+            "response.output_item.added" | "response.output_item.done" => match event.get("item") {
+                Some(item) if str_field(item, "type") == Some("function_call") => {
+                    let whole = kind == "response.output_item.done";
+                    self.function_item(item, output_index, whole, emit)
+                }
+                _ => emit(Event::Ignored),
+            },
+            "response.function_call_arguments.delta" => {
+                let position = self.call(str_field(event, "item_id"), output_index);
+                match str_field(event, "delta") {
+                    Some(delta) if !delta.is_empty() => {
+                        self.calls[position].arguments_seen = true;
+                        emit(Event::ToolFragment(Fragment {
+                            index: Some(position as u64),
+                            arguments: Some(Cow::Borrowed(delta)),
+                            ..Fragment::default()
+                        }))
+                    }
+                    _ => emit(Event::Ignored),
+                }
+            }
+            "response.function_call_arguments.done" => {
+                let position = self.call(str_field(event, "item_id"), output_index);
+                let call = &mut self.calls[position];
+                match str_field(event, "arguments") {
+                    Some(text) if !text.is_empty() && !call.arguments_seen => {
+                        call.arguments_seen = true;
+                        emit(Event::ToolFragment(Fragment {
+                            index: Some(position as u64),
+                            name: str_field(event, "name"),
+                            arguments: Some(Cow::Borrowed(text)),
+                            ..Fragment::default()
+                        }))
+                    }
+                    _ => emit(Event::Ignored),
+                }
+            }
+            "response.completed" | "response.incomplete" => {
+                let response = event.get("response").unwrap_or(&Value::Null);
+                self.terminal = true;
+                self.finish(response, kind == "response.incomplete", emit)?;
+                emit(Event::Terminal)
+            }
+            "response.failed" => {
+                let response = event.get("response").unwrap_or(&Value::Null);
+                emit(Event::ServerError(failure_message(response)))
+            }
+            "error" => emit(Event::ServerError(
+                error_message(event).unwrap_or_else(|| event.to_string()),
+            )),
+            _ => match event.get("error") {
+                Some(error) if error.is_object() || error.is_string() => emit(Event::ServerError(
+                    error_message(event).unwrap_or_else(|| error.to_string()),
+                )),
+                _ => emit(Event::Ignored),
+            },
+        }
+    }
+
+    /// The finish reason and usage of a finished response object.
+    fn finish<B>(
+        &mut self,
+        response: &Value,
+        incomplete: bool,
+        emit: &mut impl FnMut(Event<'_>) -> ControlFlow<B>,
+    ) -> ControlFlow<B> {
+        let reason = if incomplete {
+            match response
+                .get("incomplete_details")
+                .and_then(|d| str_field(d, "reason"))
+            {
+                None | Some("max_output_tokens") => "length",
+                Some(other) => other,
+            }
+        } else {
+            let has_calls = !self.calls.is_empty()
+                || response
+                    .get("output")
+                    .and_then(Value::as_array)
+                    .is_some_and(|items| {
+                        items
+                            .iter()
+                            .any(|i| str_field(i, "type") == Some("function_call"))
+                    });
+            if has_calls {
+                "tool_calls"
+            } else {
+                "stop"
+            }
+        };
+        emit(Event::FinishReason(reason))?;
+        match response.get("usage") {
+            Some(counts @ Value::Object(_)) => {
+                let count = |name| counts.get(name).and_then(Value::as_i64);
+                emit(Event::Usage(usage(
+                    count("input_tokens").unwrap_or(-1),
+                    count("output_tokens").unwrap_or(-1),
+                    count("total_tokens"),
+                )))
+            }
+            _ => ControlFlow::Continue(()),
+        }
+    }
+
+    /// A whole response object: its `output` items in order, then the finish reason, usage
+    /// and `Terminal`; an error object or a failed response: `ServerError`.
+    pub(super) fn on_whole<B>(
+        &mut self,
+        response: &Value,
+        emit: &mut impl FnMut(Event<'_>) -> ControlFlow<B>,
+    ) -> ControlFlow<B> {
+        let status = str_field(response, "status");
+        if status == Some("failed")
+            || response.get("error").is_some_and(|e| !e.is_null())
+                && response.get("output").is_none()
+        {
+            return emit(Event::ServerError(failure_message(response)));
+        }
+        let items = response.get("output").and_then(Value::as_array);
+        for (index, item) in items.into_iter().flatten().enumerate() {
+            match str_field(item, "type") {
+                Some("message") => {
+                    let parts = item.get("content").and_then(Value::as_array);
+                    for part in parts.into_iter().flatten() {
+                        if str_field(part, "type") == Some("output_text") {
+                            if let Some(text) = str_field(part, "text").filter(|t| !t.is_empty()) {
+                                emit(Event::Token(text))?;
+                            }
+                        }
+                    }
+                }
+                Some("reasoning") => {
+                    let texts = |key| {
+                        item.get(key)
+                            .and_then(Value::as_array)
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|part| str_field(part, "text"))
+                            .filter(|t| !t.is_empty())
+                    };
+                    // The reasoning itself when the server gives it (llama.cpp), else OpenAI's
+                    // summary.
+                    if texts("content").next().is_some() {
+                        for text in texts("content") {
+                            emit(Event::Reasoning(text))?;
+                        }
+                    } else {
+                        for text in texts("summary") {
+                            emit(Event::Reasoning(text))?;
+                        }
+                    }
+                }
+                Some("function_call") => {
+                    self.function_item(item, Some(index as u64), true, emit)?;
+                }
+                _ => {}
+            }
+        }
+        self.terminal = true;
+        self.finish(response, status == Some("incomplete"), emit)?;
+        emit(Event::Terminal)
+    }
+}
+
+/// The message of a failed response (`response.error.message`), or a generic one.
+fn failure_message(response: &Value) -> String {
+    error_message(response).unwrap_or_else(|| {
+        "the server reported that the response failed (status \"failed\") without a message"
+            .to_owned()
+    })
+}
+
+/// A string field of an object.
+fn str_field<'v>(value: &'v Value, key: &str) -> Option<&'v str> {
+    value.get(key).and_then(Value::as_str)
+}
