@@ -48,10 +48,21 @@
 #define YLOKH_EVENT_DONE 4
 
 /*
+ (0.2) A complete tool call (`text` is its JSON), under the rules of `on_tool_call`: only
+ when the answer ended well, after the last TOKEN, in index order, before DONE.
+ */
+#define YLOKH_EVENT_TOOL_CALL 5
+
+/*
  A client: its own runtime threads, a pool of keep-alive connections, and the requests it
  runs. Thread-safe: requests may be started from any thread.
  */
 typedef struct ylokh_client ylokh_client;
+
+/*
+ A message history: a JSON array of chat messages. One thread at a time.
+ */
+typedef struct ylokh_conversation ylokh_conversation;
 
 /*
  Client settings. Create with `ylokh_options_new` or `ylokh_options_new_compatible`, free
@@ -73,11 +84,6 @@ typedef struct ylokh_request ylokh_request;
 typedef uint32_t ylokh_status;
 
 /*
- A log callback: `message` (UTF-8, NUL-terminated, `len` bytes) is borrowed for the call.
- */
-typedef void (*ylokh_log_fn)(void *user_data, uint32_t level, const char *message, size_t len);
-
-/*
  One chat message. Both strings are copied by `ylokh_chat_start`.
  */
 typedef struct ylokh_message {
@@ -90,6 +96,36 @@ typedef struct ylokh_message {
    */
   const char *content;
 } ylokh_message;
+
+/*
+ (0.2) A tool call, complete (`on_tool_call`, where every member is set) or a piece of one as
+ it streams in (`on_tool_call_delta`). Library-allocated; borrowed until the callback returns.
+ */
+typedef struct ylokh_tool_call {
+  /*
+   Position among this answer's tool calls, from 0, in the order the calls first appeared
+   (whatever index the server sent).
+   */
+  uint32_t index;
+  /*
+   The server's id; when it sent none: "call_<index>". Never NULL.
+   */
+  const char *id;
+  /*
+   Never NULL in `on_tool_call`; in a delta: NULL unless this delta brings the name.
+   */
+  const char *name;
+  /*
+   `on_tool_call`: the whole JSON text ("{}" when the server sent none or ""); in a delta:
+   only the new fragment. NUL-terminated; `arguments_len` is authoritative.
+   */
+  const char *arguments;
+  size_t arguments_len;
+  /*
+   `on_tool_call`: whether `arguments` parse as a JSON object; in a delta: false.
+   */
+  bool arguments_valid;
+} ylokh_tool_call;
 
 /*
  How a request ended, as `on_done` (or the pull interface's DONE event) sees it.
@@ -118,7 +154,89 @@ typedef struct ylokh_result {
   int64_t prompt_tokens;
   int64_t completion_tokens;
   int64_t total_tokens;
+  /*
+   (0.2) The assistant message as it arrived, ready for `ylokh_conversation_add_json`:
+   `{"role":"assistant","content":TEXT or null,"reasoning_content":TEXT (only when there was
+   some),"tool_calls":[{"id","type":"function","function":{"name","arguments"}}...] (only
+   when the status is YLOKH_OK and there were calls)}`. Also set on failure (what arrived so
+   far, never tool calls); NULL only when no response arrived.
+   */
+  const char *message_json;
+  /*
+   (0.2) The number of complete tool calls handed out (`on_tool_call` or TOOL_CALL events).
+   */
+  uint32_t n_tool_calls;
 } ylokh_result;
+
+/*
+ What to ask and where the answer goes. The caller allocates it, sets `struct_size` to
+ `sizeof(ylokh_chat_request)` and every member it uses (zero the rest, e.g. with `= {0}`).
+ Read at start: the caller may free it, and what it points to, right after the call returns.
+ */
+typedef struct ylokh_chat_request {
+  /*
+   `sizeof(ylokh_chat_request)` as the caller's header has it; members past it count as
+   NULL/false (a program built against an older header keeps working).
+   */
+  size_t struct_size;
+  /*
+   NULL: the client's default model.
+   */
+  const char *model;
+  /*
+   Either `messages` + `n_messages` ...
+   */
+  const struct ylokh_message *messages;
+  size_t n_messages;
+  /*
+   ... or a conversation (copied at start); not both.
+   */
+  const struct ylokh_conversation *conversation;
+  /*
+   NULL or a JSON array of tool definitions (chat format), sent as `"tools"` before
+   `params_json` is merged.
+   */
+  const char *tools_json;
+  /*
+   NULL or a JSON object of extra body parameters, merged last (its keys win).
+   */
+  const char *params_json;
+  bool stream;
+  /*
+   true: events through `ylokh_request_next`; the callback members must then all be NULL.
+   */
+  bool pull;
+  /*
+   Passed back to every callback.
+   */
+  void *user_data;
+  /*
+   As in `ylokh_callbacks`.
+   */
+  int (*on_token)(void *user_data, const char *text, size_t len);
+  int (*on_reasoning)(void *user_data, const char *text, size_t len);
+  int (*on_chunk)(void *user_data, const char *json, size_t len);
+  /*
+   Each piece of a tool call as it streams in (`name` only on the delta that brings it,
+   `arguments` only the new fragment). Never a complete call: those go to `on_tool_call`.
+   */
+  int (*on_tool_call_delta)(void *user_data, const struct ylokh_tool_call *call);
+  /*
+   Each complete tool call, only when the answer ended well (the status will be YLOKH_OK):
+   after the last `on_token`, in index order, before `on_done`. A stream that breaks off
+   hands out none.
+   */
+  int (*on_tool_call)(void *user_data, const struct ylokh_tool_call *call);
+  /*
+   Exactly once per started request, after every other callback, whatever happened.
+   */
+  void (*on_done)(void *user_data, const struct ylokh_result *result);
+} ylokh_chat_request;
+
+/*
+ A log callback: `message` (UTF-8, NUL-terminated, `len` bytes) is borrowed for the call.
+ */
+typedef void (*ylokh_log_fn)(void *user_data, uint32_t level, const char *message, size_t len);
 
 /*
  The callbacks of one request. Every member may be NULL; the struct is copied at start.
@@ -157,11 +275,13 @@ typedef struct ylokh_callbacks {
  */
 typedef struct ylokh_event {
   /*
-   YLOKH_EVENT_TOKEN, _REASONING, _CHUNK or _DONE.
+   YLOKH_EVENT_TOKEN, _REASONING, _CHUNK, _TOOL_CALL or _DONE.
    */
   uint32_t kind;
   /*
-   TOKEN, REASONING: the text; CHUNK: the JSON; DONE: NULL. NUL-terminated.
+   TOKEN, REASONING: the text; CHUNK: the JSON; TOOL_CALL: the complete call as JSON
+   `{"index":I,"id":ID,"type":"function","function":{"name":N,"arguments":ARGS}}`;
+   DONE: NULL. NUL-terminated.
    */
   const char *text;
   /*
@@ -250,6 +370,18 @@ extern "C" {
 #endif // __cplusplus
 
 /*
+ Starts a chat described by `*req` and writes its handle to `*out`.
+
+ Everything `ylokh_chat_start` promises holds (on_done exactly once, last, on a library
+ thread; the body merge order; retries; cancel). A non-zero return from any callback stops
+ the request with YLOKH_ABORTED. When this returns an error, no callback runs and `*out` is
+ untouched.
+ */
+ylokh_status ylokh_chat_send(struct ylokh_client *client,
+                             const struct ylokh_chat_request *req,
+                             struct ylokh_request **out);
+
+/*
  Creates a client from `opts` (copied, so it may be freed right after; NULL: the Ylokh
  preset) and writes it to `*out`. The caller owns the client: free it with
  `ylokh_client_free`, from any thread. Any thread; about 2 ms (it starts the client's threads).
@@ -264,6 +396,67 @@ ylokh_status ylokh_client_new(const struct ylokh_options *opts, struct ylokh_cli
  them with `ylokh_request_free`).
  */
 void ylokh_client_free(struct ylokh_client *client);
+
+/*
+ A new, empty conversation; NULL only when out of memory. Free it with
+ `ylokh_conversation_free`.
+ */
+struct ylokh_conversation *ylokh_conversation_new(void);
+
+/*
+ Frees a conversation. NULL does nothing. Requests started from it are not affected (they
+ copied it).
+ */
+void ylokh_conversation_free(struct ylokh_conversation *c);
+
+/*
+ Appends `{"role":ROLE,"content":CONTENT}`. Both strings are copied (UTF-8, not NULL).
+ */
+ylokh_status ylokh_conversation_add(struct ylokh_conversation *c,
+                                    const char *role,
+                                    const char *content);
+
+/*
+ Appends one message given as JSON: an object with a string `"role"` (for example an
+ answer's `ylokh_result.message_json`). Kept as given; anything else is
+ YLOKH_INVALID_ARGUMENT and changes nothing.
+ */
+ylokh_status ylokh_conversation_add_json(struct ylokh_conversation *c, const char *message_json);
+
+/*
+ Appends a tool's result: `{"role":"tool","tool_call_id":ID,"content":CONTENT}`.
+ */
+ylokh_status ylokh_conversation_add_tool_result(struct ylokh_conversation *c,
+                                                const char *tool_call_id,
+                                                const char *content);
+
+/*
+ Appends a message with an image: content becomes
+ `[{"type":"text","text":TEXT},{"type":"image_url","image_url":{"url":URL}}]` (no text part
+ when `text` is NULL). `image` is a file path (read now and sent as a base64 `data:` URL with
+ its MIME type from the file's first bytes: PNG, JPEG, GIF or WebP; other files:
+ YLOKH_INVALID_ARGUMENT), or an http(s) or `data:` URL (sent as given).
+ */
+ylokh_status ylokh_conversation_add_image(struct ylokh_conversation *c,
+                                          const char *role,
+                                          const char *text,
+                                          const char *image);
+
+/*
+ The number of messages; 0 for NULL.
+ */
+size_t ylokh_conversation_len(const struct ylokh_conversation *c);
+
+/*
+ The conversation as a JSON array (UTF-8, NUL-terminated), borrowed: valid until the next
+ change to the conversation or its free. NULL when `c` is NULL.
+ */
+const char *ylokh_conversation_json(const struct ylokh_conversation *c);
+
+/*
+ Keeps the first `n` messages (`n` > the length: YLOKH_INVALID_ARGUMENT, nothing changes).
+ */
+ylokh_status ylokh_conversation_truncate(struct ylokh_conversation *c, size_t n);
 
 /*
  Sends the library's log records at or above `max_level` (YLOKH_LOG_ERROR .. _TRACE) to `fn`
@@ -403,7 +596,7 @@ ylokh_status ylokh_options_set_pull_chunks(struct ylokh_options *opts, bool enab
 
  The body is the client's default params, then `messages`, `model` (NULL: the client's
  default) and `stream`, then every key of `params_json` (NULL or a JSON object; later keys
- win, like the seed's `**kwargs`). All strings are copied.
+ win: extra body parameters). All strings are copied.
 
  With `callbacks` (copied), they run on a library thread; `on_done` runs exactly once, last,
  whatever happens. With `callbacks == NULL`, events wait for `ylokh_request_next`.

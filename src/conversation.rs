@@ -97,10 +97,12 @@ impl Conversation {
         self.spans.len()
     }
 
+    #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
         self.spans.is_empty()
     }
 
+    #[cfg(test)]
     /// The messages as a JSON array.
     pub(crate) fn json(&self) -> &str {
         &self.buf[..self.buf.len() - 1]

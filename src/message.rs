@@ -17,6 +17,7 @@ pub(crate) struct MessageBuilder {
 }
 
 impl MessageBuilder {
+    #[cfg(test)]
     pub(crate) fn new() -> Self {
         Self::default()
     }
@@ -33,14 +34,17 @@ impl MessageBuilder {
         self.reasoning.push_str(text);
     }
 
+    #[cfg(test)]
     pub(crate) fn content(&self) -> &str {
         &self.content
     }
 
+    #[cfg(test)]
     pub(crate) fn reasoning(&self) -> &str {
         &self.reasoning
     }
 
+    #[cfg(test)]
     /// Forgets the text (e.g. before a retry), keeping the buffers' capacity.
     pub(crate) fn clear(&mut self) {
         self.content.clear();

@@ -12,6 +12,10 @@ pub struct Outcome {
     pub message: Option<String>,
     pub finish_reason: Option<String>,
     pub usage: Usage,
+    /// The assistant message as it arrived (chat format), `None` only when no response arrived.
+    pub message_json: Option<String>,
+    /// Complete tool calls handed out.
+    pub n_tool_calls: u32,
 }
 
 impl Outcome {
@@ -23,6 +27,8 @@ impl Outcome {
             message: Some(error.message),
             finish_reason: None,
             usage: Usage::default(),
+            message_json: None,
+            n_tool_calls: 0,
         }
     }
 

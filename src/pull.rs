@@ -18,6 +18,8 @@ pub enum PullEvent {
     Token(Vec<u8>),
     Reasoning(Vec<u8>),
     Chunk(Vec<u8>),
+    /// A complete tool call as JSON (`ToolCall::to_event_json`).
+    ToolCall(Vec<u8>),
     Done(Box<Outcome>),
 }
 
@@ -25,7 +27,10 @@ impl PullEvent {
     /// The text's buffer, to be recycled.
     pub fn into_buffer(self) -> Option<Vec<u8>> {
         match self {
-            PullEvent::Token(b) | PullEvent::Reasoning(b) | PullEvent::Chunk(b) => Some(b),
+            PullEvent::Token(b)
+            | PullEvent::Reasoning(b)
+            | PullEvent::Chunk(b)
+            | PullEvent::ToolCall(b) => Some(b),
             PullEvent::Done(_) => None,
         }
     }
@@ -37,6 +42,7 @@ pub enum TextKind {
     Token,
     Reasoning,
     Chunk,
+    ToolCall,
 }
 
 #[derive(Default)]
@@ -85,6 +91,7 @@ impl PullQueue {
                         TextKind::Token => PullEvent::Token(buffer),
                         TextKind::Reasoning => PullEvent::Reasoning(buffer),
                         TextKind::Chunk => PullEvent::Chunk(buffer),
+                        TextKind::ToolCall => PullEvent::ToolCall(buffer),
                     });
                     // The consumer sleeps only on an empty queue.
                     if inner.events.len() == 1 {

@@ -7,6 +7,7 @@
 use crate::error::Error;
 use crate::outcome::Outcome;
 use crate::pull::{PullQueue, TextKind};
+use crate::tool_calls::{ToolCall, ToolCallDelta};
 use std::sync::Arc;
 
 /// Receives one request's events, in order, on a library thread; never two calls at once.
@@ -18,6 +19,10 @@ pub trait EventHandler: Send {
     fn reasoning(&mut self, text: &str) -> Result<(), Error>;
     /// The raw JSON of every parsed document.
     fn chunk(&mut self, json: &[u8]) -> Result<(), Error>;
+    /// A piece of a tool call as it streams in (never a complete call).
+    fn tool_call_delta(&mut self, delta: &ToolCallDelta<'_>) -> Result<(), Error>;
+    /// A complete tool call, only once the answer ended well, in index order.
+    fn tool_call(&mut self, call: &ToolCall) -> Result<(), Error>;
     /// The last event, exactly once, whatever happened.
     fn done(&mut self, outcome: Outcome);
 }
@@ -56,6 +61,25 @@ impl Sink {
                 Ok(())
             }
             Sink::Queue(_) => Ok(()),
+        }
+    }
+
+    /// Deltas go to a handler only: the pull queue takes complete calls.
+    pub fn tool_call_delta(&mut self, delta: &ToolCallDelta<'_>) -> Result<(), Error> {
+        match self {
+            Sink::Handler(h) => h.tool_call_delta(delta),
+            Sink::Queue(_) => Ok(()),
+        }
+    }
+
+    pub async fn tool_call(&mut self, call: &ToolCall) -> Result<(), Error> {
+        match self {
+            Sink::Handler(h) => h.tool_call(call),
+            Sink::Queue(q) => {
+                q.push_text(TextKind::ToolCall, call.to_event_json().as_bytes())
+                    .await;
+                Ok(())
+            }
         }
     }
 

@@ -55,6 +55,7 @@ pub(crate) struct ToolCallDelta<'a> {
 }
 
 /// An owned [`ToolCallDelta`] (what [`ToolCallAssembler::apply`] returns).
+#[cfg(test)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct DeltaEvent {
     pub index: u32,
@@ -63,6 +64,7 @@ pub(crate) struct DeltaEvent {
     pub arguments: String,
 }
 
+#[cfg(test)]
 impl From<ToolCallDelta<'_>> for DeltaEvent {
     fn from(d: ToolCallDelta<'_>) -> Self {
         DeltaEvent {
@@ -118,11 +120,13 @@ impl ToolCallAssembler {
         self.calls.is_empty()
     }
 
+    #[cfg(test)]
     /// The number of calls started so far.
     pub(crate) fn len(&self) -> usize {
         self.calls.len()
     }
 
+    #[cfg(test)]
     /// How many malformed fragments or fields were skipped.
     pub(crate) fn anomalies(&self) -> u32 {
         self.anomalies
@@ -153,6 +157,7 @@ impl ToolCallAssembler {
         }
     }
 
+    #[cfg(test)]
     /// [`apply_with`](Self::apply_with), collecting the deltas.
     pub(crate) fn apply(&mut self, fragments: &Value) -> Vec<DeltaEvent> {
         let mut out = Vec::new();
@@ -163,6 +168,7 @@ impl ToolCallAssembler {
         out
     }
 
+    #[cfg(test)]
     /// Folds `delta.tool_calls` given as JSON text (e.g. a `RawValue` borrowed from the
     /// chunk). Text that is not JSON is an error and folds nothing.
     pub(crate) fn apply_json_with<B>(
@@ -212,6 +218,7 @@ impl ToolCallAssembler {
         }
     }
 
+    #[cfg(test)]
     /// [`apply_function_call_with`](Self::apply_function_call_with), collecting the deltas.
     pub(crate) fn apply_function_call(&mut self, function_call: &Value) -> Vec<DeltaEvent> {
         let mut out = Vec::new();
@@ -394,6 +401,7 @@ pub(crate) fn is_json_object(text: &str) -> bool {
         && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
 }
 
+#[cfg(test)]
 /// The calls of a non-streamed `choices[0].message`: each entry of `message.tool_calls` is a
 /// whole call (its `index`, if any, is not used for grouping); when there are none, the legacy
 /// `message.function_call` is call 0.
@@ -447,6 +455,7 @@ impl ToolCall {
         out
     }
 
+    #[cfg(test)]
     /// The message form `{"id":ID,"type":"function","function":{"name":N,"arguments":ARGS}}`
     /// (an element of an assistant message's `tool_calls`).
     pub(crate) fn to_message_json(&self) -> String {

@@ -33,4 +33,8 @@ pub struct Parsed<'a> {
     pub error: Option<String>,
     /// Whether `choices` held at least one element.
     pub has_choice: bool,
+    /// The raw JSON of `delta.tool_calls` (or `message.tool_calls`), when not null.
+    pub tool_calls: Option<&'a str>,
+    /// The raw JSON of the legacy `delta.function_call` (or `message.function_call`).
+    pub function_call: Option<&'a str>,
 }

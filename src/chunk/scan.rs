@@ -297,6 +297,11 @@ fn delta_field(s: &mut Scanner<'_>, key: &[u8], found: &mut Found) -> Option<()>
         b"content" => s.text(&mut found.content),
         b"reasoning_content" => s.text(&mut found.reasoning_content),
         b"reasoning" => s.text(&mut found.reasoning),
+        // Tool calls are rare and need the assembler: serde reads those chunks (null is skipped).
+        b"tool_calls" | b"function_call" => match s.peek()? {
+            b'n' => s.literal(b"null"),
+            _ => None,
+        },
         _ => s.skip(4),
     }
 }
@@ -373,6 +378,8 @@ pub fn parse<'a>(json: &'a [u8], scratch: &'a mut String) -> Option<Parsed<'a>> 
             finish_reason: text(found.finish_reason)?,
             usage: None,
             error: None,
+            tool_calls: None,
+            function_call: None,
             has_choice: found.has_choice,
         });
     }
@@ -410,6 +417,8 @@ pub fn parse<'a>(json: &'a [u8], scratch: &'a mut String) -> Option<Parsed<'a>> 
         finish_reason,
         usage: None,
         error: None,
+        tool_calls: None,
+        function_call: None,
         has_choice: found.has_choice,
     })
 }

@@ -21,6 +21,8 @@ pub fn parse_with_serde(json: &[u8]) -> Result<Parsed<'_>, serde_json::Error> {
         if let Some(delta) = choice.delta.or(choice.message) {
             parsed.content = delta.content.map(|s| s.0);
             parsed.reasoning = delta.reasoning_content.or(delta.reasoning).map(|s| s.0);
+            parsed.tool_calls = delta.tool_calls.map(RawValue::get);
+            parsed.function_call = delta.function_call.map(RawValue::get);
         }
     }
     Ok(parsed)
@@ -99,6 +101,10 @@ struct Delta<'a> {
     reasoning_content: Option<Text<'a>>,
     #[serde(borrow, default)]
     reasoning: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    tool_calls: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    function_call: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]

@@ -3,18 +3,58 @@
 //! The per-token path copies the text once into a reused buffer (to add the NUL the contract
 //! promises) and calls the callback: no allocation, no lock.
 
-use super::types::{ylokh_callbacks, CResult};
+use super::types::{ylokh_callbacks, ylokh_result, ylokh_tool_call, CResult};
 use crate::error::Error;
 use crate::outcome::Outcome;
 use crate::sink::EventHandler;
 use crate::status::Status;
+use crate::tool_calls::{ToolCall, ToolCallDelta};
 use std::ffi::{c_char, c_int, c_void};
 
-type TextFn = unsafe extern "C" fn(*mut c_void, *const c_char, usize) -> c_int;
+pub(crate) type TextFn = unsafe extern "C" fn(*mut c_void, *const c_char, usize) -> c_int;
+pub(crate) type ToolCallFn = unsafe extern "C" fn(*mut c_void, *const ylokh_tool_call) -> c_int;
+pub(crate) type DoneFn = unsafe extern "C" fn(*mut c_void, *const ylokh_result);
+
+/// Every callback a request may have (those of `ylokh_callbacks` and of `ylokh_chat_request`).
+#[derive(Clone, Copy)]
+pub(crate) struct Callbacks {
+    pub user_data: *mut c_void,
+    pub on_token: Option<TextFn>,
+    pub on_reasoning: Option<TextFn>,
+    pub on_chunk: Option<TextFn>,
+    pub on_tool_call_delta: Option<ToolCallFn>,
+    pub on_tool_call: Option<ToolCallFn>,
+    pub on_done: Option<DoneFn>,
+}
+
+impl From<ylokh_callbacks> for Callbacks {
+    fn from(c: ylokh_callbacks) -> Self {
+        Callbacks {
+            user_data: c.user_data,
+            on_token: c.on_token,
+            on_reasoning: c.on_reasoning,
+            on_chunk: c.on_chunk,
+            on_tool_call_delta: None,
+            on_tool_call: None,
+            on_done: c.on_done,
+        }
+    }
+}
 
 pub(crate) struct CallbackSink {
-    callbacks: ylokh_callbacks,
+    callbacks: Callbacks,
     text: Vec<u8>,
+    /// NUL-terminated copies of a tool call's id and name, reused.
+    id: Vec<u8>,
+    name: Vec<u8>,
+}
+
+/// `text` with a NUL after it, in `buffer` (reused): a pointer valid until the next change.
+fn nul_terminated(buffer: &mut Vec<u8>, text: &str) -> *const c_char {
+    buffer.clear();
+    buffer.extend_from_slice(text.as_bytes());
+    buffer.push(0);
+    buffer.as_ptr().cast()
 }
 
 // SAFETY: API.md makes the caller promise that `user_data` and the callbacks may be used from a
@@ -22,11 +62,28 @@ pub(crate) struct CallbackSink {
 unsafe impl Send for CallbackSink {}
 
 impl CallbackSink {
-    pub(crate) fn new(callbacks: ylokh_callbacks) -> Self {
+    pub(crate) fn new(callbacks: Callbacks) -> Self {
         CallbackSink {
             callbacks,
             text: Vec::with_capacity(256),
+            id: Vec::new(),
+            name: Vec::new(),
         }
+    }
+
+    /// Calls a tool-call callback with `call`, whose strings live in this sink's buffers.
+    fn call_tool(
+        &mut self,
+        f: Option<ToolCallFn>,
+        name: &str,
+        call: &ylokh_tool_call,
+    ) -> Result<(), Error> {
+        let Some(f) = f else { return Ok(()) };
+        // SAFETY: a C callback of the documented signature; `call` and the strings it points to
+        // (this sink's buffers) live until it returns; `user_data` is valid until on_done
+        // returns (the contract).
+        let rc = unsafe { f(self.callbacks.user_data, call) };
+        aborted(name, rc)
     }
 
     fn call_text(&mut self, f: Option<TextFn>, name: &str, text: &[u8]) -> Result<(), Error> {
@@ -43,14 +100,18 @@ impl CallbackSink {
                 text.len(),
             )
         };
-        if rc != 0 {
-            return Err(Error::new(
-                Status::Aborted,
-                format!("the {name} callback returned {rc}, so the request was stopped"),
-            ));
-        }
-        Ok(())
+        aborted(name, rc)
     }
+}
+
+fn aborted(name: &str, rc: c_int) -> Result<(), Error> {
+    if rc != 0 {
+        return Err(Error::new(
+            Status::Aborted,
+            format!("the {name} callback returned {rc}, so the request was stopped"),
+        ));
+    }
+    Ok(())
 }
 
 impl EventHandler for CallbackSink {
@@ -65,6 +126,42 @@ impl EventHandler for CallbackSink {
 
     fn chunk(&mut self, json: &[u8]) -> Result<(), Error> {
         self.call_text(self.callbacks.on_chunk, "on_chunk", json)
+    }
+
+    fn tool_call_delta(&mut self, delta: &ToolCallDelta<'_>) -> Result<(), Error> {
+        if self.callbacks.on_tool_call_delta.is_none() {
+            return Ok(());
+        }
+        let call = ylokh_tool_call {
+            index: delta.index,
+            id: nul_terminated(&mut self.id, delta.id),
+            name: delta
+                .name
+                .map_or(std::ptr::null(), |n| nul_terminated(&mut self.name, n)),
+            arguments: nul_terminated(&mut self.text, delta.arguments),
+            arguments_len: delta.arguments.len(),
+            arguments_valid: false,
+        };
+        self.call_tool(
+            self.callbacks.on_tool_call_delta,
+            "on_tool_call_delta",
+            &call,
+        )
+    }
+
+    fn tool_call(&mut self, call: &ToolCall) -> Result<(), Error> {
+        if self.callbacks.on_tool_call.is_none() {
+            return Ok(());
+        }
+        let c = ylokh_tool_call {
+            index: call.index,
+            id: nul_terminated(&mut self.id, &call.id),
+            name: nul_terminated(&mut self.name, &call.name),
+            arguments: nul_terminated(&mut self.text, &call.arguments),
+            arguments_len: call.arguments.len(),
+            arguments_valid: call.arguments_valid,
+        };
+        self.call_tool(self.callbacks.on_tool_call, "on_tool_call", &c)
     }
 
     fn done(&mut self, outcome: Outcome) {

@@ -10,7 +10,9 @@
 //! codes as `u32`. Every raw dereference is in an `unsafe {}` block that says why it is sound.
 
 mod callbacks;
+pub mod chat_request;
 pub mod client;
+pub mod conversation;
 pub mod log;
 pub mod misc;
 pub mod options;

@@ -1,10 +1,10 @@
 //! Requests: start, cancel, wait, free, the pull interface, and the blocking convenience.
 
-use super::callbacks::CallbackSink;
+use super::callbacks::{CallbackSink, Callbacks};
 use super::status::{to_c, ylokh_status, YLOKH_OK, YLOKH_PENDING};
 use super::types::{
     ylokh_callbacks, ylokh_event, ylokh_message, CResult, YLOKH_EVENT_CHUNK, YLOKH_EVENT_DONE,
-    YLOKH_EVENT_REASONING, YLOKH_EVENT_TOKEN,
+    YLOKH_EVENT_REASONING, YLOKH_EVENT_TOKEN, YLOKH_EVENT_TOOL_CALL,
 };
 use super::{
     boundary, optional_str, required_ref, required_str, set_last_error, status_boundary,
@@ -13,10 +13,11 @@ use super::{
 use crate::error::Error;
 use crate::options::parse_object;
 use crate::pull::{PullEvent, PullQueue};
-use crate::request::{build_body, RequestState};
+use crate::request::{build_body, text_message, ChatInput, RequestState};
 use crate::sink::Sink;
 use crate::status::Status;
 use crate::thread::on_library_thread;
+use serde_json::Value;
 use std::ffi::c_char;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -51,15 +52,15 @@ fn refuse_on_library_thread(what: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// Collects the messages, checking every pointer and string.
+/// Collects the messages as chat-format JSON, checking every pointer and string.
 ///
 /// # Safety
 /// `messages` is NULL or points to `n` messages whose strings are NULL or NUL-terminated, all
-/// alive for `'a`.
-unsafe fn messages_from_c<'a>(
+/// alive for the call.
+pub(crate) unsafe fn messages_from_c(
     messages: *const ylokh_message,
     n: usize,
-) -> Result<Vec<(&'a str, &'a str)>, Error> {
+) -> Result<Vec<Value>, Error> {
     if n == 0 {
         return Ok(Vec::new());
     }
@@ -71,10 +72,10 @@ unsafe fn messages_from_c<'a>(
     (0..n)
         .map(|i| {
             // SAFETY: not NULL and `n` messages long (our caller's promise), so `i < n` is in
-            // bounds; the strings are NULL or NUL-terminated and alive for 'a.
+            // bounds; the strings are NULL or NUL-terminated and alive for the call.
             unsafe {
                 let m = &*messages.add(i);
-                Ok((
+                Ok(text_message(
                     required_str(m.role, &format!("messages[{i}].role"))?,
                     required_str(m.content, &format!("messages[{i}].content"))?,
                 ))
@@ -83,18 +84,17 @@ unsafe fn messages_from_c<'a>(
         .collect()
 }
 
-/// Checks a request's C arguments and builds its body (and whether the answer is a stream).
+/// Checks a 0.1 request's C arguments: what it asks for.
 ///
 /// # Safety
 /// Every pointer is NULL or valid as `ylokh_chat_start` documents, for the call.
-unsafe fn body_from_c(
-    client: &crate::client::Client,
+unsafe fn input_from_c(
     model: *const c_char,
     messages: *const ylokh_message,
     n_messages: usize,
     params_json: *const c_char,
     stream: bool,
-) -> Result<(Vec<u8>, bool), Error> {
+) -> Result<ChatInput, Error> {
     // SAFETY: the pointers are NULL or valid strings and messages (our caller's promise).
     let (model, messages, params) = unsafe {
         (
@@ -103,23 +103,50 @@ unsafe fn body_from_c(
             optional_str(params_json, "params_json")?,
         )
     };
-    let params = params
-        .map(|json| parse_object(json, "params_json"))
-        .transpose()?;
-    Ok(build_body(
-        client.options(),
-        model,
-        &messages,
-        params,
+    Ok(ChatInput {
+        model: model.map(str::to_owned),
+        messages,
+        tools: None,
+        params: params
+            .map(|json| parse_object(json, "params_json"))
+            .transpose()?,
         stream,
-    ))
+    })
+}
+
+/// Starts a request: builds its body, picks where its events go (the callbacks, or the pull
+/// queue when there are none), and writes the handle to `out` once it runs.
+pub(crate) fn start_request(
+    client: &crate::client::Client,
+    input: &ChatInput,
+    callbacks: Option<Callbacks>,
+    out: Out<'_, *mut ylokh_request>,
+) -> Result<(), Error> {
+    let (body, stream) = build_body(client.options(), input);
+    let (sink, pull) = match callbacks {
+        Some(callbacks) => (Sink::Handler(Box::new(CallbackSink::new(callbacks))), None),
+        None => {
+            let queue = Arc::new(PullQueue::new(client.options().pull_chunks));
+            (Sink::Queue(queue.clone()), Some(queue))
+        }
+    };
+    let state = Arc::new(RequestState::new());
+    let handle = Box::into_raw(Box::new(ylokh_request {
+        state: state.clone(),
+        pull,
+        pulled: Mutex::default(),
+    }));
+    client
+        .start(body, stream, sink, state, || out.write(handle))
+        // SAFETY: the handle was not handed out (the request did not start): ours to free.
+        .inspect_err(|_| drop(unsafe { Box::from_raw(handle) }))
 }
 
 /// Starts a chat completion and writes its handle to `*out`.
 ///
 /// The body is the client's default params, then `messages`, `model` (NULL: the client's
 /// default) and `stream`, then every key of `params_json` (NULL or a JSON object; later keys
-/// win, like the seed's `**kwargs`). All strings are copied.
+/// win: extra body parameters). All strings are copied.
 ///
 /// With `callbacks` (copied), they run on a library thread; `on_done` runs exactly once, last,
 /// whatever happens. With `callbacks == NULL`, events wait for `ylokh_request_next`.
@@ -145,25 +172,8 @@ pub unsafe extern "C" fn ylokh_chat_start(
             )
         };
         // SAFETY: as above.
-        let (body, stream) =
-            unsafe { body_from_c(client, model, messages, n_messages, params_json, stream)? };
-        let (sink, pull) = match callbacks {
-            Some(callbacks) => (Sink::Handler(Box::new(CallbackSink::new(*callbacks))), None),
-            None => {
-                let queue = Arc::new(PullQueue::new(client.options().pull_chunks));
-                (Sink::Queue(queue.clone()), Some(queue))
-            }
-        };
-        let state = Arc::new(RequestState::new());
-        let handle = Box::into_raw(Box::new(ylokh_request {
-            state: state.clone(),
-            pull,
-            pulled: Mutex::default(),
-        }));
-        client
-            .start(body, stream, sink, state, || out.write(handle))
-            // SAFETY: the handle was not handed out (the request did not start): ours to free.
-            .inspect_err(|_| drop(unsafe { Box::from_raw(handle) }))
+        let input = unsafe { input_from_c(model, messages, n_messages, params_json, stream)? };
+        start_request(client, &input, callbacks.map(|c| Callbacks::from(*c)), out)
     })
 }
 
@@ -262,6 +272,7 @@ pub unsafe extern "C" fn ylokh_request_next(
                 (Some(PullEvent::Token(t)), _) => (YLOKH_EVENT_TOKEN, t, std::ptr::null()),
                 (Some(PullEvent::Reasoning(t)), _) => (YLOKH_EVENT_REASONING, t, std::ptr::null()),
                 (Some(PullEvent::Chunk(t)), _) => (YLOKH_EVENT_CHUNK, t, std::ptr::null()),
+                (Some(PullEvent::ToolCall(t)), _) => (YLOKH_EVENT_TOOL_CALL, t, std::ptr::null()),
                 _ => return Err(Error::internal("the pull queue handed out nothing")),
             };
             let text_ptr = if text.is_empty() {
@@ -306,8 +317,8 @@ pub unsafe extern "C" fn ylokh_chat_complete(
         };
         refuse_on_library_thread("ylokh_chat_complete")?;
         // SAFETY: as above.
-        let (body, stream) =
-            unsafe { body_from_c(client, model, messages, n_messages, params_json, false)? };
+        let input = unsafe { input_from_c(model, messages, n_messages, params_json, false)? };
+        let (body, stream) = build_body(client.options(), &input);
         let queue = Arc::new(PullQueue::new(false));
         let state = Arc::new(RequestState::new());
         client.start(body, stream, Sink::Queue(queue.clone()), state, || {})?;

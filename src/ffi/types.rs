@@ -29,6 +29,33 @@ pub struct ylokh_result {
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
     pub total_tokens: i64,
+    /// (0.2) The assistant message as it arrived, ready for `ylokh_conversation_add_json`:
+    /// `{"role":"assistant","content":TEXT or null,"reasoning_content":TEXT (only when there was
+    /// some),"tool_calls":[{"id","type":"function","function":{"name","arguments"}}...] (only
+    /// when the status is YLOKH_OK and there were calls)}`. Also set on failure (what arrived so
+    /// far, never tool calls); NULL only when no response arrived.
+    pub message_json: *const c_char,
+    /// (0.2) The number of complete tool calls handed out (`on_tool_call` or TOOL_CALL events).
+    pub n_tool_calls: u32,
+}
+
+/// (0.2) A tool call, complete (`on_tool_call`, where every member is set) or a piece of one as
+/// it streams in (`on_tool_call_delta`). Library-allocated; borrowed until the callback returns.
+#[repr(C)]
+pub struct ylokh_tool_call {
+    /// Position among this answer's tool calls, from 0, in the order the calls first appeared
+    /// (whatever index the server sent).
+    pub index: u32,
+    /// The server's id; when it sent none: "call_<index>". Never NULL.
+    pub id: *const c_char,
+    /// Never NULL in `on_tool_call`; in a delta: NULL unless this delta brings the name.
+    pub name: *const c_char,
+    /// `on_tool_call`: the whole JSON text ("{}" when the server sent none or ""); in a delta:
+    /// only the new fragment. NUL-terminated; `arguments_len` is authoritative.
+    pub arguments: *const c_char,
+    pub arguments_len: usize,
+    /// `on_tool_call`: whether `arguments` parse as a JSON object; in a delta: false.
+    pub arguments_valid: bool,
 }
 
 /// The callbacks of one request. Every member may be NULL; the struct is copied at start.
@@ -63,6 +90,7 @@ pub(crate) struct CResult {
     raw: ylokh_result,
     _message: Option<CString>,
     _finish_reason: Option<CString>,
+    _message_json: Option<CString>,
 }
 
 fn c_text(text: &Option<String>) -> Option<CString> {
@@ -74,6 +102,7 @@ impl CResult {
     pub(crate) fn new(outcome: &Outcome) -> Box<CResult> {
         let message = c_text(&outcome.message);
         let finish_reason = c_text(&outcome.finish_reason);
+        let message_json = c_text(&outcome.message_json);
         let ptr = |s: &Option<CString>| s.as_ref().map_or(std::ptr::null(), |s| s.as_ptr());
         Box::new(CResult {
             raw: ylokh_result {
@@ -84,9 +113,12 @@ impl CResult {
                 prompt_tokens: outcome.usage.prompt_tokens,
                 completion_tokens: outcome.usage.completion_tokens,
                 total_tokens: outcome.usage.total_tokens,
+                message_json: ptr(&message_json),
+                n_tool_calls: outcome.n_tool_calls,
             },
             _message: message,
             _finish_reason: finish_reason,
+            _message_json: message_json,
         })
     }
 
@@ -99,9 +131,11 @@ impl CResult {
 /// that request or its free.
 #[repr(C)]
 pub struct ylokh_event {
-    /// YLOKH_EVENT_TOKEN, _REASONING, _CHUNK or _DONE.
+    /// YLOKH_EVENT_TOKEN, _REASONING, _CHUNK, _TOOL_CALL or _DONE.
     pub kind: u32,
-    /// TOKEN, REASONING: the text; CHUNK: the JSON; DONE: NULL. NUL-terminated.
+    /// TOKEN, REASONING: the text; CHUNK: the JSON; TOOL_CALL: the complete call as JSON
+    /// `{"index":I,"id":ID,"type":"function","function":{"name":N,"arguments":ARGS}}`;
+    /// DONE: NULL. NUL-terminated.
     pub text: *const c_char,
     /// The length of `text` in bytes (authoritative).
     pub len: usize,
@@ -117,3 +151,6 @@ pub const YLOKH_EVENT_REASONING: u32 = 2;
 pub const YLOKH_EVENT_CHUNK: u32 = 3;
 /// The end: `result` says how it ended. Handed out again on every later call.
 pub const YLOKH_EVENT_DONE: u32 = 4;
+/// (0.2) A complete tool call (`text` is its JSON), under the rules of `on_tool_call`: only
+/// when the answer ended well, after the last TOKEN, in index order, before DONE.
+pub const YLOKH_EVENT_TOOL_CALL: u32 = 5;

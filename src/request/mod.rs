@@ -9,16 +9,18 @@ mod retry;
 mod state;
 mod transport;
 
-pub use body::build_body;
+pub use body::{build_body, text_message, ChatInput};
 pub use state::RequestState;
 
 use crate::chunk::Usage;
 use crate::error::Error;
 use crate::log::{log, DEBUG, INFO};
+use crate::message::MessageBuilder;
 use crate::options::Options;
 use crate::outcome::Outcome;
 use crate::sink::Sink;
 use crate::status::Status;
+use crate::tool_calls::{ToolCall, ToolCallAssembler};
 use std::time::Instant;
 
 /// Where every request of a client goes, and how: what the running requests share.
@@ -37,6 +39,17 @@ struct Progress {
     tokens: u64,
     /// Where the JSON parser decodes escaped text; reused for every chunk.
     scratch: String,
+    /// Whether the answer is read as a stream (deltas) or a whole body (a message).
+    streaming: bool,
+    /// Tool-call fragments of a stream, folded into calls.
+    tools: ToolCallAssembler,
+    /// The calls of a whole (non-streamed) answer.
+    whole_calls: Vec<ToolCall>,
+    /// The assistant message as it arrives, for `message_json`.
+    message: MessageBuilder,
+    /// The complete calls, once every one of them was handed out.
+    calls: Option<Vec<ToolCall>>,
+    n_tool_calls: u32,
 }
 
 /// Runs one request to its end. Never panics out (the caller catches), never returns early on
@@ -49,7 +62,10 @@ pub async fn run(
     sink: &mut Sink,
 ) -> Outcome {
     let started = Instant::now();
-    let mut progress = Progress::default();
+    let mut progress = Progress {
+        streaming: stream,
+        ..Progress::default()
+    };
     let result = {
         let work = exchange(target, body, stream, sink, &mut progress);
         let work = async {
@@ -102,12 +118,17 @@ pub async fn run(
             .map(|m| format!(": {m}"))
             .unwrap_or_default()
     );
+    // What arrived of the assistant message; tool calls only in an answer that ended well.
+    let calls = progress.calls.as_deref().filter(|_| status == Status::Ok);
+    let message_json = (http_status != 0).then(|| progress.message.to_json(calls));
     Outcome {
         status,
         http_status,
         message,
         finish_reason: progress.finish_reason,
         usage: progress.usage,
+        message_json,
+        n_tool_calls: progress.n_tool_calls,
     }
 }
 
@@ -128,8 +149,20 @@ async fn exchange(
         sent.elapsed().as_millis()
     );
     if stream {
-        response::read_stream(target, response, sink, progress).await
+        response::read_stream(target, response, sink, progress).await?;
     } else {
-        response::read_whole(target, response, sink, progress).await
+        response::read_whole(target, response, sink, progress).await?;
     }
+    // The answer ended well: only now are its tool calls complete, and handed out in order.
+    let calls = if stream {
+        std::mem::take(&mut progress.tools).finish()
+    } else {
+        std::mem::take(&mut progress.whole_calls)
+    };
+    for call in &calls {
+        sink.tool_call(call).await?;
+        progress.n_tool_calls += 1;
+    }
+    progress.calls = Some(calls);
+    Ok(())
 }

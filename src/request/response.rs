@@ -9,8 +9,11 @@ use crate::silence::Silence;
 use crate::sink::Sink;
 use crate::sse::Decoder;
 use crate::status::Status;
+use crate::tool_calls::{self, ToolCallAssembler, ToolCallDelta};
 use futures_util::FutureExt;
 use reqwest::header::CONTENT_TYPE;
+use serde_json::Value;
+use std::ops::ControlFlow;
 use std::time::Instant;
 
 /// Reads a body up to `cap` bytes: the bytes, and whether that was all of it.
@@ -191,17 +194,67 @@ async fn deliver(json: &[u8], sink: &mut Sink, progress: &mut Progress) -> Resul
     if let Some(usage) = parsed.usage {
         progress.usage = usage;
     }
-    if let Some(reason) = parsed.finish_reason {
+    if let Some(reason) = &parsed.finish_reason {
         let slot = progress.finish_reason.get_or_insert_with(String::new);
         slot.clear();
         slot.push_str(&reason);
     }
     if let Some(text) = parsed.reasoning.as_deref().filter(|t| !t.is_empty()) {
+        progress.message.push_reasoning(text);
         sink.reasoning(text).await?;
     }
     if let Some(text) = parsed.content.as_deref().filter(|t| !t.is_empty()) {
         progress.tokens += 1;
+        progress.message.push_content(text);
         sink.token(text).await?;
+    }
+    if parsed.tool_calls.is_some() || parsed.function_call.is_some() {
+        let (fragments, function_call) = (parsed.tool_calls, parsed.function_call);
+        if progress.streaming {
+            fold_tool_calls(fragments, function_call, &mut progress.tools, sink)?;
+        } else {
+            progress.whole_calls = tool_calls::from_message_parts(
+                value(fragments)?.as_ref(),
+                value(function_call)?.as_ref(),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The JSON value of a raw tool-call text (already checked by serde as part of its chunk).
+fn value(raw: Option<&str>) -> Result<Option<Value>, Error> {
+    raw.map(|raw| {
+        serde_json::from_str(raw).map_err(|e| {
+            Error::protocol(format!(
+                "a tool call does not parse ({e}): {}",
+                snippet(raw.as_bytes(), 200)
+            ))
+        })
+    })
+    .transpose()
+}
+
+/// Folds a chunk's tool-call fragments into calls, handing each piece to `on_tool_call_delta`.
+fn fold_tool_calls(
+    fragments: Option<&str>,
+    function_call: Option<&str>,
+    tools: &mut ToolCallAssembler,
+    sink: &mut Sink,
+) -> Result<(), Error> {
+    let mut deliver = |delta: ToolCallDelta<'_>| match sink.tool_call_delta(&delta) {
+        Ok(()) => ControlFlow::Continue(()),
+        Err(e) => ControlFlow::Break(e),
+    };
+    if let Some(fragments) = value(fragments)? {
+        if let ControlFlow::Break(e) = tools.apply_with(&fragments, &mut deliver) {
+            return Err(e);
+        }
+    }
+    if let Some(call) = value(function_call)? {
+        if let ControlFlow::Break(e) = tools.apply_function_call_with(&call, &mut deliver) {
+            return Err(e);
+        }
     }
     Ok(())
 }
