@@ -283,3 +283,98 @@ pub(super) async fn read_whole(
     }
     deliver(&body, sink, progress).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::Outcome;
+    use crate::sink::EventHandler;
+    use crate::tool_calls::ToolCall;
+    use proptest::prelude::*;
+
+    #[derive(Default)]
+    struct Deltas(Vec<(u32, String, Option<String>, String)>);
+
+    impl EventHandler for Deltas {
+        fn token(&mut self, _: &str) -> Result<(), Error> {
+            Ok(())
+        }
+        fn reasoning(&mut self, _: &str) -> Result<(), Error> {
+            Ok(())
+        }
+        fn chunk(&mut self, _: &[u8]) -> Result<(), Error> {
+            Ok(())
+        }
+        fn tool_call_delta(&mut self, d: &ToolCallDelta<'_>) -> Result<(), Error> {
+            self.0.push((
+                d.index,
+                d.id.to_owned(),
+                d.name.map(str::to_owned),
+                d.arguments.to_owned(),
+            ));
+            Ok(())
+        }
+        fn tool_call(&mut self, _: &ToolCall) -> Result<(), Error> {
+            Ok(())
+        }
+        fn done(&mut self, _: Outcome) {}
+    }
+
+    /// The stream read in the given pieces, as the engine reads it: the decoder, the chunk
+    /// parser and the assembler. Returns the complete calls.
+    fn calls_of(pieces: &[&[u8]]) -> Vec<ToolCall> {
+        let mut decoder = Decoder::new(1 << 20);
+        let mut tools = ToolCallAssembler::default();
+        let mut sink = Sink::Handler(Box::<Deltas>::default());
+        let mut scratch = String::new();
+        for piece in pieces {
+            let mut input = *piece;
+            while let Some(event) = decoder.next_event(&mut input).unwrap() {
+                if event.data == b"[DONE]" {
+                    continue;
+                }
+                let parsed = chunk::parse(event.data, &mut scratch).unwrap();
+                fold_tool_calls(
+                    parsed.tool_calls,
+                    parsed.function_call,
+                    &mut tools,
+                    &mut sink,
+                )
+                .unwrap();
+            }
+        }
+        tools.finish()
+    }
+
+    const STREAMS: [&[u8]; 5] = [
+        include_bytes!("../../tests/fixtures/tools/openai.sse"),
+        include_bytes!("../../tests/fixtures/tools/parallel.sse"),
+        include_bytes!("../../tests/fixtures/tools/noindex.sse"),
+        include_bytes!("../../tests/fixtures/tools/textandtools.sse"),
+        include_bytes!("../../tests/fixtures/tools/legacy.sse"),
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        #[test]
+        fn any_split_of_the_bytes_gives_the_same_calls(
+            which in 0..STREAMS.len(),
+            cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..40),
+        ) {
+            let stream = STREAMS[which];
+            let whole = calls_of(&[stream]);
+            prop_assert!(!whole.is_empty());
+            let mut at: Vec<usize> = cuts.iter().map(|i| i.index(stream.len() + 1)).collect();
+            at.sort_unstable();
+            at.dedup();
+            let mut pieces = Vec::new();
+            let mut from = 0;
+            for cut in at {
+                pieces.push(&stream[from..cut]);
+                from = cut;
+            }
+            pieces.push(&stream[from..]);
+            prop_assert_eq!(calls_of(&pieces), whole);
+        }
+    }
+}

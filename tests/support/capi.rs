@@ -46,6 +46,14 @@ impl Client {
     }
 }
 
+impl Client {
+    /// The handle, for calls this module does not wrap.
+    #[allow(dead_code)]
+    pub fn raw(&self) -> *mut ylokh_client {
+        self.0
+    }
+}
+
 impl Drop for Client {
     fn drop(&mut self) {
         unsafe { ylokh_client_free(self.0) }

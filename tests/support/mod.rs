@@ -2,7 +2,8 @@
 //! build C and C++ programs against the freshly built library.
 //!
 //! The base URL `http://127.0.0.1:PORT/<scenario>/v1` selects what the server does; the
-//! scenarios are listed in `respond`.
+//! scenarios are listed in `respond`; `replay3-DIR.NAME` replays `tests/fixtures/DIR/NAME.sse`
+//! (or `.json`) 3 bytes at a time.
 #![allow(dead_code)]
 
 pub mod capi;
@@ -283,6 +284,26 @@ async fn respond(
         "badjson" => return fixture(s, "llama-badjson", "llama-badjson.json").await,
         "nomessages" => return fixture(s, "llama-nomessages", "llama-nomessages.json").await,
         "weird" => return fixture(s, "llama-weird", "llama-weird.sse").await,
+        "replay3" => {
+            // `replay3-DIR.NAME`: tests/fixtures/DIR/NAME.sse as an event stream, or NAME.json
+            // as a whole body, written 3 bytes at a time.
+            let (dir, name) = scenario["replay3-".len()..]
+                .split_once('.')
+                .expect("replay3-DIR.NAME");
+            let sse_file = format!("{FIXTURES}/{dir}/{name}.sse");
+            let (body, content_type) = match std::fs::read(&sse_file) {
+                Ok(body) => (body, sse),
+                Err(_) => (
+                    std::fs::read(format!("{FIXTURES}/{dir}/{name}.json"))?,
+                    "application/json",
+                ),
+            };
+            head(s, "200 OK", content_type, "").await?;
+            for piece in body.chunks(3) {
+                chunk(s, piece).await?;
+            }
+            end(s).await?;
+        }
         "rules" => {
             // Every decoder rule, written a few bytes at a time.
             let mut body = b"\xEF\xBB\xBF: ping\r\n\r\n".to_vec();
