@@ -46,3 +46,75 @@ fn readme_c_program_streams_and_reports_failures() {
         "{stderr}"
     );
 }
+
+/// The README's agent, as a new user would copy it: against a server that plays a recorded
+/// two-step tool exchange and answers 400 unless the program sends the call back in the
+/// assistant turn and its result under the call's id.
+#[test]
+fn readme_agent_runs_a_two_step_tool_loop() {
+    let server = support::start_server();
+    let source = support::tmp_path("readme_agent.c");
+    std::fs::write(&source, support::readme_block("agent.c")).unwrap();
+    let exe = support::tmp_path("readme_agent");
+    support::compile("gcc", &[source.to_str().unwrap()], &exe, &[]);
+    let out = Command::new(&exe)
+        .arg(format!("{}/toolloop/v1", server.url()))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(r#"[calc({"a": 17, "op": "*", "b": 23}) = 391]"#),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .trim_end()
+            .ends_with("The answer: 17 times 23 is 391."),
+        "{stdout}"
+    );
+}
+
+/// examples/agent.c: every step printed, the call with its id and arguments, the result, and
+/// the final answer.
+#[test]
+fn example_agent_prints_each_step_and_the_final_answer() {
+    let server = support::start_server();
+    let exe = support::tmp_path("example_agent");
+    support::compile("gcc", &["examples/agent.c"], &exe, &[]);
+    let out = Command::new(&exe)
+        .arg("What is 17 times 23?")
+        .env("YLOKH_BASE_URL", format!("{}/toolloop/v1", server.url()))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "--- step 1",
+        "Let me compute that.",
+        r#"[tool call call_calc_1] calc({"a": 17, "op": "*", "b": 23})"#,
+        "[tool result call_calc_1] 391",
+        "--- step 2",
+        "The answer: 17 times 23 is 391.",
+        "--- final answer after 2 steps",
+    ] {
+        assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
+    }
+    // A server that never stops calling tools: the step limit ends it, with exit status 1.
+    let out = Command::new(&exe)
+        .arg("loop")
+        .env(
+            "YLOKH_BASE_URL",
+            format!("{}/replay3-tools.loop-step1/v1", server.url()),
+        )
+        .env("YLOKH_MAX_STEPS", "2")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no final answer within 2 steps"));
+}

@@ -545,6 +545,63 @@ async fn respond(
             )
             .await?;
         }
+        "toolloop" => {
+            // A recorded two-step tool exchange. Without a tool result in the conversation the
+            // answer is a streamed call of `calc` (17 * 23); with one, the result must answer
+            // that call (its tool_call_id) and the assistant turn before it must carry the
+            // call, else 400; then a final answer that quotes the result.
+            let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or_default();
+            let messages = body["messages"].as_array().cloned().unwrap_or_default();
+            let tools_sent = body["tools"]
+                .as_array()
+                .is_some_and(|t| t.iter().any(|t| t["function"]["name"] == "calc"));
+            let result = messages.iter().find(|m| m["role"] == "tool");
+            let answer = match result {
+                _ if !tools_sent => Err("no calc tool in the request's tools".to_string()),
+                None => Ok(std::fs::read_to_string(format!(
+                    "{FIXTURES}/tools/loop-step1.sse"
+                ))?),
+                Some(m) if m["tool_call_id"] != "call_calc_1" => Err(format!(
+                    "tool_call_id {} answers no call",
+                    m["tool_call_id"]
+                )),
+                Some(_)
+                    if !messages.iter().any(|m| {
+                        m["role"] == "assistant" && m["tool_calls"][0]["id"] == "call_calc_1"
+                    }) =>
+                {
+                    Err("the assistant turn with the call is missing".to_string())
+                }
+                Some(m) => {
+                    let text = format!("17 times 23 is {}.", m["content"].as_str().unwrap_or("?"));
+                    Ok(format!(
+                        "{}{}{FINISH}{DONE}",
+                        chunk_event("The answer: "),
+                        chunk_event(&text)
+                    ))
+                }
+            };
+            match answer {
+                Ok(events) => {
+                    head(s, "200 OK", sse, "").await?;
+                    for piece in events.as_bytes().chunks(7) {
+                        chunk(s, piece).await?;
+                    }
+                    end(s).await?;
+                }
+                Err(why) => {
+                    let body = serde_json::json!({"error": {"message": why, "type": "invalid_request_error"}});
+                    whole(
+                        s,
+                        "400 Bad Request",
+                        "application/json",
+                        "",
+                        body.to_string().as_bytes(),
+                    )
+                    .await?;
+                }
+            }
+        }
         "echo" => {
             // The request as the answer: `conn N`, the headers, a blank line, the body.
             let mut text = format!("conn {conn}\n");
