@@ -20,6 +20,7 @@
 #include <exception>
 #include <functional>
 #include <iterator>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -51,6 +52,10 @@ struct Result {
     std::string message;                       // empty when OK; else what happened and what to do
     std::optional<std::string> finish_reason;  // "stop", "length", ... when the server said
     Usage usage;
+    // The assistant message as it arrived (chat format, ready for Conversation::add_json);
+    // none only when no response arrived. Tool calls in it only when the answer ended OK.
+    std::optional<std::string> message_json;
+    uint32_t n_tool_calls = 0;  // complete tool calls handed out
 
     bool ok() const noexcept { return status == YLOKH_OK; }
     explicit operator bool() const noexcept { return ok(); }
@@ -65,6 +70,8 @@ struct Result {
         if (r.message) out.message = r.message;
         if (r.finish_reason) out.finish_reason = r.finish_reason;
         out.usage = Usage{r.prompt_tokens, r.completion_tokens, r.total_tokens};
+        if (r.message_json) out.message_json = r.message_json;
+        out.n_tool_calls = r.n_tool_calls;
         return out;
     }
 
@@ -198,10 +205,35 @@ private:
 // handler stops the request (YLOKH_ABORTED) and is rethrown by Request::wait().
 // Set them by name, with any callables (capturing lambdas included):
 //   ylokh::Handlers().token([&](std::string_view t) { ... }).done([&](const ylokh::Result &r) { ... })
+// A tool call as a handler sees it: views valid only during the handler (copy to keep).
+// In on_tool_call it is complete (name set, arguments whole, "{}" when none); in
+// on_tool_call_delta it is a piece: name empty unless this piece brings it, arguments only
+// the new fragment, arguments_valid false.
+struct ToolCall {
+    uint32_t index = 0;          // position among the answer's calls, from 0
+    std::string_view id;         // the server's id, or "call_<index>"
+    std::string_view name;
+    std::string_view arguments;  // JSON text
+    bool arguments_valid = false;  // arguments parse as a JSON object
+
+    static ToolCall from(const ylokh_tool_call &c) {
+        ToolCall t;
+        t.index = c.index;
+        t.id = c.id ? std::string_view(c.id) : std::string_view();
+        t.name = c.name ? std::string_view(c.name) : std::string_view();
+        t.arguments = std::string_view(c.arguments ? c.arguments : "", c.arguments ? c.arguments_len : 0);
+        t.arguments_valid = c.arguments_valid;
+        return t;
+    }
+};
+
 struct Handlers {
     std::function<void(std::string_view)> on_token;      // each piece of the answer, in order
     std::function<void(std::string_view)> on_reasoning;  // reasoning text, if the model sends it
     std::function<void(std::string_view)> on_chunk;      // the raw JSON of every event
+    std::function<void(const ToolCall &)> on_tool_call_delta;  // pieces of tool calls as they stream
+    // Each complete tool call, only when the answer ended well, in index order, before on_done.
+    std::function<void(const ToolCall &)> on_tool_call;
     std::function<void(const Result &)> on_done;         // exactly once, last
 
     Handlers &token(std::function<void(std::string_view)> f) {
@@ -216,16 +248,91 @@ struct Handlers {
         on_chunk = std::move(f);
         return *this;
     }
+    Handlers &tool_call_delta(std::function<void(const ToolCall &)> f) {
+        on_tool_call_delta = std::move(f);
+        return *this;
+    }
+    Handlers &tool_call(std::function<void(const ToolCall &)> f) {
+        on_tool_call = std::move(f);
+        return *this;
+    }
     Handlers &done(std::function<void(const Result &)> f) {
         on_done = std::move(f);
         return *this;
     }
 };
 
+// A message history (ylokh_conversation), built without a JSON library. Move-only, one thread
+// at a time; requests copy it when they start.
+//   ylokh::Conversation c;
+//   c.add("system", "Be brief.").add("user", "Why is the sky blue?");
+class Conversation {
+public:
+    Conversation() : c_(ylokh_conversation_new()) {
+        if (!c_) throw Error(Result::last_error(YLOKH_INTERNAL));
+    }
+    Conversation(Conversation &&other) noexcept : c_(std::exchange(other.c_, nullptr)) {}
+    Conversation &operator=(Conversation &&other) noexcept {
+        if (this != &other) {
+            ylokh_conversation_free(c_);
+            c_ = std::exchange(other.c_, nullptr);
+        }
+        return *this;
+    }
+    Conversation(const Conversation &) = delete;
+    Conversation &operator=(const Conversation &) = delete;
+    ~Conversation() { ylokh_conversation_free(c_); }
+
+    // {"role":ROLE,"content":CONTENT}. Throws Error (YLOKH_INVALID_ARGUMENT) on bad input.
+    Conversation &add(const std::string &role, const std::string &content) {
+        detail::check(ylokh_conversation_add(c_, role.c_str(), content.c_str()));
+        return *this;
+    }
+    // One message object with a string "role", e.g. a Result's message_json.
+    Conversation &add_json(const std::string &message_json) {
+        detail::check(ylokh_conversation_add_json(c_, message_json.c_str()));
+        return *this;
+    }
+    // {"role":"tool","tool_call_id":ID,"content":CONTENT}.
+    Conversation &add_tool_result(const std::string &tool_call_id, const std::string &content) {
+        detail::check(ylokh_conversation_add_tool_result(c_, tool_call_id.c_str(), content.c_str()));
+        return *this;
+    }
+    // An image (a PNG/JPEG/GIF/WebP file path, or an http(s) or data: URL) with optional text.
+    Conversation &add_image(const std::string &role, const std::optional<std::string> &text, const std::string &image) {
+        detail::check(ylokh_conversation_add_image(c_, role.c_str(), text ? text->c_str() : nullptr, image.c_str()));
+        return *this;
+    }
+    // Keeps the first n messages; throws when n > size().
+    Conversation &truncate(size_t n) {
+        detail::check(ylokh_conversation_truncate(c_, n));
+        return *this;
+    }
+    size_t size() const noexcept { return ylokh_conversation_len(c_); }
+    // The JSON array; valid until the next change.
+    std::string_view json() const noexcept { return ylokh_conversation_json(c_); }
+    ylokh_conversation *get() const noexcept { return c_; }
+
+private:
+    ylokh_conversation *c_;
+};
+
+// A tool for Client::run_tools: takes the call's JSON arguments, returns the result text the
+// model gets back (throwing sends "error: <what()>" to the model instead).
+using Tool = std::function<std::string(std::string_view arguments_json)>;
+
+// How Client::run_tools ended.
+struct AgentResult {
+    Result result;          // the last step's result (its message_json is the final answer)
+    int steps = 0;          // requests sent
+    bool answered = false;  // false: max_steps ran out while the model still called tools
+};
+
 // The options of one request, beyond its messages.
 struct RequestOptions {
     std::optional<std::string> model;        // none: the client's default model
     std::optional<std::string> params_json;  // extra body parameters: a JSON object merged last into the body
+    std::optional<std::string> tools_json;   // a JSON array of tool definitions (chat format)
     bool stream = true;
 };
 
@@ -302,6 +409,21 @@ private:
     static int on_token(void *u, const char *t, size_t n) { return text(u, &Handlers::on_token, t, n); }
     static int on_reasoning(void *u, const char *t, size_t n) { return text(u, &Handlers::on_reasoning, t, n); }
     static int on_chunk(void *u, const char *t, size_t n) { return text(u, &Handlers::on_chunk, t, n); }
+    static int tool(void *user_data, std::function<void(const ToolCall &)> Handlers::*which,
+                    const ylokh_tool_call *call) {
+        State &state = **static_cast<Ref *>(user_data);
+        try {
+            (state.handlers.*which)(ToolCall::from(*call));
+            return 0;
+        } catch (...) {
+            state.exception = std::current_exception();
+            return 1;
+        }
+    }
+    static int on_tool_call_delta(void *u, const ylokh_tool_call *c) {
+        return tool(u, &Handlers::on_tool_call_delta, c);
+    }
+    static int on_tool_call(void *u, const ylokh_tool_call *c) { return tool(u, &Handlers::on_tool_call, c); }
     static void on_done(void *user_data, const ylokh_result *result) {
         std::unique_ptr<Ref> ref(static_cast<Ref *>(user_data));
         State &state = **ref;
@@ -470,30 +592,68 @@ public:
         return start(messages, Handlers().token(std::forward<OnToken>(on_token)), options);
     }
 
+    // The same over a conversation (copied when the request starts).
+    Request start(const Conversation &conversation, Handlers handlers, const RequestOptions &options = {}) {
+        Request request;
+        Result error = try_start(nullptr, &conversation, std::move(handlers), options, request);
+        if (!error.ok()) throw Error(std::move(error));
+        return request;
+    }
+
     // The non-throwing twin of start: the request in `out` and an OK result, or why not.
     Result try_start(const std::vector<Message> &messages, Handlers handlers, const RequestOptions &options,
                      Request &out) {
-        auto state = std::make_shared<Request::State>();
-        state->handlers = std::move(handlers);
-        auto ref = std::make_unique<Request::Ref>(state);
-        ylokh_callbacks callbacks{};
-        callbacks.user_data = ref.get();
-        callbacks.on_token = state->handlers.on_token ? &Request::on_token : nullptr;
-        callbacks.on_reasoning = state->handlers.on_reasoning ? &Request::on_reasoning : nullptr;
-        callbacks.on_chunk = state->handlers.on_chunk ? &Request::on_chunk : nullptr;
-        callbacks.on_done = &Request::on_done;
-        std::vector<ylokh_message> c = detail::c_messages(messages);
-        ylokh_request *req = nullptr;
-        ylokh_status status =
-            ylokh_chat_start(client_, detail::c_str_or_null(options.model), c.data(), c.size(),
-                             detail::c_str_or_null(options.params_json), options.stream, &callbacks, &req);
-        if (status != YLOKH_OK) return Result::last_error(status);
-        ref.release();  // on_done owns it now
-        Request request;
-        request.req_ = req;
-        request.state_ = std::move(state);
-        out = std::move(request);
-        return Result{};
+        return try_start(&messages, nullptr, std::move(handlers), options, out);
+    }
+    Result try_start(const Conversation &conversation, Handlers handlers, const RequestOptions &options,
+                     Request &out) {
+        return try_start(nullptr, &conversation, std::move(handlers), options, out);
+    }
+
+    // Runs a tool loop: sends the conversation with `tools_json`; each complete call the model
+    // makes runs the callable in `tools` with its name (an unknown name or a throwing tool sends
+    // "error: ..." back instead); the answer and the results are appended to `conversation`,
+    // and the conversation is sent again, until an answer comes without calls or `max_steps`
+    // requests were sent. `handlers` see every step's events (their on_tool_call too). Throws
+    // Error when a request fails; the conversation then holds what was done before it.
+    AgentResult run_tools(Conversation &conversation, const std::string &tools_json,
+                          const std::map<std::string, Tool> &tools, Handlers handlers = {}, int max_steps = 8,
+                          RequestOptions options = {}) {
+        options.tools_json = tools_json;
+        AgentResult out;
+        while (out.steps < max_steps) {
+            struct Call {
+                std::string id, name, arguments;
+            };
+            auto calls = std::make_shared<std::vector<Call>>();
+            Handlers step = handlers;
+            step.on_tool_call = [calls, user = handlers.on_tool_call](const ToolCall &c) {
+                calls->push_back(Call{std::string(c.id), std::string(c.name), std::string(c.arguments)});
+                if (user) user(c);
+            };
+            out.steps++;
+            out.result = start(conversation, std::move(step), options).wait();
+            if (out.result.message_json) conversation.add_json(*out.result.message_json);
+            if (calls->empty()) {
+                out.answered = true;
+                return out;
+            }
+            for (const Call &c : *calls) {
+                std::string result;
+                auto tool = tools.find(c.name);
+                if (tool == tools.end()) {
+                    result = "error: no tool named " + c.name;
+                } else {
+                    try {
+                        result = tool->second(c.arguments);
+                    } catch (const std::exception &e) {
+                        result = std::string("error: ") + e.what();
+                    }
+                }
+                conversation.add_tool_result(c.id, result);
+            }
+        }
+        return out;
     }
 
     // Streams the answer as a range of tokens (the pull interface). Throws Error when it cannot
@@ -545,6 +705,39 @@ public:
 
 private:
     explicit Client(ylokh_client *raw) noexcept : client_(raw) {}
+    Result try_start(const std::vector<Message> *messages, const Conversation *conversation, Handlers handlers,
+                     const RequestOptions &options, Request &out) {
+        auto state = std::make_shared<Request::State>();
+        state->handlers = std::move(handlers);
+        auto ref = std::make_unique<Request::Ref>(state);
+        std::vector<ylokh_message> c = messages ? detail::c_messages(*messages) : std::vector<ylokh_message>();
+        ylokh_chat_request req{};
+        req.struct_size = sizeof req;
+        req.model = detail::c_str_or_null(options.model);
+        req.messages = c.data();
+        req.n_messages = c.size();
+        req.conversation = conversation ? conversation->get() : nullptr;
+        req.tools_json = detail::c_str_or_null(options.tools_json);
+        req.params_json = detail::c_str_or_null(options.params_json);
+        req.stream = options.stream;
+        req.user_data = ref.get();
+        const Handlers &h = state->handlers;
+        req.on_token = h.on_token ? &Request::on_token : nullptr;
+        req.on_reasoning = h.on_reasoning ? &Request::on_reasoning : nullptr;
+        req.on_chunk = h.on_chunk ? &Request::on_chunk : nullptr;
+        req.on_tool_call_delta = h.on_tool_call_delta ? &Request::on_tool_call_delta : nullptr;
+        req.on_tool_call = h.on_tool_call ? &Request::on_tool_call : nullptr;
+        req.on_done = &Request::on_done;
+        ylokh_request *handle = nullptr;
+        ylokh_status status = ylokh_chat_send(client_, &req, &handle);
+        if (status != YLOKH_OK) return Result::last_error(status);
+        ref.release();  // on_done owns it now
+        Request request;
+        request.req_ = handle;
+        request.state_ = std::move(state);
+        out = std::move(request);
+        return Result{};
+    }
     ylokh_request *start_pull(const std::vector<Message> &messages, const RequestOptions &options) {
         std::vector<ylokh_message> c = detail::c_messages(messages);
         ylokh_request *req = nullptr;

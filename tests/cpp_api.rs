@@ -43,3 +43,30 @@ fn cpp_wrapper_passes_with_gxx_and_sanitizers() {
 fn cpp_wrapper_passes_with_clangxx_and_sanitizers() {
     run_with("clang++");
 }
+
+/// examples/agent.cpp: run_tools with two lambdas, against the recorded two-step exchange.
+#[test]
+#[ignore = "needs g++: run tests/run.sh"]
+fn cpp_agent_example_runs_the_tool_loop() {
+    let server = start_server();
+    let exe = tmp_path("agent_cpp");
+    compile("g++", &["examples/agent.cpp"], &exe, FLAGS);
+    let output = Command::new(&exe)
+        .arg("What is 17 times 23?")
+        .env("YLOKH_BASE_URL", format!("{}/toolloop/v1", server.url()))
+        .output()
+        .expect("run examples/agent.cpp");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for line in [
+        r#"[tool call call_calc_1] calc({"a": 17, "op": "*", "b": 23})"#,
+        "17 times 23 is 391.000000.",
+        "--- final answer after 2 steps",
+    ] {
+        assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
+    }
+}

@@ -193,6 +193,76 @@ void cancel_and_lifetimes() {
     CHECK(after_move.try_wait().status == YLOKH_CANCELLED);
 }
 
+const char *CALC_TOOLS =
+    R"([{"type":"function","function":{"name":"calc","parameters":{"type":"object"}}}])";
+
+void tools_and_conversations() {
+    // Streamed tool-call pieces and the complete call, with string_view fields.
+    ylokh::Client client = client_for("replay3-tools.textandtools");
+    std::string args, id, reasoning;
+    int deltas = 0;
+    ylokh::Result r = client
+                          .start(hello, ylokh::Handlers()
+                                            .reasoning([&](std::string_view t) { reasoning += t; })
+                                            .tool_call_delta([&](const ylokh::ToolCall &) { ++deltas; })
+                                            .tool_call([&](const ylokh::ToolCall &c) {
+                                                id = c.id;
+                                                args = c.arguments;
+                                                CHECK(c.name == "get_time" && c.arguments_valid && c.index == 0);
+                                            }))
+                          .wait();
+    CHECK(deltas == 2 && id == "call_t" && args == "{}" && !reasoning.empty());
+    CHECK(r.n_tool_calls == 1 && r.message_json && r.message_json->find("\"tool_calls\"") != std::string::npos);
+
+    // A conversation, RAII and fluent; bad input throws and changes nothing.
+    ylokh::Conversation conv;
+    conv.add("system", "Be brief.").add("user", "quote \" and emoji 🦀");
+    CHECK(conv.size() == 2 && conv.json().find("🦀") != std::string_view::npos);
+    try {
+        conv.add_json("[1]");
+        CHECK(false);
+    } catch (const ylokh::Error &e) {
+        CHECK(e.status() == YLOKH_INVALID_ARGUMENT);
+    }
+    CHECK(conv.size() == 2);
+    conv.truncate(1);
+    CHECK(conv.size() == 1);
+    ylokh::Conversation moved = std::move(conv);
+    CHECK(moved.size() == 1);
+
+    // run_tools against the recorded two-step exchange: the call runs the callable, its
+    // result goes back under the call's id, and the final answer ends the loop.
+    ylokh::Conversation agent;
+    agent.add("user", "What is 17 times 23?");
+    std::string seen_args, text;
+    ylokh::Client loop = client_for("toolloop");
+    ylokh::AgentResult run = loop.run_tools(
+        agent, CALC_TOOLS,
+        {{"calc",
+          [&](std::string_view arguments) {
+              seen_args = arguments;
+              return std::string("391");
+          }}},
+        ylokh::Handlers().token([&](std::string_view t) { text += t; }), 4);
+    CHECK(run.answered && run.steps == 2 && run.result.ok());
+    CHECK(seen_args == R"({"a": 17, "op": "*", "b": 23})");
+    CHECK(text.find("17 times 23 is 391.") != std::string::npos);
+    CHECK(agent.size() == 4);  // user, assistant with the call, tool result, final answer
+    CHECK(agent.json().find(R"("tool_call_id":"call_calc_1")") != std::string_view::npos);
+
+    // A model that keeps calling: the step limit ends it, not answered.
+    ylokh::Conversation endless;
+    endless.add("user", "loop");
+    ylokh::Client calls_forever = client_for("replay3-tools.loop-step1");
+    ylokh::AgentResult limited =
+        calls_forever.run_tools(endless, CALC_TOOLS, {{"calc", [](std::string_view) -> std::string {
+                                                           throw std::runtime_error("no");
+                                                       }}},
+                                {}, 2);
+    CHECK(!limited.answered && limited.steps == 2);
+    CHECK(endless.json().find("error: no") != std::string_view::npos);
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -207,6 +277,7 @@ int main(int argc, char **argv) {
         failures();
         handler_exceptions_stop_the_request();
         cancel_and_lifetimes();
+        tools_and_conversations();
     } catch (const std::exception &e) {
         std::fprintf(stderr, "unexpected exception: %s\n", e.what());
         ++failed;
