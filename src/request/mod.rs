@@ -7,37 +7,21 @@ mod body;
 mod response;
 mod retry;
 mod state;
+mod target;
 mod transport;
 
 pub use body::build_body;
 pub use state::RequestState;
+pub use target::Target;
 
-use crate::chunk::Usage;
+use response::Progress;
+
 use crate::error::Error;
 use crate::log::{log, DEBUG, INFO};
-use crate::options::Options;
 use crate::outcome::Outcome;
 use crate::sink::Sink;
 use crate::status::Status;
 use std::time::Instant;
-
-/// Where every request of a client goes, and how: what the running requests share.
-pub struct Target {
-    pub http: reqwest::Client,
-    pub options: Options,
-    pub endpoint: reqwest::Url,
-}
-
-/// What the exchange learned on the way, kept whatever way it ends.
-#[derive(Default)]
-struct Progress {
-    http_status: u16,
-    finish_reason: Option<String>,
-    usage: Usage,
-    tokens: u64,
-    /// Where the JSON parser decodes escaped text; reused for every chunk.
-    scratch: String,
-}
 
 /// Runs one request to its end. Never panics out (the caller catches), never returns early on
 /// cancel without an outcome.

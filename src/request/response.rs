@@ -1,8 +1,8 @@
 //! Reading the response (an event stream, or a whole body) and delivering what it says.
 
+use super::target::Target;
 use super::transport::error_chain;
-use super::{Progress, Target};
-use crate::chunk;
+use crate::chunk::{self, Usage};
 use crate::error::{snippet, Error};
 use crate::log::{log, DEBUG};
 use crate::silence::Silence;
@@ -12,6 +12,17 @@ use crate::status::Status;
 use futures_util::FutureExt;
 use reqwest::header::CONTENT_TYPE;
 use std::time::Instant;
+
+/// What the exchange learned on the way, kept whatever way it ends.
+#[derive(Default)]
+pub(super) struct Progress {
+    pub(super) http_status: u16,
+    pub(super) finish_reason: Option<String>,
+    pub(super) usage: Usage,
+    pub(super) tokens: u64,
+    /// Where the JSON parser decodes escaped text; reused for every chunk.
+    scratch: String,
+}
 
 /// Reads a body up to `cap` bytes: the bytes, and whether that was all of it.
 async fn read_capped(
