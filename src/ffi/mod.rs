@@ -177,6 +177,7 @@ mod tests {
     #[test]
     fn a_panic_becomes_internal_with_a_message_and_failures_are_recorded() {
         assert_eq!(status_boundary(|| panic!("boom")), YLOKH_INTERNAL);
+        // SAFETY: a failure was just recorded, so the pointer is a live NUL-terminated string.
         let message = unsafe { CStr::from_ptr(last_error_ptr()) }
             .to_str()
             .unwrap();
@@ -191,6 +192,7 @@ mod tests {
             YLOKH_INVALID_ARGUMENT
         );
         assert_eq!(
+            // SAFETY: as above.
             unsafe { CStr::from_ptr(last_error_ptr()) }
                 .to_str()
                 .unwrap(),

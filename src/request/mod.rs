@@ -7,50 +7,21 @@ mod body;
 mod response;
 mod retry;
 mod state;
+mod target;
 mod transport;
 
 pub use body::{build_body, text_message, ChatInput};
 pub use state::RequestState;
+pub use target::Target;
 
-use crate::chunk::Usage;
+use response::Progress;
+
 use crate::error::Error;
 use crate::log::{log, DEBUG, INFO};
-use crate::message::MessageBuilder;
-use crate::options::Options;
 use crate::outcome::Outcome;
 use crate::sink::Sink;
 use crate::status::Status;
-use crate::tool_calls::{ToolCall, ToolCallAssembler};
 use std::time::Instant;
-
-/// Where every request of a client goes, and how: what the running requests share.
-pub struct Target {
-    pub http: reqwest::Client,
-    pub options: Options,
-    pub endpoint: reqwest::Url,
-}
-
-/// What the exchange learned on the way, kept whatever way it ends.
-#[derive(Default)]
-struct Progress {
-    http_status: u16,
-    finish_reason: Option<String>,
-    usage: Usage,
-    tokens: u64,
-    /// Where the JSON parser decodes escaped text; reused for every chunk.
-    scratch: String,
-    /// Whether the answer is read as a stream (deltas) or a whole body (a message).
-    streaming: bool,
-    /// Tool-call fragments of a stream, folded into calls.
-    tools: ToolCallAssembler,
-    /// The calls of a whole (non-streamed) answer.
-    whole_calls: Vec<ToolCall>,
-    /// The assistant message as it arrives, for `message_json`.
-    message: MessageBuilder,
-    /// The complete calls, once every one of them was handed out.
-    calls: Option<Vec<ToolCall>>,
-    n_tool_calls: u32,
-}
 
 /// Runs one request to its end. Never panics out (the caller catches), never returns early on
 /// cancel without an outcome.
@@ -62,10 +33,7 @@ pub async fn run(
     sink: &mut Sink,
 ) -> Outcome {
     let started = Instant::now();
-    let mut progress = Progress {
-        streaming: stream,
-        ..Progress::default()
-    };
+    let mut progress = Progress::new(stream);
     let result = {
         let work = exchange(target, body, stream, sink, &mut progress);
         let work = async {

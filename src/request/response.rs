@@ -1,20 +1,52 @@
 //! Reading the response (an event stream, or a whole body) and delivering what it says.
 
+use super::target::Target;
 use super::transport::error_chain;
-use super::{Progress, Target};
-use crate::chunk;
+use crate::chunk::{self, Usage};
 use crate::error::{snippet, Error};
 use crate::log::{log, DEBUG};
 use crate::silence::Silence;
 use crate::sink::Sink;
 use crate::sse::Decoder;
 use crate::status::Status;
-use crate::tool_calls::{self, ToolCallAssembler, ToolCallDelta};
+use crate::message::MessageBuilder;
+use crate::tool_calls::{self, ToolCall, ToolCallAssembler, ToolCallDelta};
 use futures_util::FutureExt;
 use reqwest::header::CONTENT_TYPE;
 use serde_json::Value;
 use std::ops::ControlFlow;
 use std::time::Instant;
+
+/// What the exchange learned on the way, kept whatever way it ends.
+#[derive(Default)]
+pub(super) struct Progress {
+    pub(super) http_status: u16,
+    pub(super) finish_reason: Option<String>,
+    pub(super) usage: Usage,
+    pub(super) tokens: u64,
+    /// Where the JSON parser decodes escaped text; reused for every chunk.
+    scratch: String,
+    /// Whether the answer is read as a stream (deltas) or a whole body (a message).
+    pub(super) streaming: bool,
+    /// Tool-call fragments of a stream, folded into calls.
+    pub(super) tools: ToolCallAssembler,
+    /// The calls of a whole (non-streamed) answer.
+    pub(super) whole_calls: Vec<ToolCall>,
+    /// The assistant message as it arrives, for `message_json`.
+    pub(super) message: MessageBuilder,
+    /// The complete calls, once every one of them was handed out.
+    pub(super) calls: Option<Vec<ToolCall>>,
+    pub(super) n_tool_calls: u32,
+}
+
+impl Progress {
+    pub(super) fn new(streaming: bool) -> Progress {
+        Progress {
+            streaming,
+            ..Progress::default()
+        }
+    }
+}
 
 /// Reads a body up to `cap` bytes: the bytes, and whether that was all of it.
 async fn read_capped(

@@ -2,8 +2,8 @@
 //! the server's `Retry-After` or a backoff), and once at once on a stale kept-alive connection.
 
 use super::response::http_error;
+use super::target::Target;
 use super::transport::is_stale_connection;
-use super::Target;
 use crate::error::Error;
 use crate::log::{log, DEBUG, INFO, WARN};
 use crate::silence::Silence;

@@ -1,7 +1,7 @@
 //! Transport errors: what a failure below HTTP means (status and a message that says what to
 //! do), and the secrets no message may carry.
 
-use super::Target;
+use super::target::Target;
 use crate::error::Error;
 use crate::options::redact_url;
 use crate::status::Status;
