@@ -15,6 +15,17 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// A request that succeeded (the caller fills in what it learned).
+    pub fn ok() -> Outcome {
+        Outcome {
+            status: Status::Ok,
+            http_status: 0,
+            message: None,
+            finish_reason: None,
+            usage: Usage::default(),
+        }
+    }
+
     /// A request that failed with `error` before anything else was learned.
     pub fn failed(error: Error) -> Outcome {
         Outcome {
