@@ -19,6 +19,19 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// A request that succeeded (the caller fills in what it learned).
+    pub fn ok() -> Outcome {
+        Outcome {
+            status: Status::Ok,
+            http_status: 0,
+            message: None,
+            finish_reason: None,
+            usage: Usage::default(),
+            message_json: None,
+            n_tool_calls: 0,
+        }
+    }
+
     /// A request that failed with `error` before anything else was learned.
     pub fn failed(error: Error) -> Outcome {
         Outcome {

@@ -15,7 +15,9 @@ pub type ylokh_log_fn = Option<
 /// (process-wide; may run on any thread; `message` is borrowed for the call). `fn` NULL turns
 /// the callback off. Off by default; while no callback is set, the environment variable
 /// `YLOKH_LOG=error|warn|info|debug|trace` prints records to stderr. Records never contain the
-/// API key. From inside a log callback: YLOKH_RECURSIVE_CALL.
+/// API key. The callback runs with no library lock held, so it may call into the library. Once
+/// this returns, the previous callback runs no more (it waits for calls of it still running on
+/// other threads). From inside a log callback: YLOKH_RECURSIVE_CALL.
 #[no_mangle]
 pub unsafe extern "C" fn ylokh_set_log_callback(
     max_level: u32,

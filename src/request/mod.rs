@@ -63,41 +63,39 @@ pub async fn run(
             result = work => result,
         }
     };
-    let (status, http_status, message) = match result {
-        Ok(()) => (Status::Ok, progress.http_status, None),
-        Err(e) => {
-            let http_status = if e.http_status != 0 {
-                e.http_status
-            } else {
-                progress.http_status
-            };
-            (e.status, http_status, Some(target.scrub(e.message)))
+    let mut outcome = match result {
+        Ok(()) => Outcome::ok(),
+        Err(mut e) => {
+            e.message = target.scrub(e.message);
+            Outcome::failed(e)
         }
     };
+    if outcome.http_status == 0 {
+        outcome.http_status = progress.http_status;
+    }
+    outcome.finish_reason = progress.finish_reason;
+    outcome.usage = progress.usage;
     log!(
         INFO,
         "request done: {} (http {}) after {} ms, {} tokens{}",
-        status.name().to_string_lossy(),
-        http_status,
+        outcome.status.name().to_string_lossy(),
+        outcome.http_status,
         started.elapsed().as_millis(),
         progress.tokens,
-        message
+        outcome
+            .message
             .as_deref()
             .map(|m| format!(": {m}"))
             .unwrap_or_default()
     );
     // What arrived of the assistant message; tool calls only in an answer that ended well.
-    let calls = progress.calls.as_deref().filter(|_| status == Status::Ok);
-    let message_json = (http_status != 0).then(|| progress.message.to_json(calls));
-    Outcome {
-        status,
-        http_status,
-        message,
-        finish_reason: progress.finish_reason,
-        usage: progress.usage,
-        message_json,
-        n_tool_calls: progress.n_tool_calls,
-    }
+    let calls = progress
+        .calls
+        .as_deref()
+        .filter(|_| outcome.status == Status::Ok);
+    outcome.message_json = (outcome.http_status != 0).then(|| progress.message.to_json(calls));
+    outcome.n_tool_calls = progress.n_tool_calls;
+    outcome
 }
 
 async fn exchange(

@@ -44,6 +44,9 @@ typedef struct rec {
     int free_in_done;         /* ylokh_request_free(req) inside on_done */
     ylokh_client *free_client_on_token; /* ylokh_client_free from inside a callback */
     ylokh_client *complete_client;      /* for ylokh_chat_complete from inside a callback */
+    ylokh_client *start_in_done;        /* ylokh_chat_start on this client inside on_done */
+    ylokh_status start_in_done_status;
+    char start_in_done_message[512];
     ylokh_request *req;
     ylokh_status wait_in_cb, complete_in_cb;
     /* the result, copied */
@@ -128,6 +131,14 @@ static void on_done(void *ud, const ylokh_result *res) {
     r->completion = res->completion_tokens;
     r->total = res->total_tokens;
     if (r->free_in_done) ylokh_request_free(r->req);
+    if (r->start_in_done) {
+        static const ylokh_message again[] = {{"user", "again"}};
+        ylokh_request *late = NULL;
+        r->start_in_done_status = ylokh_chat_start(r->start_in_done, NULL, again, 1, NULL, true, NULL, &late);
+        const char *why = ylokh_last_error();
+        snprintf(r->start_in_done_message, sizeof r->start_in_done_message, "%s", why ? why : "");
+        if (late) ylokh_request_free(late);
+    }
     leave(r);
     pthread_mutex_lock(&r->mu);
     r->done_count++;
@@ -461,6 +472,23 @@ static void test_client_free_in_flight(void) {
     free(r);
     for (int i = 0; i < 100 && thread_count() != before; i++) usleep(20 * 1000);
     CHECK(thread_count() == before, "the teardown finished: %d threads, %d before", thread_count(), before);
+
+    /* A request started during the teardown (by an on_done the teardown runs) is refused with
+     * YLOKH_CANCELLED and a message that says why, not YLOKH_INTERNAL. */
+    c = client_for("trickle", NULL);
+    r = rec_new();
+    r->start_in_done = c;
+    start_trickle(c, r);
+    usleep(50 * 1000);
+    ylokh_client_free(c);
+    CHECK(r->status == YLOKH_CANCELLED, "teardown cancels: %s", ylokh_status_str(r->status));
+    CHECK(r->start_in_done_status == YLOKH_CANCELLED, "start during teardown: %s: %s",
+          ylokh_status_str(r->start_in_done_status), r->start_in_done_message);
+    CHECK(strstr(r->start_in_done_message, "ylokh_client_free") != NULL, "the message says why: %s",
+          r->start_in_done_message);
+    ylokh_request_free(r->req);
+    check_invariants(r, "start during teardown");
+    free(r);
 }
 
 static void test_concurrent(void) {
