@@ -28,6 +28,22 @@
 #define YLOKH_LOG_TRACE 5
 
 /*
+ (0.2) Chat Completions: `POST {base}/chat/completions` (the default).
+ */
+#define YLOKH_API_CHAT_COMPLETIONS 1
+
+/*
+ (0.2) The OpenAI Responses API: `POST {base}/responses`.
+ */
+#define YLOKH_API_RESPONSES 2
+
+/*
+ (0.2) The Anthropic Messages API: `POST {base}/messages` (key in `x-api-key`, plus
+ `anthropic-version: 2023-06-01` unless you set that header).
+ */
+#define YLOKH_API_MESSAGES 3
+
+/*
  A token: `text` holds `choices[0].delta.content`.
  */
 #define YLOKH_EVENT_TOKEN 1
@@ -592,6 +608,22 @@ ylokh_status ylokh_options_set_max_event_bytes(struct ylokh_options *opts, size_
  Whether `ylokh_request_next` also hands out YLOKH_EVENT_CHUNK events. Default false.
  */
 ylokh_status ylokh_options_set_pull_chunks(struct ylokh_options *opts, bool enabled);
+
+/*
+ (0.2) Which wire API the server speaks: YLOKH_API_CHAT_COMPLETIONS (default),
+ YLOKH_API_RESPONSES or YLOKH_API_MESSAGES. Nothing else changes for the caller: messages,
+ conversations, tools_json and the callbacks stay in the chat format, and `message_json` is
+ always a chat message. Unknown values: YLOKH_INVALID_ARGUMENT.
+ */
+ylokh_status ylokh_options_set_api(struct ylokh_options *opts, uint32_t api);
+
+/*
+ (0.2) Whether a streaming chat-completions request asks for token usage with
+ `"stream_options":{"include_usage":true}` (unless the default params or `params_json` set
+ `stream_options`). Default: true with the compatible preset, false with the Ylokh preset.
+ Turn it off for servers that reject the key.
+ */
+ylokh_status ylokh_options_set_stream_usage(struct ylokh_options *opts, bool enabled);
 
 /*
  Starts a chat completion and writes its handle to `*out`.

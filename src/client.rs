@@ -198,22 +198,47 @@ fn connect_target(options: &Options) -> String {
     }
 }
 
+/// At most 5 redirects. reqwest drops `Authorization` when a redirect leaves the origin, but
+/// not `x-api-key` (the Messages API's key header): such a redirect is not followed when a key
+/// is set, so the key never reaches another origin.
+fn redirect_policy(options: &Options) -> reqwest::redirect::Policy {
+    let keeps_key_across_origins =
+        options.api == crate::dialect::Api::Messages && options.api_key.is_some();
+    reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() >= 5 {
+            return attempt.error("too many redirects (more than 5)");
+        }
+        let first = &attempt.previous()[0];
+        let same_origin = attempt.url().scheme() == first.scheme()
+            && attempt.url().host_str() == first.host_str()
+            && attempt.url().port_or_known_default() == first.port_or_known_default();
+        if keeps_key_across_origins && !same_origin {
+            return attempt.stop();
+        }
+        attempt.follow()
+    })
+}
+
 fn http_client(options: &Options) -> Result<reqwest::Client, Error> {
     let mut headers = reqwest::header::HeaderMap::new();
     for (name, value) in &options.headers {
         headers.insert(name.clone(), value.clone());
     }
-    if let Some(key) = &options.api_key {
-        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", key.expose()))
+    // The API key where the dialect wants it (Bearer, or x-api-key), marked sensitive so that
+    // it never shows in Debug output.
+    let caller_set_version = headers.contains_key("anthropic-version");
+    let key = options.api_key.as_ref().map(|k| k.expose());
+    for (name, value) in options.api.auth_headers(key, caller_set_version) {
+        let mut value = reqwest::header::HeaderValue::from_str(&value)
             .map_err(|_| Error::invalid("the API key contains a control character"))?;
-        value.set_sensitive(true);
-        headers.insert(reqwest::header::AUTHORIZATION, value);
+        value.set_sensitive(name != "anthropic-version");
+        headers.insert(name, value);
     }
     let mut builder = reqwest::Client::builder()
         .use_rustls_tls()
         .default_headers(headers)
         .user_agent(concat!("libylokh/", env!("CARGO_PKG_VERSION")))
-        .redirect(reqwest::redirect::Policy::limited(5))
+        .redirect(redirect_policy(options))
         .pool_idle_timeout(Duration::from_secs(60))
         .tcp_nodelay(true);
     if let Some(t) = options.connect_timeout {

@@ -1,6 +1,7 @@
 //! Client options: the two presets and every setting, validated when it is set so that a bad
 //! value fails at the call that gave it, with a message that names it.
 
+use crate::dialect::Api;
 use crate::error::Error;
 use reqwest::header::{HeaderName, HeaderValue};
 use serde_json::{Map, Value};
@@ -47,6 +48,10 @@ pub struct Options {
     pub max_event_bytes: usize,
     /// Queue CHUNK events for the pull interface too.
     pub pull_chunks: bool,
+    /// The server's wire API.
+    pub api: Api,
+    /// Chat streams ask for usage (`stream_options.include_usage`) unless the params set it.
+    pub stream_usage: bool,
 }
 
 impl Options {
@@ -68,6 +73,7 @@ impl Options {
             "temperature": 1, "presence_penalty": 0, "top_p": 1, "frequency_penalty": 0, "allow_fallback": true
         });
         options.default_params = params.as_object().cloned().expect("preset params");
+        options.stream_usage = false; // the preset's body stays as the service had it
         options
     }
 
@@ -92,6 +98,8 @@ impl Options {
             worker_threads: 1,
             max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
             pull_chunks: false,
+            api: Api::ChatCompletions,
+            stream_usage: true,
         }
     }
 
@@ -100,10 +108,10 @@ impl Options {
         Ok(())
     }
 
-    /// The URL requests go to: `{base_url}/chat/completions`.
+    /// The URL requests go to: `{base_url}/chat/completions`, `/responses` or `/messages`.
     pub fn endpoint(&self) -> reqwest::Url {
         let mut url = self.base_url.clone();
-        let path = format!("{}/chat/completions", url.path().trim_end_matches('/'));
+        let path = format!("{}/{}", url.path().trim_end_matches('/'), self.api.path());
         url.set_path(&path);
         url
     }

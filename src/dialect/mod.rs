@@ -243,6 +243,14 @@ impl StreamState {
         })
     }
 
+    /// The event that ends a stream of this dialect well, for messages.
+    pub(crate) fn end_event(&self) -> &'static str {
+        match self {
+            StreamState::Responses(_) => "`response.completed` or `response.incomplete`",
+            StreamState::Messages(_) => "`message_stop`",
+        }
+    }
+
     /// Whether the dialect's terminal event has come: a stream that ends without it is
     /// incomplete.
     pub(crate) fn is_terminal(&self) -> bool {

@@ -4,6 +4,7 @@ use super::status::ylokh_status;
 use super::{
     optional_str, ptr_boundary, required_mut, required_str, status_boundary, void_boundary,
 };
+use crate::error::Error;
 use crate::options::{millis, Options};
 use std::ffi::c_char;
 
@@ -263,6 +264,52 @@ pub unsafe extern "C" fn ylokh_options_set_pull_chunks(
     unsafe {
         with(opts, |o| {
             o.pull_chunks = enabled;
+            Ok(())
+        })
+    }
+}
+
+/// (0.2) Chat Completions: `POST {base}/chat/completions` (the default).
+pub const YLOKH_API_CHAT_COMPLETIONS: u32 = 1;
+/// (0.2) The OpenAI Responses API: `POST {base}/responses`.
+pub const YLOKH_API_RESPONSES: u32 = 2;
+/// (0.2) The Anthropic Messages API: `POST {base}/messages` (key in `x-api-key`, plus
+/// `anthropic-version: 2023-06-01` unless you set that header).
+pub const YLOKH_API_MESSAGES: u32 = 3;
+
+/// (0.2) Which wire API the server speaks: YLOKH_API_CHAT_COMPLETIONS (default),
+/// YLOKH_API_RESPONSES or YLOKH_API_MESSAGES. Nothing else changes for the caller: messages,
+/// conversations, tools_json and the callbacks stay in the chat format, and `message_json` is
+/// always a chat message. Unknown values: YLOKH_INVALID_ARGUMENT.
+#[no_mangle]
+pub unsafe extern "C" fn ylokh_options_set_api(opts: *mut ylokh_options, api: u32) -> ylokh_status {
+    // SAFETY: `opts` is NULL or a live options object that only this thread uses (the contract
+    // of every ylokh_options_* function).
+    unsafe {
+        with(opts, |o| {
+            o.api = crate::dialect::Api::from_u32(api).ok_or_else(|| {
+                Error::invalid(format!(
+                    "api {api} is not one of YLOKH_API_CHAT_COMPLETIONS (1), YLOKH_API_RESPONSES (2), YLOKH_API_MESSAGES (3)"
+                ))
+            })?;
+            Ok(())
+        })
+    }
+}
+
+/// (0.2) Whether a streaming chat-completions request asks for token usage with
+/// `"stream_options":{"include_usage":true}` (unless the default params or `params_json` set
+/// `stream_options`). Default: true with the compatible preset, false with the Ylokh preset.
+/// Turn it off for servers that reject the key.
+#[no_mangle]
+pub unsafe extern "C" fn ylokh_options_set_stream_usage(
+    opts: *mut ylokh_options,
+    enabled: bool,
+) -> ylokh_status {
+    // SAFETY: as for ylokh_options_set_api.
+    unsafe {
+        with(opts, |o| {
+            o.stream_usage = enabled;
             Ok(())
         })
     }

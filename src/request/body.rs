@@ -1,6 +1,6 @@
 //! The request body: what the caller asks (the chat format), as the wire dialect wants it.
 
-use crate::dialect::{Api, BodyInput};
+use crate::dialect::BodyInput;
 use crate::options::Options;
 use serde_json::{Map, Value};
 
@@ -30,14 +30,14 @@ pub fn text_message(role: &str, content: &str) -> Value {
 /// every key of `params` (later wins, as extra body parameters do). Returns the body and whether
 /// the answer will be a stream (the body's final `stream` value).
 pub fn build_body(options: &Options, input: &ChatInput) -> (Vec<u8>, bool) {
-    Api::ChatCompletions.body_bytes(&BodyInput {
+    options.api.body_bytes(&BodyInput {
         defaults: &options.default_params,
         messages: &input.messages,
         model: input.model.as_deref().or(options.default_model.as_deref()),
         stream: input.stream,
         tools: input.tools.as_ref(),
         params: input.params.as_ref(),
-        stream_usage: false,
+        stream_usage: options.stream_usage,
     })
 }
 
@@ -78,9 +78,13 @@ mod tests {
         );
         assert_eq!(
             String::from_utf8(body).unwrap(),
-            r#"{"messages":[],"stream":true}"#
+            r#"{"messages":[],"stream":true,"stream_options":{"include_usage":true}}"#,
+            "the compatible preset asks for usage in streams"
         );
         assert!(stream);
+        let (ylokh, _) = build_body(&options, &ChatInput { stream: true, ..ChatInput::default() });
+        let ylokh: Value = serde_json::from_slice(&ylokh).unwrap();
+        assert!(ylokh.get("stream_options").is_none(), "the Ylokh preset's body is unchanged");
     }
 
     #[test]

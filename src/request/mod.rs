@@ -4,6 +4,7 @@
 //! target part is [`state`].
 
 mod body;
+mod dialect_events;
 mod response;
 mod retry;
 mod state;
@@ -33,7 +34,7 @@ pub async fn run(
     sink: &mut Sink,
 ) -> Outcome {
     let started = Instant::now();
-    let mut progress = Progress::new(stream);
+    let mut progress = Progress::new(stream, target.options.api.stream_state());
     let result = {
         let work = exchange(target, body, stream, sink, &mut progress);
         let work = async {
@@ -120,7 +121,7 @@ async fn exchange(
         response::read_whole(target, response, sink, progress).await?;
     }
     // The answer ended well: only now are its tool calls complete, and handed out in order.
-    let calls = if stream {
+    let calls = if stream || progress.dialect.is_some() {
         std::mem::take(&mut progress.tools).finish()
     } else {
         std::mem::take(&mut progress.whole_calls)

@@ -9,6 +9,7 @@ use crate::silence::Silence;
 use crate::sink::Sink;
 use crate::sse::Decoder;
 use crate::status::Status;
+use crate::dialect::StreamState;
 use crate::message::MessageBuilder;
 use crate::tool_calls::{self, ToolCall, ToolCallAssembler, ToolCallDelta};
 use futures_util::FutureExt;
@@ -37,12 +38,15 @@ pub(super) struct Progress {
     /// The complete calls, once every one of them was handed out.
     pub(super) calls: Option<Vec<ToolCall>>,
     pub(super) n_tool_calls: u32,
+    /// The Responses or Messages event mapper; `None` for Chat Completions.
+    pub(super) dialect: Option<StreamState>,
 }
 
 impl Progress {
-    pub(super) fn new(streaming: bool) -> Progress {
+    pub(super) fn new(streaming: bool, dialect: Option<StreamState>) -> Progress {
         Progress {
             streaming,
+            dialect,
             ..Progress::default()
         }
     }
@@ -173,7 +177,14 @@ pub(super) async fn read_stream(
                 ))
             })?;
             let Some(event) = event else { break };
-            if event.data == b"[DONE]" {
+            let end = match progress.dialect {
+                None => event.data == b"[DONE]",
+                Some(_) => {
+                    super::dialect_events::deliver_event(event.event_type, event.data, sink, progress)
+                        .await?
+                }
+            };
+            if end {
                 // Take the end of the body if it is already here, so the connection can be reused.
                 for _ in 0..4 {
                     if !matches!(response.chunk().now_or_never(), Some(Ok(Some(_)))) {
@@ -181,6 +192,9 @@ pub(super) async fn read_stream(
                     }
                 }
                 return Ok(());
+            }
+            if progress.dialect.is_some() {
+                continue;
             }
             if event.event_type == b"error" {
                 let message = chunk::error_body_text(event.data);
@@ -192,13 +206,22 @@ pub(super) async fn read_stream(
             deliver(event.data, sink, progress).await?;
         }
     }
-    if progress.finish_reason.is_some() {
+    if progress.finish_reason.is_some() && progress.dialect.is_none() {
         return Ok(()); // a clean end after a finish_reason, without [DONE]
     }
     let pending = match decoder.pending_bytes() {
         0 => String::new(),
         n => format!(" ({n} bytes of an unfinished event were dropped)"),
     };
+    if let Some(end) = progress.dialect.as_ref().map(StreamState::end_event) {
+        return Err(Error::new(
+            Status::Incomplete,
+            format!(
+                "the stream ended before the answer finished: no {end} event after {} tokens{pending}; the server may have stopped or a proxy cut the connection",
+                progress.tokens
+            ),
+        ));
+    }
     Err(Error::new(
         Status::Incomplete,
         format!(
@@ -303,6 +326,9 @@ pub(super) async fn read_whole(
         return Err(Error::protocol(format!(
             "the response body is larger than {cap} bytes (the cap set with ylokh_options_set_max_event_bytes)"
         )));
+    }
+    if progress.dialect.is_some() {
+        return super::dialect_events::deliver_whole(&body, sink, progress).await;
     }
     let has_choice = chunk::parse_with_serde(&body)
         .map(|p| p.has_choice || p.error.is_some())
