@@ -5,126 +5,18 @@
 mod support;
 
 use serde_json::{json, Value};
-use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::ffi::{c_char, c_int, c_void, CString};
 use support::capi::Client;
 use support::start_server;
+use support::transcript::*;
 use ylokh::ffi::chat_request::{ylokh_chat_request, ylokh_chat_send};
 use ylokh::ffi::conversation::*;
-use ylokh::ffi::misc::{ylokh_last_error, ylokh_status_str};
-use ylokh::ffi::request::{ylokh_request_free, ylokh_request_next, ylokh_request_wait};
+use ylokh::ffi::misc::ylokh_last_error;
+use ylokh::ffi::request::{ylokh_request_free, ylokh_request_next};
 use ylokh::ffi::status::*;
 use ylokh::ffi::types::{
-    ylokh_event, ylokh_message, ylokh_result, ylokh_tool_call, YLOKH_EVENT_DONE, YLOKH_EVENT_TOKEN,
-    YLOKH_EVENT_TOOL_CALL,
+    ylokh_event, ylokh_message, YLOKH_EVENT_DONE, YLOKH_EVENT_TOKEN, YLOKH_EVENT_TOOL_CALL,
 };
-
-fn text(ptr: *const c_char, len: usize) -> String {
-    if ptr.is_null() {
-        return "-".into();
-    }
-    let bytes = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len) };
-    assert_eq!(unsafe { *ptr.add(len) }, 0, "not NUL-terminated");
-    String::from_utf8(bytes.to_vec()).unwrap()
-}
-
-fn c_str(ptr: *const c_char) -> String {
-    if ptr.is_null() {
-        return "-".into();
-    }
-    unsafe { CStr::from_ptr(ptr) }.to_str().unwrap().to_owned()
-}
-
-/// What the callbacks saw, in order.
-#[derive(Default)]
-struct Transcript {
-    events: Vec<String>,
-    message_json: Option<String>,
-    abort_on_call: bool,
-}
-
-unsafe extern "C" fn on_token(u: *mut c_void, t: *const c_char, len: usize) -> c_int {
-    let tr = unsafe { &mut *u.cast::<Transcript>() };
-    tr.events.push(format!("token:{}", text(t, len)));
-    0
-}
-
-unsafe extern "C" fn on_reasoning(u: *mut c_void, t: *const c_char, len: usize) -> c_int {
-    let tr = unsafe { &mut *u.cast::<Transcript>() };
-    tr.events.push(format!("reasoning:{}", text(t, len)));
-    0
-}
-
-unsafe extern "C" fn on_delta(u: *mut c_void, c: *const ylokh_tool_call) -> c_int {
-    let (tr, c) = unsafe { (&mut *u.cast::<Transcript>(), &*c) };
-    assert!(!c.arguments_valid, "a delta is never valid");
-    tr.events.push(format!(
-        "delta:{}:{}:{}:{}",
-        c.index,
-        c_str(c.id),
-        c_str(c.name),
-        text(c.arguments, c.arguments_len)
-    ));
-    0
-}
-
-unsafe extern "C" fn on_call(u: *mut c_void, c: *const ylokh_tool_call) -> c_int {
-    let (tr, c) = unsafe { (&mut *u.cast::<Transcript>(), &*c) };
-    tr.events.push(format!(
-        "call:{}:{}:{}:{}:{}",
-        c.index,
-        c_str(c.id),
-        c_str(c.name),
-        text(c.arguments, c.arguments_len),
-        c.arguments_valid
-    ));
-    c_int::from(tr.abort_on_call)
-}
-
-unsafe extern "C" fn on_done(u: *mut c_void, r: *const ylokh_result) {
-    let (tr, r) = unsafe { (&mut *u.cast::<Transcript>(), &*r) };
-    tr.events.push(format!(
-        "done:{}:{}:{}",
-        c_str(ylokh_status_str(r.status)),
-        c_str(r.finish_reason),
-        r.n_tool_calls
-    ));
-    tr.message_json = (!r.message_json.is_null()).then(|| c_str(r.message_json));
-}
-
-fn request(stream: bool) -> ylokh_chat_request {
-    let mut req: ylokh_chat_request = unsafe { std::mem::zeroed() };
-    req.struct_size = std::mem::size_of::<ylokh_chat_request>();
-    req.stream = stream;
-    req.on_token = Some(on_token);
-    req.on_reasoning = Some(on_reasoning);
-    req.on_tool_call_delta = Some(on_delta);
-    req.on_tool_call = Some(on_call);
-    req.on_done = Some(on_done);
-    req
-}
-
-/// Sends `req` (messages: one user "hi" unless set) to `url` and waits for it.
-fn send(url: &str, mut req: ylokh_chat_request, transcript: &mut Transcript) -> u32 {
-    let client = Client::new(url, None);
-    let (role, content) = (CString::new("user").unwrap(), CString::new("hi").unwrap());
-    let messages = [ylokh_message {
-        role: role.as_ptr(),
-        content: content.as_ptr(),
-    }];
-    if req.conversation.is_null() && req.messages.is_null() {
-        req.messages = messages.as_ptr();
-        req.n_messages = 1;
-    }
-    req.user_data = (transcript as *mut Transcript).cast();
-    let mut handle = std::ptr::null_mut();
-    let s = unsafe { ylokh_chat_send(client.raw(), &req, &mut handle) };
-    if s != YLOKH_OK {
-        return s;
-    }
-    let s = unsafe { ylokh_request_wait(handle, u64::MAX) };
-    unsafe { ylokh_request_free(handle) };
-    s
-}
 
 /// Replays tests/fixtures/tools/NAME: the events, and message_json parsed.
 fn replay(name: &str, stream: bool) -> (Vec<String>, Option<Value>) {
@@ -475,7 +367,7 @@ unsafe extern "C" fn on_chunk_keep(u: *mut c_void, t: *const c_char, len: usize)
 
 #[test]
 fn a_conversation_and_tools_make_the_body_and_params_win() {
-    let conv = unsafe { ylokh_conversation_new() };
+    let conv = ylokh_conversation_new();
     let cs = |s: &str| CString::new(s).unwrap();
     unsafe {
         assert_eq!(
@@ -524,7 +416,7 @@ fn a_conversation_and_tools_make_the_body_and_params_win() {
 fn chat_send_refuses_bad_requests_and_runs_no_callback() {
     let server = start_server();
     let url = format!("{}/stream/v1", server.url());
-    let conv = unsafe { ylokh_conversation_new() };
+    let conv = ylokh_conversation_new();
     let cs = |s: &str| CString::new(s).unwrap();
     let cases: Vec<(&str, Box<dyn Fn(&mut ylokh_chat_request)>)> = vec![
         ("struct_size", Box::new(|r| r.struct_size = 0)),
@@ -567,7 +459,7 @@ fn chat_send_refuses_bad_requests_and_runs_no_callback() {
 #[test]
 fn conversation_functions_check_their_arguments_and_read_images() {
     let cs = |s: &str| CString::new(s).unwrap();
-    let conv = unsafe { ylokh_conversation_new() };
+    let conv = ylokh_conversation_new();
     unsafe {
         assert_eq!(
             ylokh_conversation_add(std::ptr::null_mut(), cs("user").as_ptr(), cs("x").as_ptr()),

@@ -82,9 +82,18 @@ mod tests {
             "the compatible preset asks for usage in streams"
         );
         assert!(stream);
-        let (ylokh, _) = build_body(&options, &ChatInput { stream: true, ..ChatInput::default() });
+        let (ylokh, _) = build_body(
+            &options,
+            &ChatInput {
+                stream: true,
+                ..ChatInput::default()
+            },
+        );
         let ylokh: Value = serde_json::from_slice(&ylokh).unwrap();
-        assert!(ylokh.get("stream_options").is_none(), "the Ylokh preset's body is unchanged");
+        assert!(
+            ylokh.get("stream_options").is_none(),
+            "the Ylokh preset's body is unchanged"
+        );
     }
 
     #[test]

@@ -134,16 +134,18 @@ async fn apply(
                     name: name.as_deref(),
                     arguments: arguments.map(Cow::Owned),
                 };
-                let flow = progress.tools.apply_fragment_with(fragment, |d: ToolCallDelta<'_>| {
-                    match if deltas {
-                        sink.tool_call_delta(&d)
-                    } else {
-                        Ok(())
-                    } {
-                        Ok(()) => ControlFlow::Continue(()),
-                        Err(e) => ControlFlow::Break(e),
-                    }
-                });
+                let flow = progress
+                    .tools
+                    .apply_fragment_with(fragment, |d: ToolCallDelta<'_>| {
+                        match if deltas {
+                            sink.tool_call_delta(&d)
+                        } else {
+                            Ok(())
+                        } {
+                            Ok(()) => ControlFlow::Continue(()),
+                            Err(e) => ControlFlow::Break(e),
+                        }
+                    });
                 if let ControlFlow::Break(e) = flow {
                     return Err(e);
                 }

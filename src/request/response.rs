@@ -3,14 +3,14 @@
 use super::target::Target;
 use super::transport::error_chain;
 use crate::chunk::{self, Usage};
+use crate::dialect::StreamState;
 use crate::error::{snippet, Error};
 use crate::log::{log, DEBUG};
+use crate::message::MessageBuilder;
 use crate::silence::Silence;
 use crate::sink::Sink;
 use crate::sse::Decoder;
 use crate::status::Status;
-use crate::dialect::StreamState;
-use crate::message::MessageBuilder;
 use crate::tool_calls::{self, ToolCall, ToolCallAssembler, ToolCallDelta};
 use futures_util::FutureExt;
 use reqwest::header::CONTENT_TYPE;
@@ -180,8 +180,13 @@ pub(super) async fn read_stream(
             let end = match progress.dialect {
                 None => event.data == b"[DONE]",
                 Some(_) => {
-                    super::dialect_events::deliver_event(event.event_type, event.data, sink, progress)
-                        .await?
+                    super::dialect_events::deliver_event(
+                        event.event_type,
+                        event.data,
+                        sink,
+                        progress,
+                    )
+                    .await?
                 }
             };
             if end {

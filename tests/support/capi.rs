@@ -47,6 +47,32 @@ impl Client {
 }
 
 impl Client {
+    /// A client for `base_url` that speaks `api` (YLOKH_API_*), with an API key; no retries.
+    #[allow(dead_code)]
+    pub fn with_api(base_url: &str, api: u32, key: Option<&str>) -> Client {
+        let url = CString::new(base_url).unwrap();
+        unsafe {
+            let opts = ylokh_options_new_compatible(url.as_ptr());
+            assert!(!opts.is_null());
+            assert_eq!(ylokh_options_set_max_retries(opts, 0), YLOKH_OK);
+            assert_eq!(
+                ylokh::ffi::options::ylokh_options_set_api(opts, api),
+                YLOKH_OK
+            );
+            if let Some(key) = key {
+                let key = CString::new(key).unwrap();
+                assert_eq!(
+                    ylokh::ffi::options::ylokh_options_set_api_key(opts, key.as_ptr()),
+                    YLOKH_OK
+                );
+            }
+            let mut client = std::ptr::null_mut();
+            assert_eq!(ylokh_client_new(opts, &mut client), YLOKH_OK);
+            ylokh_options_free(opts);
+            Client(client)
+        }
+    }
+
     /// The handle, for calls this module does not wrap.
     #[allow(dead_code)]
     pub fn raw(&self) -> *mut ylokh_client {

@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod capi;
+pub mod transcript;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -601,6 +602,41 @@ async fn respond(
                     .await?;
                 }
             }
+        }
+        "echomsg" => {
+            // `echo` as an Anthropic Messages response: the request dump is the text.
+            let mut text = String::new();
+            for (n, v) in &req.headers {
+                text.push_str(&format!("{n}: {v}\n"));
+            }
+            text.push('\n');
+            text.push_str(&String::from_utf8_lossy(&req.body));
+            let body = serde_json::json!({
+                "id": "msg_echo", "type": "message", "role": "assistant", "model": "echo",
+                "content": [{"type": "text", "text": text}],
+                "stop_reason": "end_turn", "usage": {"input_tokens": 3, "output_tokens": 4}
+            });
+            whole(
+                s,
+                "200 OK",
+                "application/json",
+                "",
+                body.to_string().as_bytes(),
+            )
+            .await?;
+        }
+        "overloaded529" => {
+            // Anthropic's error body shape, with its 529 status.
+            let body =
+                r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
+            whole(
+                s,
+                "529 Site Overloaded",
+                "application/json",
+                "",
+                body.as_bytes(),
+            )
+            .await?;
         }
         "echo" => {
             // The request as the answer: `conn N`, the headers, a blank line, the body.
