@@ -6,8 +6,9 @@
  * answer came within max_steps, 2 on a usage error.
  *
  * Environment: YLOKH_BASE_URL (e.g. http://127.0.0.1:8080/v1; default: the local server at
- * that address), YLOKH_API_KEY, YLOKH_MODEL, YLOKH_PARAMS (a JSON object merged into every
- * request body), YLOKH_MAX_STEPS (default 4).
+ * that address), YLOKH_API_KEY, YLOKH_MODEL, YLOKH_API (chat, responses or messages: the
+ * server's wire API), YLOKH_PARAMS (a JSON object merged into every request body),
+ * YLOKH_MAX_STEPS (default 4).
  *
  *   cc -Iinclude examples/agent.c -Ltarget/release -lylokh -o agent
  *   YLOKH_BASE_URL=$(examples/local-llm.sh start) ./agent "What is 17 times 23?"
@@ -147,8 +148,12 @@ int main(int argc, char **argv) {
         fprintf(stderr, "error: %s\n", ylokh_last_error());
         return 2;
     }
-    const char *key = getenv("YLOKH_API_KEY"), *model = getenv("YLOKH_MODEL");
-    if ((key && ylokh_options_set_api_key(opts, key) != YLOKH_OK) ||
+    const char *key = getenv("YLOKH_API_KEY"), *model = getenv("YLOKH_MODEL"), *api = getenv("YLOKH_API");
+    uint32_t which = !api || !*api || !strcmp(api, "chat") ? YLOKH_API_CHAT_COMPLETIONS
+                     : !strcmp(api, "responses")           ? YLOKH_API_RESPONSES
+                     : !strcmp(api, "messages")            ? YLOKH_API_MESSAGES
+                                                           : 0;
+    if (ylokh_options_set_api(opts, which) != YLOKH_OK || (key && ylokh_options_set_api_key(opts, key) != YLOKH_OK) ||
         (model && ylokh_options_set_default_model(opts, model) != YLOKH_OK)) {
         fprintf(stderr, "error: %s\n", ylokh_last_error());
         ylokh_options_free(opts);

@@ -2,7 +2,8 @@
  * reason and token usage go to stderr. Exit status: 0 on success, 1 when the request failed
  * (with the status and message on stderr), 2 on a usage error.
  *
- * Environment: YLOKH_BASE_URL (none: the Ylokh preset), YLOKH_API_KEY, YLOKH_MODEL, and
+ * Environment: YLOKH_BASE_URL (none: the Ylokh preset), YLOKH_API_KEY, YLOKH_MODEL, YLOKH_API
+ * (chat, responses or messages: the server's wire API; default chat), and
  * YLOKH_PARAMS (a JSON object merged into the request body, e.g. {"max_tokens":64}).
  *
  *   cc -Iinclude examples/chat.c -Ltarget/release -lylokh -o chat
@@ -13,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static int on_token(void *user_data, const char *text, size_t len) {
     (void)user_data;
@@ -50,6 +52,15 @@ int main(int argc, char **argv) {
     if (!opts) return fail("options", YLOKH_INVALID_ARGUMENT);
     ylokh_status s = ylokh_options_set_api_key(opts, getenv("YLOKH_API_KEY"));
     if (s != YLOKH_OK) return fail("api key", s);
+    /* YLOKH_API=chat|responses|messages: the server's wire API; nothing else changes. */
+    const char *api = getenv("YLOKH_API");
+    if (api && *api) {
+        s = ylokh_options_set_api(opts, !strcmp(api, "chat")        ? YLOKH_API_CHAT_COMPLETIONS
+                                        : !strcmp(api, "responses") ? YLOKH_API_RESPONSES
+                                        : !strcmp(api, "messages")  ? YLOKH_API_MESSAGES
+                                                                    : 0);
+        if (s != YLOKH_OK) return fail("YLOKH_API (chat, responses or messages)", s);
+    }
 
     ylokh_client *client = NULL;
     s = ylokh_client_new(opts, &client);

@@ -6,7 +6,8 @@
  *
  * Ctrl-C cancels the answer being written and returns to the prompt; at the prompt, a second
  * Ctrl-C in a row quits (as do /quit and Ctrl-D). Commands: /reset (forget the conversation,
- * keep the system message), /model NAME, /system TEXT, /quit.
+ * keep the system message), /model NAME, /system TEXT, /api chat|responses|messages (the
+ * server's wire API; YLOKH_API sets the first one), /quit.
  *
  * Environment, as for chat.c: YLOKH_BASE_URL (none: the Ylokh preset), YLOKH_API_KEY,
  * YLOKH_MODEL, YLOKH_PARAMS (a JSON object merged into every request body; by default
@@ -172,35 +173,38 @@ static char *trim(char *s) {
     return s;
 }
 
+/* A client for YLOKH_BASE_URL (none: the Ylokh preset) and YLOKH_API_KEY that speaks `api`
+ * ("chat", "responses" or "messages"; NULL or empty: chat); NULL after printing why not. */
+static ylokh_client *new_client(const char *api) {
+    uint32_t which = !api || !*api || !strcmp(api, "chat") ? YLOKH_API_CHAT_COMPLETIONS
+                     : !strcmp(api, "responses")           ? YLOKH_API_RESPONSES
+                     : !strcmp(api, "messages")            ? YLOKH_API_MESSAGES
+                                                           : 0;
+    const char *base_url = getenv("YLOKH_BASE_URL"), *key = getenv("YLOKH_API_KEY");
+    ylokh_options *opts = base_url && *base_url ? ylokh_options_new_compatible(base_url) : ylokh_options_new();
+    ylokh_client *client = NULL;
+    if (!opts || ylokh_options_set_api(opts, which) != YLOKH_OK ||
+        (key && *key && ylokh_options_set_api_key(opts, key) != YLOKH_OK) ||
+        ylokh_client_new(opts, &client) != YLOKH_OK) {
+        fprintf(stderr, "error: %s (api: chat, responses or messages)\n", ylokh_last_error());
+        client = NULL;
+    }
+    ylokh_options_free(opts);
+    return client;
+}
+
 int main(void) {
     int tty = isatty(STDOUT_FILENO);
     dim_on = tty ? "\033[2m" : "";
     dim_off = tty ? "\033[0m" : "";
 
-    const char *base_url = getenv("YLOKH_BASE_URL");
-    ylokh_options *opts = base_url && *base_url ? ylokh_options_new_compatible(base_url) : ylokh_options_new();
-    if (!opts) {
-        fprintf(stderr, "error: %s\n", ylokh_last_error());
-        return 1;
-    }
-    const char *key = getenv("YLOKH_API_KEY");
-    if (key && *key && ylokh_options_set_api_key(opts, key) != YLOKH_OK) {
-        fprintf(stderr, "error: %s\n", ylokh_last_error());
-        return 1;
-    }
-    ylokh_client *client = NULL;
-    ylokh_status st = ylokh_client_new(opts, &client);
-    ylokh_options_free(opts);
-    if (st != YLOKH_OK) {
-        fprintf(stderr, "error: %s: %s\n", ylokh_status_str(st), ylokh_last_error());
-        return 1;
-    }
+    ylokh_client *client = new_client(getenv("YLOKH_API"));
+    if (!client) return 1;
     const char *m = getenv("YLOKH_MODEL");
     model = m && *m ? strdup(m) : NULL;
-    /* Ask for usage in the stream's last chunk (OpenAI, vLLM and llama.cpp honour it), unless
-     * YLOKH_PARAMS says what to send. */
+    /* Usage comes unasked: the compatible preset asks chat streams for it. */
     const char *params = getenv("YLOKH_PARAMS");
-    if (!params || !*params) params = "{\"stream_options\":{\"include_usage\":true}}";
+    if (params && !*params) params = NULL;
 
     /* No SA_RESTART: Ctrl-C interrupts the read at the prompt. */
     struct sigaction sa;
@@ -209,7 +213,7 @@ int main(void) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
 
-    printf("libylokh %s chat. /reset, /model NAME, /system TEXT, /quit; Ctrl-C stops an answer.\n",
+    printf("libylokh %s chat. /reset, /model NAME, /system TEXT, /api NAME, /quit; Ctrl-C stops an answer.\n",
            ylokh_version());
     char line[8192];
     int armed = 0; /* a Ctrl-C at the prompt; a second one quits */
@@ -263,8 +267,18 @@ int main(void) {
             printf("%s(system: %s)%s\n", dim_on, system_text, dim_off);
             continue;
         }
+        if (!strncmp(text, "/api ", 5) && *trim(text + 5)) {
+            /* The dialect is a client setting: a new client, the same conversation. */
+            ylokh_client *other = new_client(trim(text + 5));
+            if (other) {
+                ylokh_client_free(client);
+                client = other;
+                printf("%s(api: %s)%s\n", dim_on, trim(text + 5), dim_off);
+            }
+            continue;
+        }
         if (text[0] == '/') {
-            printf("commands: /reset, /model NAME, /system TEXT, /quit\n");
+            printf("commands: /reset, /model NAME, /system TEXT, /api chat|responses|messages, /quit\n");
             continue;
         }
         push("user", text);

@@ -32,6 +32,13 @@
 
 namespace ylokh {
 
+// The server's wire API (YLOKH_API_*), for Options::api.
+enum class Api : uint32_t {
+    chat = YLOKH_API_CHAT_COMPLETIONS,  // POST {base}/chat/completions
+    responses = YLOKH_API_RESPONSES,    // POST {base}/responses (OpenAI Responses API)
+    messages = YLOKH_API_MESSAGES,      // POST {base}/messages (Anthropic Messages API)
+};
+
 // One chat message; copied by every call that takes it.
 struct Message {
     std::string role;     // "system", "user", "assistant", ...
@@ -164,6 +171,14 @@ public:
     Options &&read_timeout(std::chrono::milliseconds t) && { return std::move(read_timeout(t)); }
     Options &max_retries(uint32_t n) & { return set(ylokh_options_set_max_retries(get(), n)); }
     Options &&max_retries(uint32_t n) && { return std::move(max_retries(n)); }
+    // The server's wire API: Api::chat (default), Api::responses or Api::messages. Messages,
+    // conversations, tools and results stay in the chat format whatever the dialect.
+    Options &api(Api a) & { return set(ylokh_options_set_api(get(), static_cast<uint32_t>(a))); }
+    Options &&api(Api a) && { return std::move(api(a)); }
+    // Whether chat streams ask for token usage (default: true for compatible(), false for the
+    // Ylokh preset); off for servers that reject stream_options.
+    Options &stream_usage(bool enabled) & { return set(ylokh_options_set_stream_usage(get(), enabled)); }
+    Options &&stream_usage(bool enabled) && { return std::move(stream_usage(enabled)); }
     // Trusts the certificates of a PEM file too (read now).
     Options &ca_file(const std::string &pem_path) & { return set(ylokh_options_add_ca_file(get(), pem_path.c_str())); }
     Options &&ca_file(const std::string &pem_path) && { return std::move(ca_file(pem_path)); }

@@ -225,3 +225,41 @@ fn messages_requests_carry_the_key_in_x_api_key_and_a_translated_body() {
     assert_eq!(body["temperature"], 0);
     assert_eq!(body["stream"], false);
 }
+
+/// examples/chat.c switches with `YLOKH_API` alone; an unknown name is refused with the choices.
+#[test]
+fn chat_example_switches_dialect_with_ylokh_api() {
+    let server = start_server();
+    let exe = support::tmp_path("chat_dialects");
+    support::compile("gcc", &["examples/chat.c"], &exe, &[]);
+    for (api, fixture, text) in [
+        (
+            "responses",
+            "responses-openai-text",
+            "Hi there! How can I help?",
+        ),
+        ("messages", "messages-text", "Hello! Привет 👋"),
+    ] {
+        let out = std::process::Command::new(&exe)
+            .arg("hi")
+            .env(
+                "YLOKH_BASE_URL",
+                format!("{}/replay3-dialects.{fixture}/v1", server.url()),
+            )
+            .env("YLOKH_API", api)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{api}: {stderr}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim_end(), text);
+        assert!(stderr.contains("usage: prompt"), "{api}: {stderr}");
+    }
+    let out = std::process::Command::new(&exe)
+        .arg("hi")
+        .env("YLOKH_BASE_URL", server.url())
+        .env("YLOKH_API", "soap")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("chat, responses or messages"));
+}

@@ -263,6 +263,29 @@ void tools_and_conversations() {
     CHECK(endless.json().find("error: no") != std::string_view::npos);
 }
 
+void dialects() {
+    // The same handlers over the Messages API: only the option changes.
+    ylokh::Client client(
+        ylokh::Options::compatible(base + "/replay3-dialects.messages-tools/v1").max_retries(0).api(ylokh::Api::messages));
+    std::string text;
+    int calls = 0;
+    ylokh::Result r = client
+                          .start(hello, ylokh::Handlers()
+                                            .token([&](std::string_view t) { text += t; })
+                                            .tool_call([&](const ylokh::ToolCall &c) {
+                                                calls += c.name == "get_weather" && c.arguments_valid;
+                                            }))
+                          .wait();
+    CHECK(r.ok() && text == "Checking both cities." && calls == 2 && r.n_tool_calls == 2);
+    CHECK(r.finish_reason == std::optional<std::string>("tool_calls") && r.usage.prompt_tokens == 472);
+    try {
+        ylokh::Options::compatible(base).api(static_cast<ylokh::Api>(9));
+        CHECK(false);
+    } catch (const ylokh::Error &e) {
+        CHECK(e.status() == YLOKH_INVALID_ARGUMENT);
+    }
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -278,6 +301,7 @@ int main(int argc, char **argv) {
         handler_exceptions_stop_the_request();
         cancel_and_lifetimes();
         tools_and_conversations();
+        dialects();
     } catch (const std::exception &e) {
         std::fprintf(stderr, "unexpected exception: %s\n", e.what());
         ++failed;
