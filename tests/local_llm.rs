@@ -216,3 +216,70 @@ fn c_and_cpp_examples_answer_why_the_sky_is_blue() {
         assert!(stderr.contains("finish_reason:"), "{name}: {stderr}");
     }
 }
+
+const DIALECTS: [(u32, &str); 3] = [
+    (ylokh::ffi::options::YLOKH_API_CHAT_COMPLETIONS, "chat"),
+    (ylokh::ffi::options::YLOKH_API_RESPONSES, "responses"),
+    (ylokh::ffi::options::YLOKH_API_MESSAGES, "messages"),
+];
+
+/// The same conversation at temperature 0 through llama.cpp's three endpoints: the same text,
+/// and usage in each. (llama.cpp ends a Responses answer cut by max_output_tokens with
+/// `response.completed`, not `response.incomplete`, so its finish reason is "stop" where the
+/// other two say "length": the server's translation, not ours.)
+#[test]
+#[ignore = "needs the local llama.cpp server (g++, cmake, python3-venv, PyPI): run tests/run.sh"]
+fn the_three_dialects_give_the_same_text_and_usage() {
+    let _alone = exclusive();
+    let mut texts = Vec::new();
+    for (api, name) in DIALECTS {
+        let client = Client::with_api(server(), api, None);
+        let answer = chat(&client, DETERMINISTIC, true, None);
+        assert_eq!(answer.status, YLOKH_OK, "{name}: {answer:?}");
+        assert!(!answer.text.is_empty(), "{name}");
+        let (prompt, completion, total) = answer.usage;
+        assert!(completion > 0, "{name}: {:?}", answer.usage);
+        // llama.cpp's /v1/messages stream sometimes starts at content_block_start, without
+        // the message_start that carries the input tokens (seen with a fully cached prompt):
+        // the prompt count is then unknown (-1), never wrong.
+        let prompt_known = prompt > 0 && total == prompt + completion;
+        assert!(
+            prompt_known || (name == "messages" && prompt == -1 && total == -1),
+            "{name}: {:?}",
+            answer.usage
+        );
+        texts.push((name, answer.text));
+    }
+    for (name, text) in &texts[1..] {
+        assert_eq!(text, &texts[0].1, "{name} differs from chat");
+    }
+}
+
+/// Cancelling mid-answer frees the server's slot within a second, in every dialect.
+#[test]
+#[ignore = "needs the local llama.cpp server (g++, cmake, python3-venv, PyPI): run tests/run.sh"]
+fn cancelling_frees_the_slot_in_every_dialect() {
+    let _alone = exclusive();
+    for (api, name) in DIALECTS {
+        let client = Client::with_api(server(), api, None);
+        let answer = chat(
+            &client,
+            r#"{"max_tokens":2000,"temperature":1}"#,
+            true,
+            Some(5),
+        );
+        assert_eq!(answer.status, YLOKH_CANCELLED, "{name}: {answer:?}");
+        assert_eq!(
+            answer.busy_at_cancel, 1,
+            "{name}: the server was generating"
+        );
+        let cancelled = Instant::now();
+        while slots_busy() > 0 {
+            assert!(
+                cancelled.elapsed() < Duration::from_secs(1),
+                "{name}: the server still generates 1 s after the cancel"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
