@@ -418,7 +418,8 @@ fn chat_send_refuses_bad_requests_and_runs_no_callback() {
     let url = format!("{}/stream/v1", server.url());
     let conv = ylokh_conversation_new();
     let cs = |s: &str| CString::new(s).unwrap();
-    let cases: Vec<(&str, Box<dyn Fn(&mut ylokh_chat_request)>)> = vec![
+    type Edit = Box<dyn Fn(&mut ylokh_chat_request)>;
+    let cases: Vec<(&str, Edit)> = vec![
         ("struct_size", Box::new(|r| r.struct_size = 0)),
         ("struct_size", Box::new(|r| r.struct_size = 8)),
         (
