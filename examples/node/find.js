@@ -1,0 +1,48 @@
+// Where libylokh comes from (no koffi here: install.js uses this before anything is loaded).
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** The package's own copy of the library (made by install.js). */
+export const prebuilt = join(here, 'prebuilt', 'libylokh.so');
+/** The libylokh checkout this package sits in, when it does (npm install <checkout>/examples/node). */
+export const checkout = existsSync(join(here, '..', '..', 'Cargo.toml')) ? resolve(here, '..', '..') : null;
+
+function checkoutBuilds() {
+  if (!checkout) return [];
+  const targets = [process.env.CARGO_TARGET_DIR, join(checkout, 'target')].filter(Boolean);
+  return targets.flatMap((t) => ['release', 'debug'].map((p) => join(resolve(checkout, t), p, 'libylokh.so')));
+}
+
+/**
+ * Where the library comes from, in order: YLOKH_LIB; the package's prebuilt/ copy; the checkout's
+ * target/release, target/debug; else (in a checkout) it is built now with cargo; else the
+ * system's libylokh.so.0.
+ */
+export function findLibrary({ build = true } = {}) {
+  if (process.env.YLOKH_LIB) return process.env.YLOKH_LIB;
+  const found = [prebuilt, ...checkoutBuilds()].find((p) => existsSync(p));
+  if (found) return found;
+  if (checkout && build) return buildFromCheckout();
+  return 'libylokh.so.0';
+}
+
+/** `cargo build --release` in the checkout, then a copy into prebuilt/. */
+export function buildFromCheckout() {
+  process.stderr.write('ylokh: building libylokh with `cargo build --release` (once; a few minutes)\n');
+  try {
+    execFileSync('cargo', ['build', '--release', '--lib', '--manifest-path', join(checkout, 'Cargo.toml')], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+  } catch (e) {
+    throw new Error(`ylokh: building libylokh failed (${e.message}); it needs Rust's cargo (https://rustup.rs), ` +
+      'or set YLOKH_LIB to the path of a built libylokh.so');
+  }
+  const built = checkoutBuilds().find((p) => existsSync(p) && p.includes('release'));
+  mkdirSync(dirname(prebuilt), { recursive: true });
+  copyFileSync(built, prebuilt);
+  return prebuilt;
+}
+
