@@ -1,6 +1,7 @@
-//! The Node.js package (examples/node) as a user gets it: `npm install <checkout>/examples/node`
-//! in a fresh directory, then the README's Node.js program, and `node --test` over
-//! examples/node/test/*.test.mjs against the loopback server. The real-server tier runs
+//! The Node.js package (examples/node) as a user gets it: `npm install --install-links
+//! <checkout>/examples/node` in a fresh directory, then the README's Node.js program, and
+//! `node --test` over examples/node/test/*.test.mjs (copied into that directory, so that they
+//! import the installed package) against the loopback server. The real-server tier runs
 //! examples/node/test/real-server.mjs and the README program against the local llama.cpp server.
 
 mod support;
@@ -8,7 +9,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
-use support::{expected_text, lib_dir, readme_block, start_server, tmp_path};
+use support::{expected_text, lib_dir, readme_block, start_server, tmp_path, FIXTURES};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -43,7 +44,7 @@ fn app() -> &'static Path {
         let install = run(
             "npm install examples/node",
             Command::new("npm")
-                .args(["install", "--no-audit", "--no-fund", "--allow-scripts=ylokh"])
+                .args(["install", "--no-audit", "--no-fund", "--install-links"])
                 .arg(format!("{ROOT}/examples/node"))
                 .current_dir(&app)
                 .env("YLOKH_LIB", library()),
@@ -70,10 +71,19 @@ fn node(what: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
     )
 }
 
-/// `node --test` over `files`; asserts the TAP summary: some passed, none failed or skipped.
-fn node_test(files: &[String], env: &[(&str, &str)]) {
-    let mut args = vec!["--test", "--test-reporter=tap"];
-    args.extend(files.iter().map(String::as_str));
+/// `node --test` over copies of examples/node/test's `files`, in the app's test/ directory;
+/// asserts the TAP summary: some passed, none failed, cancelled, skipped or todo.
+fn node_test(files: &[&str], env: &[(&str, &str)]) {
+    let dir = app().join("test");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut args = vec!["--test".to_string(), "--test-reporter=tap".to_string()];
+    for file in files {
+        let source = Path::new(ROOT).join("examples/node/test").join(file);
+        std::fs::copy(&source, dir.join(file))
+            .unwrap_or_else(|e| panic!("copy {}: {e}", source.display()));
+        args.push(format!("test/{file}"));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let output = node("node --test", &args, env);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let count = |key: &str| -> u32 {
@@ -86,6 +96,7 @@ fn node_test(files: &[String], env: &[(&str, &str)]) {
     assert!(output.status.success(), "node --test failed (see above)");
     assert!(count("pass") > 0, "{stdout}");
     assert_eq!(count("fail"), 0, "{stdout}");
+    assert_eq!(count("cancelled"), 0, "{stdout}");
     assert_eq!(count("skipped"), 0, "{stdout}");
     assert_eq!(count("todo"), 0, "{stdout}");
 }
@@ -97,13 +108,19 @@ fn node_package_passes_its_tests_against_the_loopback_server() {
     let dir = Path::new(ROOT).join("examples/node/test");
     let mut files: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.to_string_lossy().ends_with(".test.mjs"))
-        .map(|p| p.to_string_lossy().into_owned())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".test.mjs"))
         .collect();
     files.sort();
     assert!(!files.is_empty(), "no tests in {}", dir.display());
-    node_test(&files, &[("YLOKH_TEST_SERVER", &server.url())]);
+    let files: Vec<&str> = files.iter().map(String::as_str).collect();
+    node_test(
+        &files,
+        &[
+            ("YLOKH_TEST_SERVER", &server.url()),
+            ("YLOKH_TEST_FIXTURES", FIXTURES),
+        ],
+    );
 }
 
 #[test]
@@ -153,6 +170,5 @@ fn node_package_against_the_local_llama_server() {
         answer.split_whitespace().count() >= 5,
         "the README program streamed no answer: {answer:?}"
     );
-    let file = format!("{ROOT}/examples/node/test/real-server.mjs");
-    node_test(&[file], &[("YLOKH_LLM_URL", &url)]);
+    node_test(&["real-server.mjs"], &[("YLOKH_LLM_URL", &url)]);
 }

@@ -1,14 +1,44 @@
 // Where libylokh comes from (no koffi here: install.js uses this before anything is loaded).
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The package's own copy of the library (made by install.js). */
 export const prebuilt = join(here, 'prebuilt', 'libylokh.so');
-/** The libylokh checkout this package sits in, when it does (npm install <checkout>/examples/node). */
-export const checkout = existsSync(join(here, '..', '..', 'Cargo.toml')) ? resolve(here, '..', '..') : null;
+
+/**
+ * Where an installed copy came from: `npm install --install-links <checkout>/examples/node` copies
+ * the package into node_modules and records its source as a "file:" path, relative to the
+ * project, in node_modules/.package-lock.json (and the project's package-lock.json and
+ * package.json).
+ */
+function installedFrom() {
+  const modules = dirname(here);
+  if (basename(modules) !== 'node_modules') return null;
+  const project = dirname(modules);
+  const name = basename(here);
+  const read = (file) => {
+    try {
+      return JSON.parse(readFileSync(file, 'utf8'));
+    } catch {
+      return null;
+    }
+  };
+  const specs = [
+    read(join(modules, '.package-lock.json'))?.packages?.[`node_modules/${name}`]?.resolved,
+    read(join(project, 'package-lock.json'))?.packages?.[`node_modules/${name}`]?.resolved,
+    read(join(project, 'package.json'))?.dependencies?.[name],
+  ];
+  const spec = specs.find((s) => typeof s === 'string' && s.startsWith('file:'));
+  return spec ? resolve(project, spec.slice('file:'.length)) : null;
+}
+
+const isCheckout = (dir) => dir && existsSync(join(dir, '..', '..', 'Cargo.toml'));
+const source = [here, installedFrom()].find(isCheckout);
+/** The libylokh checkout this package is, or was installed from (examples/node in it). */
+export const checkout = source ? resolve(source, '..', '..') : null;
 
 function checkoutBuilds() {
   if (!checkout) return [];

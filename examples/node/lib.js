@@ -1,7 +1,15 @@
 // The C API through koffi: finding and loading libylokh, its structs and functions. index.js
 // builds the Client on what this module exports.
-import koffi from 'koffi';
 import { findLibrary } from './find.js';
+
+let koffi;
+try {
+  koffi = (await import('koffi')).default;
+} catch (e) {
+  throw new Error('ylokh: its dependency koffi is missing. Install the package with npm (`npm install ' +
+    '--install-links <checkout>/examples/node`: without --install-links npm links the directory and ' +
+    `installs none of its dependencies). (${e.message})`);
+}
 
 export const OK = 0, PENDING = 1, INVALID_ARGUMENT = 2, CANCELLED = 11;
 export const EVENT_TOKEN = 1, EVENT_REASONING = 2, EVENT_CHUNK = 3, EVENT_DONE = 4;

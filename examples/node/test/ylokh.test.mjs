@@ -1,5 +1,7 @@
-// ylokh for Node.js against the loopback test server (tests/node.rs passes its address in
-// YLOKH_TEST_SERVER): `node --test test/*.test.mjs`.
+// ylokh for Node.js against the loopback test server. tests/node.rs installs the package into a
+// fresh directory, copies this file there (so that 'ylokh' is the installed package) and runs
+// `node --test` with the server's address in YLOKH_TEST_SERVER and the checkout's
+// tests/fixtures in YLOKH_TEST_FIXTURES.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -9,7 +11,7 @@ import { Client, Conversation, YlokhError, has } from 'ylokh';
 
 const SERVER = process.env.YLOKH_TEST_SERVER;
 assert.ok(SERVER, 'YLOKH_TEST_SERVER (the loopback server tests/node.rs starts)');
-const FIXTURES = fileURLToPath(new URL('../../../tests/fixtures/', import.meta.url));
+const FIXTURES = process.env.YLOKH_TEST_FIXTURES ?? fileURLToPath(new URL('../../../tests/fixtures/', import.meta.url));
 const EXPECTED = JSON.parse(readFileSync(`${FIXTURES}/llama-nonstream.json`, 'utf8')).choices[0].message.content;
 const MESSAGES = [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Say hello in three languages.' }];
 const client = (scenario, options = {}) => new Client({ baseURL: `${SERVER}/${scenario}/v1`, ...options });
