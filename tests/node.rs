@@ -63,11 +63,11 @@ fn node(what: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
         Command::new("node")
             .args(args)
             .current_dir(app())
-            .env("YLOKH_LIB", library())
-            .envs(env.iter().copied())
             .env_remove("YLOKH_BASE_URL")
             .env_remove("YLOKH_API_KEY")
-            .env_remove("YLOKH_LOG"),
+            .env_remove("YLOKH_LOG")
+            .env("YLOKH_LIB", library())
+            .envs(env.iter().copied()),
     )
 }
 

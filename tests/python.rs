@@ -62,6 +62,8 @@ fn venv() -> &'static Path {
                 "pip install pytest mypy failed (PyPI must be reachable)"
             );
         }
+        // setuptools keeps build/lib between builds and never drops a file from it: start clean.
+        let _ = std::fs::remove_dir_all(Path::new(ROOT).join("examples/python/build"));
         let install = run(
             "pip install ./examples/python",
             Command::new(&python)
@@ -91,11 +93,11 @@ fn python_program(name: &str, source: &str, args: &[&str], env: &[(&str, &str)])
             .arg(name)
             .args(args)
             .current_dir(&dir)
-            .envs(env.iter().copied())
             .env_remove("YLOKH_LIB")
             .env_remove("YLOKH_BASE_URL")
             .env_remove("YLOKH_API_KEY")
-            .env_remove("PYTHONPATH"),
+            .env_remove("PYTHONPATH")
+            .envs(env.iter().copied()),
     )
 }
 
@@ -103,15 +105,15 @@ fn pytest(args: &[&str], env: &[(&str, &str)]) -> String {
     let output = run(
         "pytest",
         Command::new(venv())
-            .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs"])
+            .args(["-m", "pytest", "-v", "-p", "no:cacheprovider", "-rs", "-o", "faulthandler_timeout=60"])
             .args(args)
             .current_dir(ROOT)
-            .envs(env.iter().copied())
             .env_remove("YLOKH_LIB")
             .env_remove("PYTHONPATH")
             .env_remove("YLOKH_BASE_URL")
             .env_remove("YLOKH_API_KEY")
-            .env_remove("YLOKH_LOG"),
+            .env_remove("YLOKH_LOG")
+            .envs(env.iter().copied()),
     );
     let stdout = String::from_utf8_lossy(&output.stdout).to_string();
     assert!(output.status.success(), "pytest failed (see above)");

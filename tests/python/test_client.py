@@ -191,7 +191,7 @@ def test_cancelling_the_task_cancels_the_request(records):
 
     async def main():
         task = asyncio.create_task(consume())
-        while len(seen) < 3:
+        while len(seen) < 3 and not task.done():
             await asyncio.sleep(0.01)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):

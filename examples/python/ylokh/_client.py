@@ -285,7 +285,9 @@ class Client:
             raise _ffi.YlokhError(_ffi.INVALID_ARGUMENT, "the client is closed")
         body = {**(params or {}), **kwargs}
         history = messages.messages if isinstance(messages, Conversation) else list(messages)
-        return PulledRequest(self._client, model, history, body, stream, tools)
+        request = PulledRequest(self._client, model, history, body, stream, tools)
+        request.owner = self  # a stream keeps its client alive: Client(...).stream(...) works
+        return request
 
     def stream(self, messages: Messages, *, model: Optional[str] = None, tools: Optional[Sequence[Mapping[str, Any]]] = None,
                params: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> Stream:

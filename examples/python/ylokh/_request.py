@@ -75,6 +75,7 @@ class PulledRequest:
         self._busy = threading.Lock()  # held while a thread is inside ylokh_request_next
         self._event = _ffi.Event()
         self.done: Optional[Done] = None
+        self.owner: object = None  # what must live as long as the request (its Client)
         body: Dict[str, Any] = dict(params or {})
         keep: List[bytes] = []
         if as_text or _plain(messages):
