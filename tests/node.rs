@@ -37,7 +37,10 @@ fn app() -> &'static Path {
     static APP: OnceLock<PathBuf> = OnceLock::new();
     APP.get_or_init(|| {
         let node = run("node --version", Command::new("node").arg("--version"));
-        assert!(node.status.success(), "node is needed (apt-get install nodejs npm)");
+        assert!(
+            node.status.success(),
+            "node is needed (apt-get install nodejs npm)"
+        );
         let app = tmp_path("node-app");
         let _ = std::fs::remove_dir_all(&app);
         std::fs::create_dir_all(&app).unwrap();

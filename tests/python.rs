@@ -67,7 +67,14 @@ fn venv() -> &'static Path {
         let install = run(
             "pip install ./examples/python",
             Command::new(&python)
-                .args(["-m", "pip", "install", "--quiet", "--no-deps", "--force-reinstall"])
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--no-deps",
+                    "--force-reinstall",
+                ])
                 .arg("./examples/python")
                 .current_dir(ROOT)
                 .env("CARGO_TARGET_DIR", target.join("ylokh-pip-target"))
@@ -105,7 +112,16 @@ fn pytest(args: &[&str], env: &[(&str, &str)]) -> String {
     let output = run(
         "pytest",
         Command::new(venv())
-            .args(["-m", "pytest", "-v", "-p", "no:cacheprovider", "-rs", "-o", "faulthandler_timeout=60"])
+            .args([
+                "-m",
+                "pytest",
+                "-v",
+                "-p",
+                "no:cacheprovider",
+                "-rs",
+                "-o",
+                "faulthandler_timeout=60",
+            ])
             .args(args)
             .current_dir(ROOT)
             .env_remove("YLOKH_LIB")
@@ -131,7 +147,13 @@ fn python_package_passes_mypy_strict_and_its_pytest_suite() {
     let mypy = run(
         "mypy --strict",
         Command::new(python)
-            .args(["-m", "mypy", "--strict", "--no-incremental", "examples/python/ylokh"])
+            .args([
+                "-m",
+                "mypy",
+                "--strict",
+                "--no-incremental",
+                "examples/python/ylokh",
+            ])
             .current_dir(ROOT),
     );
     assert!(mypy.status.success(), "mypy --strict failed (see above)");
@@ -160,7 +182,10 @@ fn readme_python_programs_stream_from_the_loopback_server() {
         &[("YLOKH_BASE_URL", &url)],
     );
     assert!(hello.status.success(), "hello.py failed");
-    assert_eq!(String::from_utf8_lossy(&hello.stdout), format!("{expected}\n"));
+    assert_eq!(
+        String::from_utf8_lossy(&hello.stdout),
+        format!("{expected}\n")
+    );
 
     let client = python_program("client.py", &readme_block("client.py"), &[&url], &[]);
     assert!(client.status.success(), "client.py failed");

@@ -541,7 +541,14 @@ async fn respond(
                 let body = serde_json::json!({"choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
                     "role": "assistant", "content": null, "tool_calls": [{"id": "call_1", "type": "function",
                     "function": {"name": "weather", "arguments": "{\"city\":\"Oslo\"}"}}]}}]});
-                whole(s, "200 OK", "application/json", "", body.to_string().as_bytes()).await?;
+                whole(
+                    s,
+                    "200 OK",
+                    "application/json",
+                    "",
+                    body.to_string().as_bytes(),
+                )
+                .await?;
             }
         }
         "echo" => {
