@@ -69,6 +69,18 @@ def test_pip_installed_the_package_with_its_own_library():
     assert (package / "py.typed").exists()
 
 
+def test_ylokh_lib_still_chooses_the_library(tmp_path):
+    import subprocess
+
+    show = "import ylokh; print(ylokh.library_path)"
+    env = dict(os.environ, YLOKH_LIB=ylokh.library_path)
+    out = subprocess.run([sys.executable, "-c", show], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ylokh.library_path
+    env["YLOKH_LIB"] = str(tmp_path / "libylokh-missing.so")
+    out = subprocess.run([sys.executable, "-c", show], env=env, capture_output=True, text=True)
+    assert out.returncode != 0 and "libylokh-missing.so" in out.stderr and "ImportError" in out.stderr
+
+
 def test_stream_gives_events_and_a_result():
     with client("stream") as c:
         stream = c.stream(MESSAGES)

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Client, Conversation, YlokhError, has } from 'ylokh';
+import { Client, Conversation, YlokhError, has, libraryPath, version } from 'ylokh';
 
 const SERVER = process.env.YLOKH_TEST_SERVER;
 assert.ok(SERVER, 'YLOKH_TEST_SERVER (the loopback server tests/node.rs starts)');
@@ -26,6 +26,17 @@ function echoed(result) {
   const [head, ...rest] = result.text.split('\n\n');
   return [head.toLowerCase(), JSON.parse(rest.join('\n\n'))];
 }
+
+test('the library is YLOKH_LIB when set, else the package\'s or its checkout\'s', () => {
+  if (process.env.YLOKH_LIB) assert.equal(libraryPath, process.env.YLOKH_LIB);
+  else assert.match(libraryPath, /libylokh\.so$/);
+  assert.match(version, /^0\./);
+  const missing = spawnSync(process.execPath, ['--input-type=module', '-e', "import 'ylokh'"], {
+    cwd: fileURLToPath(new URL('.', import.meta.url)), env: { ...process.env, YLOKH_LIB: '/nonexistent/libylokh.so' }, encoding: 'utf8',
+  });
+  assert.notEqual(missing.status, 0);
+  assert.match(missing.stderr, /could not load libylokh \(\/nonexistent\/libylokh\.so\)/);
+});
 
 test('stream gives token events, then done with the result', async () => {
   const events = await collect(client('stream').stream(MESSAGES));
