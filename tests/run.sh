@@ -8,8 +8,9 @@
 #   tests/run.sh --test c_api     any `cargo test` arguments narrow the run
 #
 # Installs, only when missing: from Debian's packages g++, clang++ with its sanitizer runtime,
-# valgrind, tinyproxy, microsocks, cmake, pkg-config, libssl-dev (for cargo-c), python3-venv and
-# abigail-tools; from the crate registry cargo-c. As root it runs apt-get itself; otherwise it
+# valgrind, tinyproxy, microsocks, cmake, pkg-config, libssl-dev (for cargo-c), python3-venv,
+# nodejs, npm and abigail-tools; from the crate registry cargo-c. (The Python and Node.js package
+# tests take pytest, mypy and setuptools-rust from PyPI and koffi from the npm registry.) As root it runs apt-get itself; otherwise it
 # prints the one `sudo apt-get install` line to run and stops. The local llama.cpp server the
 # real-server tests use is set up by examples/local-llm.sh (cached under ~/.cache/ylokh) and
 # stopped at the end.
@@ -37,6 +38,8 @@ need cmake have cmake
 need pkg-config have pkg-config
 need libssl-dev pkg-config --exists openssl
 need python3-venv python3 -c 'import venv, ensurepip'
+need nodejs have node
+need npm have npm
 need abigail-tools have abidiff
 
 if [ ${#missing[@]} -gt 0 ]; then

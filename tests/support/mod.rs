@@ -638,6 +638,33 @@ async fn respond(
             )
             .await?;
         }
+        "toolcall" => {
+            // One tool call in OpenAI's format: streamed in fragments, or whole when the body
+            // says "stream":false (for the Python and Node.js packages' tool-call tests).
+            let streamed = !String::from_utf8_lossy(&req.body).contains("\"stream\":false");
+            if streamed {
+                let body = concat!(
+                    "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"index\":0,\"id\":\"call_1\",\"type\":\"function\",\"function\":{\"name\":\"weather\",\"arguments\":\"\"}}]}}]}\n\n",
+                    "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{\\\"city\\\":\"}}]}}]}\n\n",
+                    "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"\\\"Oslo\\\"}\"}}]}}]}\n\n",
+                    "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}]}\n\n",
+                    "data: [DONE]\n\n",
+                );
+                whole(s, "200 OK", sse, "", body.as_bytes()).await?;
+            } else {
+                let body = serde_json::json!({"choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
+                    "role": "assistant", "content": null, "tool_calls": [{"id": "call_1", "type": "function",
+                    "function": {"name": "weather", "arguments": "{\"city\":\"Oslo\"}"}}]}}]});
+                whole(
+                    s,
+                    "200 OK",
+                    "application/json",
+                    "",
+                    body.to_string().as_bytes(),
+                )
+                .await?;
+            }
+        }
         "echo" => {
             // The request as the answer: `conn N`, the headers, a blank line, the body.
             let mut text = format!("conn {conn}\n");

@@ -1,0 +1,126 @@
+// Types of ylokh for Node.js (index.js).
+
+/** A chat-format message: role and content, or anything the server's chat format allows
+ * (tool calls, tool results, content parts). */
+export interface Message {
+  role: string;
+  content?: string | null | unknown[];
+  [key: string]: unknown;
+}
+
+/** The wire dialect: "responses" and "messages" need libylokh 0.2. */
+export type Api = 'chat' | 'responses' | 'messages';
+
+export interface ClientOptions {
+  /** e.g. "http://127.0.0.1:8080/v1"; unset: YLOKH_BASE_URL, else the Ylokh preset. */
+  baseURL?: string;
+  /** Sent as `Authorization: Bearer`; unset: YLOKH_API_KEY. Never in a message or log record. */
+  apiKey?: string;
+  /** The model when a request names none. */
+  model?: string;
+  api?: Api;
+  /** Deadline for the whole request in milliseconds (0: none). Default 120000. */
+  timeout?: number;
+  /** http, https, socks5 or socks5h URL. */
+  proxy?: string;
+  /** Headers sent with every request (null removes one). */
+  headers?: Record<string, string | null>;
+  /** Body keys every request starts with. */
+  params?: Record<string, unknown>;
+  /** Retries on connect errors, 408, 409, 429 and 5xx. Default 2. */
+  maxRetries?: number;
+}
+
+/** A tool definition in the chat format. */
+export interface Tool {
+  type: 'function';
+  function: { name: string; description?: string; parameters?: Record<string, unknown> };
+  [key: string]: unknown;
+}
+
+export interface RequestOptions {
+  /** Aborting cancels the request and closes its connection; the stream then throws a
+   * YlokhError with statusName "YLOKH_CANCELLED" (its `cause`: the signal's reason). */
+  signal?: AbortSignal;
+  /** Tool definitions (libylokh 0.2). */
+  tools?: Tool[];
+  /** Body keys, merged last: they win. */
+  params?: Record<string, unknown>;
+  model?: string;
+  /** Whether the server streams the answer: default true for stream(), false for complete(). */
+  stream?: boolean;
+}
+
+export interface ToolCall {
+  index: number;
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+}
+
+export interface Usage {
+  /** null when the server did not say. */
+  promptTokens: number | null;
+  completionTokens: number | null;
+  totalTokens: number | null;
+}
+
+export interface Result {
+  text: string;
+  reasoning: string;
+  /** "stop", "length", "tool_calls", ... or null. */
+  finishReason: string | null;
+  toolCalls: ToolCall[];
+  usage: Usage;
+  httpStatus: number;
+  /** The assistant message, ready to add to a conversation. */
+  message: Message;
+}
+
+export type Event =
+  | { type: 'token'; text: string }
+  | { type: 'reasoning'; text: string }
+  | { type: 'tool_call'; toolCall: ToolCall }
+  | { type: 'done'; result: Result };
+
+export class YlokhError extends Error {
+  /** A YLOKH_* status number (include/ylokh.h). */
+  readonly status: number;
+  /** e.g. "YLOKH_HTTP_STATUS". */
+  readonly statusName: string;
+  /** 0 when no HTTP response arrived. */
+  readonly httpStatus: number;
+}
+
+export class Conversation implements Iterable<Message> {
+  constructor(messages?: Iterable<Message>, options?: { system?: string });
+  messages: Message[];
+  add(role: string, content: Message['content']): this;
+  /** The assistant message of an answer (with its tool calls, if any). */
+  addResult(result: Result): this;
+  addToolResult(toolCallId: string, content: string): this;
+  readonly length: number;
+  [Symbol.iterator](): Iterator<Message>;
+}
+
+export class Client {
+  constructor(options?: ClientOptions);
+  readonly baseURL: string | null;
+  readonly model: string | null;
+  readonly api: Api;
+  /** The events of one request; leaving the loop cancels it. */
+  stream(messages: Iterable<Message> | Conversation, options?: RequestOptions): AsyncGenerator<Event, void, undefined>;
+  /** The whole answer (not streamed unless options.stream). */
+  complete(messages: Iterable<Message> | Conversation, options?: RequestOptions): Promise<Result>;
+  /** Cancels the client's running requests and frees it. */
+  close(): void;
+}
+
+export default Client;
+
+/** The path of the loaded libylokh. */
+export const libraryPath: string;
+/** The loaded library's version, e.g. "0.1.0". */
+export const version: string;
+/** Whether the loaded library exports `symbol` (e.g. "ylokh_chat_send", libylokh 0.2). */
+export function has(symbol: string): boolean;

@@ -1,0 +1,31 @@
+"""libylokh from Python: stream chat completions from OpenAI-compatible servers through the
+library's C API (ctypes; the library is built into this package by `pip install`).
+
+Two interfaces:
+
+- the seed's, gpt4free's `Ylokh` provider: `Ylokh.create_async_generator(model, messages,
+  stream=True, proxy=None, timeout=120, **kwargs)` and its synchronous twin
+  `Ylokh.create_completion(...)`, with the server in YLOKH_BASE_URL / YLOKH_API_KEY;
+- `Client(base_url=..., api_key=..., model=..., api="chat")` with `stream()` (an iterator of
+  Events), `astream()` (an async iterator), `complete()` / `acomplete()` (a Result), message
+  histories as lists of dicts or a `Conversation`, and tool calls (libylokh 0.2).
+
+Every failure raises YlokhError (status, status_name, http_status, message).
+
+The library: YLOKH_LIB (a path to libylokh.so) when set; else the copy built into this package;
+else the libylokh checkout this package sits in (target/release, target/debug); else the
+system's (libylokh.so.0). Threads: the library's threads never call into Python (except a log
+handler, if set with set_log_handler); waiting for events happens in ctypes calls that release
+the GIL.
+"""
+
+from ._client import (Api, AsyncStream, Client, Conversation, Event, EventType, Messages, Result, Stream,
+                      ToolCall)
+from ._ffi import YlokhError, has, library, library_path, version
+from ._seed import Ylokh, set_log_handler
+
+__all__ = [
+    "Api", "AsyncStream", "Client", "Conversation", "Event", "EventType", "Messages", "Result", "Stream",
+    "ToolCall", "Ylokh", "YlokhError", "has", "library", "library_path", "set_log_handler", "version",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,193 @@
+"""One request on the pull interface (ylokh_request_next), shared by the seed's interface and
+the Client. Waiting for an event happens in ctypes calls, which release the GIL: a blocking wait
+for synchronous code, a wait in a worker thread for asyncio code."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import ctypes
+import json
+import threading
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
+
+from . import _ffi
+from ._ffi import YlokhError, library
+
+# How long one wait lasts before it looks again (milliseconds): a synchronous wait wakes this
+# often so that Ctrl-C (KeyboardInterrupt) is seen; a cancel wakes a wait at once anyway.
+POLL_MS = 250
+
+
+class Done(NamedTuple):
+    """What the DONE event said, copied out of the library's ylokh_result."""
+
+    status: int
+    http_status: int
+    message: str
+    finish_reason: Optional[str]
+    prompt_tokens: Optional[int]
+    completion_tokens: Optional[int]
+    total_tokens: Optional[int]
+    message_json: Optional[str]
+
+    def error(self) -> YlokhError:
+        return YlokhError(self.status, self.message, self.http_status)
+
+
+# (kind, text) for TOKEN, REASONING and TOOL_CALL (its JSON); (EVENT_DONE, Done) at the end.
+Pulled = Tuple[int, Union[str, Done]]
+
+
+def _count(n: int) -> Optional[int]:
+    return None if n < 0 else int(n)
+
+
+def _plain(messages: Sequence[Mapping[str, Any]]) -> bool:
+    """Messages that fit ylokh_message: only "role" and "content", both strings."""
+    return all(
+        isinstance(m, Mapping) and set(m.keys()) == {"role", "content"}
+        and isinstance(m["role"], str) and isinstance(m["content"], str)
+        for m in messages
+    )
+
+
+class PulledRequest:
+    """A started request. `next()` may run in a worker thread; `close()` cancels, waits for
+    that thread to leave the library, then frees the request. `cancel()` never blocks."""
+
+    def __init__(
+        self,
+        client: int,
+        model: Optional[str],
+        messages: Sequence[Mapping[str, Any]],
+        params: Optional[Mapping[str, Any]],
+        stream: bool,
+        tools: Optional[Sequence[Mapping[str, Any]]] = None,
+        as_text: bool = False,
+    ):
+        """`as_text`: every message goes through ylokh_message as str(role), str(content) (the
+        seed's way). Otherwise messages that are not plain role/content strings (tool calls,
+        tool results, content parts) are sent as the body's "messages" through params_json,
+        whose keys win over the library's."""
+        self._req: Optional[int] = None
+        self._state = threading.Lock()  # guards _req against cancel() racing close()
+        self._busy = threading.Lock()  # held while a thread is inside ylokh_request_next
+        self._event = _ffi.Event()
+        self.done: Optional[Done] = None
+        self.owner: object = None  # what must live as long as the request (its Client)
+        body: Dict[str, Any] = dict(params or {})
+        keep: List[bytes] = []
+        if as_text or _plain(messages):
+            c_messages = (_ffi.Message * len(messages))()
+            for i, m in enumerate(messages):
+                role, content = str(m["role"]).encode(), str(m["content"]).encode()
+                keep += [role, content]
+                c_messages[i] = _ffi.Message(role, content)
+            n = len(messages)
+        else:
+            body = {"messages": [dict(m) for m in messages], **body}
+            c_messages, n = (_ffi.Message * 0)(), 0
+        params_json = json.dumps(body).encode() if body else None
+        c_model = model.encode() if model else None
+        req = ctypes.c_void_p()
+        if tools is not None:
+            if not _ffi.has("ylokh_chat_send"):
+                raise _ffi.needs_02("tools (ylokh_chat_send and YLOKH_EVENT_TOOL_CALL)")
+            tools_json = json.dumps(list(tools)).encode()
+            request = _ffi.ChatRequest(
+                struct_size=ctypes.sizeof(_ffi.ChatRequest), model=c_model, messages=c_messages,
+                n_messages=n, tools_json=tools_json, params_json=params_json, stream=stream, pull=True,
+            )
+            _ffi.check(library.ylokh_chat_send(client, ctypes.byref(request), ctypes.byref(req)))
+        else:
+            _ffi.check(library.ylokh_chat_start(client, c_model, c_messages, n, params_json, stream, None, ctypes.byref(req)))
+        self._req = req.value
+
+    def next(self, timeout_ms: int) -> Optional[Pulled]:
+        """The next event, or None when none came within `timeout_ms`. After DONE: DONE again."""
+        with self._busy:
+            if self.done is not None:
+                return _ffi.EVENT_DONE, self.done
+            if self._req is None:
+                raise YlokhError(_ffi.CANCELLED, "the request was closed")
+            while True:
+                status = library.ylokh_request_next(self._req, timeout_ms, ctypes.byref(self._event))
+                if status == _ffi.PENDING:
+                    return None
+                _ffi.check(status)
+                event = self._event
+                if event.kind in (_ffi.EVENT_TOKEN, _ffi.EVENT_REASONING, _ffi.EVENT_TOOL_CALL):
+                    return event.kind, ctypes.string_at(event.text, event.len).decode("utf-8")
+                if event.kind == _ffi.EVENT_DONE:
+                    r = ctypes.cast(event.result, ctypes.POINTER(_ffi.Result)).contents
+                    message_json = getattr(r, "message_json", None)
+                    self.done = Done(
+                        status=int(r.status),
+                        http_status=int(r.http_status),
+                        message=r.message.decode("utf-8", "replace") if r.message else "",
+                        finish_reason=r.finish_reason.decode() if r.finish_reason else None,
+                        prompt_tokens=_count(r.prompt_tokens),
+                        completion_tokens=_count(r.completion_tokens),
+                        total_tokens=_count(r.total_tokens),
+                        message_json=message_json.decode() if message_json else None,
+                    )
+                    return _ffi.EVENT_DONE, self.done
+                # CHUNK (only with pull_chunks, never set here) or a kind newer than this
+                # binding: skip it.
+
+    def cancel(self) -> None:
+        """Asks the request to stop (YLOKH_CANCELLED) and closes its connection. Never blocks."""
+        with self._state:
+            if self._req is not None:
+                library.ylokh_request_cancel(self._req)
+
+    def close(self) -> None:
+        """Cancels the request if it still runs and frees it; a wait in another thread returns
+        first (at once: the cancel wakes it)."""
+        if self._req is None:
+            return
+        self.cancel()
+        with self._busy, self._state:
+            if self._req is not None:
+                library.ylokh_request_free(self._req)
+                self._req = None
+
+    def __del__(self) -> None:
+        self.close()
+
+
+_executor: Optional[concurrent.futures.ThreadPoolExecutor] = None
+_executor_lock = threading.Lock()
+
+
+def _waiters() -> concurrent.futures.ThreadPoolExecutor:
+    """The threads that wait for events on behalf of asyncio code. A thread is added only when
+    none is idle, so there are as many as requests waiting at the same moment (asyncio's default
+    executor has min(32, CPUs + 4): with more requests than that, they would wait in turn)."""
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = concurrent.futures.ThreadPoolExecutor(max_workers=1024, thread_name_prefix="ylokh-wait")
+        return _executor
+
+
+async def anext_event(request: PulledRequest) -> Pulled:
+    """The next event, waiting in a worker thread (the event loop keeps running). What has
+    already arrived is taken without a thread."""
+    event = request.next(0)
+    if event is not None:
+        return event
+    loop = asyncio.get_running_loop()
+    while event is None:
+        event = await loop.run_in_executor(_waiters(), request.next, POLL_MS)
+    return event
+
+
+def next_event(request: PulledRequest) -> Pulled:
+    """The next event, waiting on this thread (a few times a second it comes back to Python, so
+    Ctrl-C is seen)."""
+    event = request.next(POLL_MS)
+    while event is None:
+        event = request.next(POLL_MS)
+    return event
