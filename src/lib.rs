@@ -4,7 +4,7 @@
 //! `src/README.md` maps the modules and the way their dependencies point.
 
 #![allow(non_camel_case_types)]
-#![allow(clippy::missing_safety_doc)] // the safety contract of every C function is in API.md and ylokh.h
+#![allow(clippy::missing_safety_doc)] // the safety contract of every C function is in its ylokh.h documentation
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod chunk;

@@ -57,7 +57,7 @@ fn nul_terminated(buffer: &mut Vec<u8>, text: &str) -> *const c_char {
     buffer.as_ptr().cast()
 }
 
-// SAFETY: API.md makes the caller promise that `user_data` and the callbacks may be used from a
+// SAFETY: the documented contract (ylokh.h: ylokh_callbacks, ylokh_chat_request) makes the caller promise that `user_data` and the callbacks may be used from a
 // library thread until on_done returns; the sink is used by one task at a time.
 unsafe impl Send for CallbackSink {}
 

@@ -43,7 +43,7 @@ struct CLog {
     user_data: *mut c_void,
 }
 
-// SAFETY: the caller promises (API.md) that the callback and `user_data` may be used from any
+// SAFETY: the caller promises (ylokh_set_log_callback's documented contract) that the callback and `user_data` may be used from any
 // thread.
 unsafe impl Send for CLog {}
 // SAFETY: as for Send; the callback is called through a shared reference from many threads.

@@ -17,7 +17,7 @@ pub struct ylokh_options {
 }
 
 /// The Ylokh preset: base URL https://chatapi.ylokh.xyz/v1, its Origin/Referer headers, model
-/// "gpt-3.5-turbo", the seed's default parameters, 120 s timeout, 2 retries.
+/// "gpt-3.5-turbo", the service's default sampling parameters, 120 s timeout, 2 retries.
 /// Returns NULL only when out of memory or on an internal error. The caller owns the result:
 /// free it with `ylokh_options_free`.
 #[no_mangle]

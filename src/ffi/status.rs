@@ -1,4 +1,4 @@
-//! Status codes as C sees them: the numbers are part of the C ABI (see API.md) and never
+//! Status codes as C sees them: the numbers are part of the C ABI (ylokh.h) and never
 //! change. Inside Rust a status is [`Status`]; it becomes a `ylokh_status` only here.
 
 /// A status code: `YLOKH_OK` or the reason a call or a request failed.
