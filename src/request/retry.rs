@@ -21,9 +21,15 @@ pub(super) async fn send_with_retries(
     let options = &target.options;
     let mut attempt = 0;
     let mut resent = false;
+    let mut resend_now = false;
     loop {
-        let request = target
-            .http
+        // A resend goes out on a new connection: the pool may hold more that the server ended.
+        let http = if std::mem::take(&mut resend_now) {
+            target.unpooled_http()?
+        } else {
+            &target.http
+        };
+        let request = http
             .post(target.endpoint.clone())
             .header(CONTENT_TYPE, "application/json")
             .header(
@@ -64,6 +70,7 @@ pub(super) async fn send_with_retries(
                 // connection, as curl does; once per request, not one of the configured retries
                 // and without a backoff. The dead connection is not pooled again.
                 resent = true;
+                resend_now = true;
                 log!(
                     DEBUG,
                     "the kept-alive connection died before the answer ({}); resending at once on a new connection",
