@@ -229,7 +229,7 @@ async fn deliver(json: &[u8], sink: &mut Sink, progress: &mut Progress) -> Resul
     if let Some(reason) = &parsed.finish_reason {
         let slot = progress.finish_reason.get_or_insert_with(String::new);
         slot.clear();
-        slot.push_str(&reason);
+        slot.push_str(reason);
     }
     if let Some(text) = parsed.reasoning.as_deref().filter(|t| !t.is_empty()) {
         progress.message.push_reasoning(text);
