@@ -49,13 +49,15 @@ impl Client {
             .map_err(|e| {
                 Error::internal(format!("could not start the client's runtime threads: {e}"))
             })?;
-        let http = http_client(&options)?;
+        let http = http_client(&options, true)?;
         let endpoint = options.endpoint();
         let shared = Arc::new(Shared {
             target: Target {
                 http,
                 endpoint,
                 options,
+                make_unpooled: |options| http_client(options, false),
+                unpooled: std::sync::OnceLock::new(),
             },
             registry: Mutex::default(),
             idle: Condvar::new(),
@@ -219,7 +221,8 @@ fn redirect_policy(options: &Options) -> reqwest::redirect::Policy {
     })
 }
 
-fn http_client(options: &Options) -> Result<reqwest::Client, Error> {
+/// The HTTP client; `pooled` false makes one that keeps no connection alive.
+fn http_client(options: &Options, pooled: bool) -> Result<reqwest::Client, Error> {
     let mut headers = reqwest::header::HeaderMap::new();
     for (name, value) in &options.headers {
         headers.insert(name.clone(), value.clone());
@@ -241,6 +244,9 @@ fn http_client(options: &Options) -> Result<reqwest::Client, Error> {
         .redirect(redirect_policy(options))
         .pool_idle_timeout(Duration::from_secs(60))
         .tcp_nodelay(true);
+    if !pooled {
+        builder = builder.pool_max_idle_per_host(0);
+    }
     if let Some(t) = options.connect_timeout {
         builder = builder.connect_timeout(t);
     }

@@ -1,9 +1,11 @@
 //! Sending a request, again when it may help: on connect errors, retryable HTTP statuses (after
-//! the server's `Retry-After` or a backoff), and once at once on a stale kept-alive connection.
+//! the server's `Retry-After` or a backoff), and once at once when a kept-alive connection died
+//! before the answer.
 
 use super::response::http_error;
 use super::target::Target;
-use super::transport::is_stale_connection;
+use super::transport::{error_chain, is_dead_connection};
+use crate::connect_log::on_new_connection;
 use crate::error::Error;
 use crate::log::{log, DEBUG, INFO, WARN};
 use crate::silence::Silence;
@@ -18,10 +20,16 @@ pub(super) async fn send_with_retries(
 ) -> Result<reqwest::Response, Error> {
     let options = &target.options;
     let mut attempt = 0;
-    let mut stale_retried = false;
+    let mut resent = false;
+    let mut resend_now = false;
     loop {
-        let request = target
-            .http
+        // A resend goes out on a new connection: the pool may hold more that the server ended.
+        let http = if std::mem::take(&mut resend_now) {
+            target.unpooled_http()?
+        } else {
+            &target.http
+        };
+        let request = http
             .post(target.endpoint.clone())
             .header(CONTENT_TYPE, "application/json")
             .header(
@@ -41,9 +49,12 @@ pub(super) async fn send_with_retries(
             body.len(),
             attempt + 1
         );
-        let sent = Silence::new(options.read_timeout)
-            .guard("waiting for the response headers", request.send())
-            .await?;
+        let (sent, new_connection) = on_new_connection(
+            Silence::new(options.read_timeout)
+                .guard("waiting for the response headers", request.send()),
+        )
+        .await;
+        let sent = sent?;
         let retry_delay = match sent {
             Ok(response) if response.status().is_success() => return Ok(response),
             Ok(response) => {
@@ -53,14 +64,17 @@ pub(super) async fn send_with_retries(
                 }
                 retry_after(response.headers()).unwrap_or_else(|| backoff(attempt))
             }
-            Err(e) if !stale_retried && is_stale_connection(&e) => {
-                // A kept-alive connection the server had just closed: it never saw the request.
-                // Send it again at once on a fresh connection, as curl does; this is not one of
-                // the configured retries.
-                stale_retried = true;
+            Err(e) if !resent && !new_connection && is_dead_connection(&e) => {
+                // A kept-alive connection that the server closed or reset (its idle timer) as
+                // the request went out: no answer was begun. Send it again at once on a new
+                // connection, as curl does; once per request, not one of the configured retries
+                // and without a backoff. The dead connection is not pooled again.
+                resent = true;
+                resend_now = true;
                 log!(
                     DEBUG,
-                    "the pooled connection was closed by the server; resending on a new one"
+                    "the kept-alive connection died before the answer ({}); resending at once on a new connection",
+                    target.scrub(error_chain(&e))
                 );
                 continue;
             }

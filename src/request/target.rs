@@ -1,10 +1,28 @@
 //! What every request of a client shares: the HTTP client, the settings, the endpoint.
 
+use crate::error::Error;
 use crate::options::Options;
+use std::sync::OnceLock;
 
 /// Where every request of a client goes, and how: what the running requests share.
 pub struct Target {
     pub http: reqwest::Client,
     pub options: Options,
     pub endpoint: reqwest::Url,
+    /// Makes a client like `http` that keeps no connection, so each of its requests goes out on
+    /// a new one; made on first use by [`Target::unpooled_http`].
+    pub make_unpooled: fn(&Options) -> Result<reqwest::Client, Error>,
+    pub unpooled: OnceLock<reqwest::Client>,
+}
+
+impl Target {
+    /// The client for a request that must go out on a new connection (a resend after a
+    /// kept-alive connection died: the pool may hold more connections the server has ended).
+    pub fn unpooled_http(&self) -> Result<&reqwest::Client, Error> {
+        if let Some(http) = self.unpooled.get() {
+            return Ok(http);
+        }
+        let http = (self.make_unpooled)(&self.options)?;
+        Ok(self.unpooled.get_or_init(|| http))
+    }
 }

@@ -123,11 +123,20 @@ fn sources(e: &DynError) -> impl Iterator<Item = &DynError> {
     })
 }
 
-/// Whether the request died because its (reused) connection closed before any response byte.
-pub(super) fn is_stale_connection(e: &DynError) -> bool {
+/// Whether a request that got no response died because its connection went away: closed
+/// (hyper's incomplete message: end of stream before the status line), reset, broken or aborted.
+/// On a kept-alive connection this is the server's idle timer, not an answer to the request.
+pub(super) fn is_dead_connection(e: &DynError) -> bool {
+    use std::io::ErrorKind::*;
     sources(e).any(|s| {
         s.downcast_ref::<hyper::Error>()
             .is_some_and(hyper::Error::is_incomplete_message)
+            || s.downcast_ref::<std::io::Error>().is_some_and(|io| {
+                matches!(
+                    io.kind(),
+                    ConnectionReset | BrokenPipe | UnexpectedEof | ConnectionAborted
+                )
+            })
     })
 }
 

@@ -19,11 +19,21 @@ unsafe impl Sync for Client {}
 impl Client {
     /// A client for `base_url`, through `proxy` if given; no retries.
     pub fn new(base_url: &str, proxy: Option<&str>) -> Client {
+        Client::make(base_url, proxy, 0)
+    }
+
+    /// A client for `base_url` that retries up to `max_retries` times.
+    #[allow(dead_code)]
+    pub fn with_retries(base_url: &str, max_retries: u32) -> Client {
+        Client::make(base_url, None, max_retries)
+    }
+
+    fn make(base_url: &str, proxy: Option<&str>, max_retries: u32) -> Client {
         let url = CString::new(base_url).unwrap();
         unsafe {
             let opts = ylokh_options_new_compatible(url.as_ptr());
             assert!(!opts.is_null());
-            assert_eq!(ylokh_options_set_max_retries(opts, 0), YLOKH_OK);
+            assert_eq!(ylokh_options_set_max_retries(opts, max_retries), YLOKH_OK);
             if let Some(proxy) = proxy {
                 let proxy = CString::new(proxy).unwrap();
                 assert_eq!(ylokh_options_set_proxy(opts, proxy.as_ptr()), YLOKH_OK);

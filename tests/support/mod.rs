@@ -16,17 +16,28 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 
 /// A connection the test server talks over: plain TCP or TLS.
-pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {
+    /// The TCP socket itself (plain TCP only), for the scenarios that end connections on their own.
+    fn tcp(&self) -> Option<&TcpStream> {
+        None
+    }
+}
+impl Io for TcpStream {
+    fn tcp(&self) -> Option<&TcpStream> {
+        Some(self)
+    }
+}
+impl Io for tokio_rustls::server::TlsStream<TcpStream> {}
 type Sock = dyn Io;
 
 pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 
 pub struct Server {
     pub port: u16,
+    state: Arc<State>,
     _runtime: tokio::runtime::Runtime,
 }
 
@@ -34,12 +45,35 @@ impl Server {
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> u64 {
+        self.state.connections.load(Ordering::SeqCst)
+    }
+
+    /// Requests that arrived for `scenario` (the whole first path segment).
+    pub fn hits(&self, scenario: &str) -> u32 {
+        self.state
+            .hits
+            .lock()
+            .unwrap()
+            .get(scenario)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Kept-alive connections the `closeafter`/`resetafter` scenarios ended while the client's
+    /// next request on them was waiting, unanswered: each is a reused connection that died.
+    pub fn killed_with_request(&self) -> u64 {
+        self.state.killed_with_request.load(Ordering::SeqCst)
+    }
 }
 
 #[derive(Default)]
 struct State {
     connections: AtomicU64,
     hits: Mutex<HashMap<String, u32>>,
+    killed_with_request: AtomicU64,
 }
 
 pub fn start_server() -> Server {
@@ -60,6 +94,7 @@ fn start(tls: Option<tokio_rustls::TlsAcceptor>) -> Server {
     let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
     let port = listener.local_addr().unwrap().port();
     let state = Arc::new(State::default());
+    let server_state = state.clone();
     runtime.spawn(async move {
         loop {
             let Ok((socket, _)) = listener.accept().await else {
@@ -81,6 +116,7 @@ fn start(tls: Option<tokio_rustls::TlsAcceptor>) -> Server {
     });
     Server {
         port,
+        state: server_state,
         _runtime: runtime,
     }
 }
@@ -187,8 +223,44 @@ async fn serve(
         if !respond(&mut *socket, &scenario, hit, conn, &request).await? {
             return Ok(()); // the response closed the connection
         }
+        if matches!(
+            scenario.split('-').next(),
+            Some("closeafter" | "resetafter")
+        ) {
+            let tcp = socket.tcp().expect("closeafter/resetafter need plain TCP");
+            end_after_answer(tcp, scenario.starts_with("reset"), conn, &state).await?;
+            return Ok(());
+        }
     }
     Ok(())
+}
+
+/// The idle timer of a server that ends kept-alive connections early, after a complete answer
+/// (sent with keep-alive): `closeafter` closes the connection 0 to 4 ms later, whatever the
+/// client does meanwhile (a FIN, or a reset when the client's next request is there unread);
+/// `resetafter` resets it (SO_LINGER 0) as soon as the client's next request begins to arrive,
+/// or after 20 ms. Neither reads or answers a second request; the ones that were waiting are
+/// counted in `killed_with_request`.
+async fn end_after_answer(
+    tcp: &TcpStream,
+    reset: bool,
+    conn: u64,
+    state: &State,
+) -> std::io::Result<()> {
+    let mut probe = [0u8; 1];
+    let waiting = if reset {
+        tcp.set_zero_linger()?;
+        let next = tokio::time::timeout(Duration::from_millis(20), tcp.peek(&mut probe)).await;
+        matches!(next, Ok(Ok(n)) if n > 0)
+    } else {
+        tokio::time::sleep(Duration::from_millis(conn % 5)).await;
+        let next = tokio::time::timeout(Duration::from_millis(1), tcp.peek(&mut probe)).await;
+        matches!(next, Ok(Ok(n)) if n > 0)
+    };
+    if waiting {
+        state.killed_with_request.fetch_add(1, Ordering::SeqCst);
+    }
+    Ok(()) // the caller drops the socket
 }
 
 fn chunk_event(content: &str) -> String {
@@ -497,6 +569,21 @@ async fn respond(
         // request on a connection is read, then the connection closes without an answer.
         "dropsecond" | "dropall" if base == "dropall" || req.nth_on_connection > 1 => {
             return Ok(false)
+        }
+        "resetalways" => {
+            // Resets every connection once the request is read, before any answer.
+            if let Some(tcp) = s.tcp() {
+                tcp.set_zero_linger()?;
+            }
+            return Ok(false);
+        }
+        "closeafter" | "resetafter" => {
+            // A complete streamed answer on a kept-alive connection; `serve` then ends it.
+            head(s, "200 OK", sse, "Connection: keep-alive\r\n").await?;
+            for event in [chunk_event("alive"), FINISH.to_string(), DONE.to_string()] {
+                chunk(s, event.as_bytes()).await?;
+            }
+            end(s).await?;
         }
         "dropsecond" => {
             let body = format!("{}{}{}", chunk_event("fresh"), FINISH, DONE);
