@@ -92,6 +92,25 @@ fn main() {
         )
     });
 
+    // BENCH_ONLY=tokens: only the per-token figures (the two throughputs and TTFT), for a quick
+    // before/after of a change to the per-token path.
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("tokens") {
+        server.stop();
+        for st in &streams {
+            println!(
+                "{:<40} {:>12.0} tokens/s {:>8.0} ns CPU/token",
+                st.label, st.tokens_per_s, st.cpu_per_token
+            );
+        }
+        println!(
+            "{:<40} p50 {:.0} us, p99 {:.0} us",
+            "TTFT overhead",
+            ttft["p50_ns"] / 1e3,
+            ttft["p99_ns"] / 1e3
+        );
+        return;
+    }
+
     let mut concurrency = Vec::new();
     for n in [1_000usize, 10_000] {
         let r = median_of(runs.min(3), &format!("concurrent {n}"), || {

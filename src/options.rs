@@ -272,7 +272,8 @@ mod tests {
         assert_eq!(y.default_model.as_deref(), Some("gpt-3.5-turbo"));
         assert_eq!(
             Value::Object(y.default_params.clone()).to_string(),
-            r#"{"allow_fallback":true,"frequency_penalty":0,"presence_penalty":0,"temperature":1,"top_p":1}"#
+            r#"{"temperature":1,"presence_penalty":0,"top_p":1,"frequency_penalty":0,"allow_fallback":true}"#,
+            "in the order the contract lists them"
         );
         assert_eq!(y.headers.len(), 2);
         assert_eq!(

@@ -43,7 +43,7 @@ fn install() -> PathBuf {
         .arg("--libdir")
         .arg(prefix.join("lib"))
         .current_dir(ROOT)
-        .env("CARGO_TARGET_DIR", Path::new(ROOT).join("target/cinstall"))
+        .env("CARGO_TARGET_DIR", Path::new(ROOT).join("target/side")) // shared with abi.rs, python.rs
         .env_remove("CARGO_MAKEFLAGS")
         .env_remove("MAKEFLAGS")
         .env_remove("MFLAGS")

@@ -29,7 +29,7 @@ fn run(what: &str, command: &mut Command) -> Output {
 
 /// target/ylokh-pytest-venv with pytest and mypy (made once), into which this run pip-installs
 /// the package from the checkout. pip compiles libylokh in release mode into the wheel; its
-/// cargo target directory is target/ylokh-pip-target (not target/: `cargo test` holds that
+/// cargo target directory is target/side, shared with the other release builds of the tests (not target/: `cargo test` holds that
 /// one's lock while tests run), kept between runs so a rebuild is incremental.
 fn venv() -> &'static Path {
     static VENV: OnceLock<PathBuf> = OnceLock::new();
@@ -77,7 +77,7 @@ fn venv() -> &'static Path {
                 ])
                 .arg("./examples/python")
                 .current_dir(ROOT)
-                .env("CARGO_TARGET_DIR", target.join("ylokh-pip-target"))
+                .env("CARGO_TARGET_DIR", target.join("side")) // shared with abi.rs, install.rs
                 .env_remove("YLOKH_LIB"),
         );
         assert!(

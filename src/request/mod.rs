@@ -36,7 +36,7 @@ pub async fn run(
     let started = Instant::now();
     let mut progress = Progress::new(stream, target.options.api.stream_state());
     let result = {
-        let work = exchange(target, body, stream, sink, &mut progress);
+        let work = exchange(target, state, body, stream, sink, &mut progress);
         let work = async {
             match target.options.timeout {
                 None => work.await,
@@ -59,7 +59,7 @@ pub async fn run(
                     "request cancelled after {} ms: its connection is closed",
                     started.elapsed().as_millis()
                 );
-                Err(Error::new(Status::Cancelled, "the request was cancelled"))
+                Err(cancelled())
             }
             result = work => result,
         }
@@ -99,8 +99,14 @@ pub async fn run(
     outcome
 }
 
+/// How a cancelled request ends.
+pub(crate) fn cancelled() -> Error {
+    Error::new(Status::Cancelled, "the request was cancelled")
+}
+
 async fn exchange(
     target: &Target,
+    state: &RequestState,
     body: bytes::Bytes,
     stream: bool,
     sink: &mut Sink,
@@ -116,7 +122,7 @@ async fn exchange(
         sent.elapsed().as_millis()
     );
     if stream {
-        response::read_stream(target, response, sink, progress).await?;
+        response::read_stream(target, state, response, sink, progress).await?;
     } else {
         response::read_whole(target, response, sink, progress).await?;
     }
@@ -127,8 +133,12 @@ async fn exchange(
         std::mem::take(&mut progress.whole_calls)
     };
     for call in &calls {
-        sink.tool_call(call).await?;
+        if state.is_cancelled() {
+            return Err(cancelled());
+        }
+        // Handed out, whatever the callback answers.
         progress.n_tool_calls += 1;
+        sink.tool_call(call).await?;
     }
     progress.calls = Some(calls);
     Ok(())

@@ -123,6 +123,7 @@ pub(super) async fn http_error(target: &Target, mut response: reqwest::Response)
 
 pub(super) async fn read_stream(
     target: &Target,
+    state: &super::RequestState,
     mut response: reqwest::Response,
     sink: &mut Sink,
     progress: &mut Progress,
@@ -177,6 +178,9 @@ pub(super) async fn read_stream(
                 ))
             })?;
             let Some(event) = event else { break };
+            if state.is_cancelled() {
+                return Err(super::cancelled()); // asked inside a callback: no more deliveries
+            }
             let end = match progress.dialect {
                 None => event.data == b"[DONE]",
                 Some(_) => {

@@ -37,6 +37,12 @@ impl RequestState {
         self.cancel.notify_waiters();
     }
 
+    /// Whether the request was asked to stop: checked before each delivery, so a cancel made
+    /// inside a callback stops the events already read too.
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Acquire)
+    }
+
     /// Returns once the request was asked to stop.
     pub(crate) async fn cancelled(&self) {
         loop {
