@@ -1,9 +1,12 @@
 /* Stress: THREADS threads x N requests per round, two rounds, against the loopback test server.
  * Each request does one of: finish, cancel at a random moment, free while running, free inside
- * on_done, abort from a callback; every 500 requests a thread also frees a private client with
- * requests in flight. The shared client of each round is freed from a thread of its own.
+ * on_done, abort from a callback; and one request in 12 is instead (0.2) a ylokh_chat_send over a
+ * tool-call stream (finish, or a non-zero return from on_tool_call); every 500 requests a thread also frees a private client
+ * with requests in flight. The shared clients of each round are freed from a thread of their own.
  *
- * Checks: every on_done ran exactly once, no callback after it, the process's thread count is
+ * Checks: every on_done ran exactly once, no callback after it, a tool request that ended OK had
+ * its complete call (n_tool_calls 1), one aborted from on_tool_call had no tool_calls in its
+ * message_json, the process's thread count is
  * back to its baseline after each round, and resident memory after round 2 is within 10% of
  * after round 1. Usage: stress http://127.0.0.1:PORT [requests-per-thread] [threads] [rounds] */
 #define _GNU_SOURCE
@@ -20,14 +23,17 @@ typedef struct rec {
     atomic_int done;
     atomic_int after_done;
     atomic_int tokens;
+    atomic_int calls;
     int free_in_done;
     int abort_at;
+    int abort_call_at;
+    int tools;
     ylokh_request *req;
 } rec;
 
 static const char *server;
 static int per_thread = 5000, threads = 4;
-static atomic_long started, finished_ok, cancelled, aborted, other;
+static atomic_long started, finished_ok, cancelled, aborted, other, tool_requests, bad_tools;
 
 static int on_token(void *ud, const char *text, size_t len) {
     rec *r = ud;
@@ -38,9 +44,22 @@ static int on_token(void *ud, const char *text, size_t len) {
     return n == r->abort_at;
 }
 
+static int on_tool_call(void *ud, const ylokh_tool_call *call) {
+    rec *r = ud;
+    if (atomic_load(&r->done)) atomic_fetch_add(&r->after_done, 1);
+    int n = atomic_fetch_add(&r->calls, 1) + 1;
+    if (call->index != (uint32_t)n - 1 || !call->arguments_valid || call->arguments[call->arguments_len] != 0)
+        atomic_fetch_add(&bad_tools, 1);
+    return n == r->abort_call_at;
+}
+
 static void on_done(void *ud, const ylokh_result *res) {
     rec *r = ud;
     if (atomic_load(&r->done)) atomic_fetch_add(&r->after_done, 1);
+    if (r->tools && res->status == YLOKH_OK && (atomic_load(&r->calls) != 1 || res->n_tool_calls != 1))
+        atomic_fetch_add(&bad_tools, 1);
+    if (atomic_load(&r->calls) && res->status != YLOKH_OK && (!res->message_json || strstr(res->message_json, "tool_calls")))
+        atomic_fetch_add(&bad_tools, 1);
     switch (res->status) {
     case YLOKH_OK: atomic_fetch_add(&finished_ok, 1); break;
     case YLOKH_CANCELLED: atomic_fetch_add(&cancelled, 1); break;
@@ -74,8 +93,26 @@ static int start(ylokh_client *c, rec *r) {
     return ylokh_chat_start(c, NULL, MSG, 1, NULL, true, &cb, &r->req) == YLOKH_OK;
 }
 
+/* (0.2) ylokh_chat_send with on_tool_call, on a client of a tool-call scenario. */
+static int send_tools(ylokh_client *c, rec *r) {
+    ylokh_chat_request q;
+    memset(&q, 0, sizeof q);
+    q.struct_size = sizeof q;
+    q.messages = MSG;
+    q.n_messages = 1;
+    q.stream = true;
+    q.user_data = r;
+    q.on_token = on_token;
+    q.on_tool_call = on_tool_call;
+    q.on_done = on_done;
+    atomic_fetch_add(&started, 1);
+    atomic_fetch_add(&tool_requests, 1);
+    return ylokh_chat_send(c, &q, &r->req) == YLOKH_OK;
+}
+
 typedef struct job {
     ylokh_client *client;
+    ylokh_client *tools;
     rec *recs;
     int failures;
     unsigned seed;
@@ -94,15 +131,19 @@ static void *worker(void *arg) {
     for (int i = 0; i < per_thread; i++) {
         rec *r = &j->recs[i];
         int action = rand_r(&j->seed) % 5;
+        r->tools = i % 12 == 11;
+        if (r->tools) action = 5;
         if (action == 3) r->free_in_done = 1;
         if (action == 4) r->abort_at = 1 + rand_r(&j->seed) % 40;
-        if (!start(j->client, r)) {
+        if (action == 5) r->abort_call_at = rand_r(&j->seed) % 2; /* 0: none */
+        if (!(r->tools ? send_tools(j->tools, r) : start(j->client, r))) {
             j->failures++;
             continue;
         }
         switch (action) {
         case 0: /* finish */
         case 4: /* abort from a callback */
+        case 5: /* tool calls */
             ylokh_request_wait(r->req, UINT64_MAX);
             ylokh_request_free(r->req);
             break;
@@ -154,16 +195,19 @@ static void *free_client(void *c) {
 /* One round; returns the number of failed checks. */
 static int round_(int number, long baseline_threads) {
     ylokh_client *client = new_client("stream");
+    ylokh_client *tools = new_client("replay3-tools.whole");
     pthread_t tids[64];
     job jobs[64];
     for (int t = 0; t < threads; t++) {
-        jobs[t] = (job){client, calloc((size_t)per_thread, sizeof(rec)), 0, (unsigned)(number * 1000 + t)};
+        jobs[t] = (job){client, tools, calloc((size_t)per_thread, sizeof(rec)), 0, (unsigned)(number * 1000 + t)};
         pthread_create(&tids[t], NULL, worker, &jobs[t]);
     }
     int failures = 0;
     for (int t = 0; t < threads; t++) pthread_join(tids[t], NULL);
     pthread_t freer; /* ylokh_client_free from a thread of its own, requests perhaps in flight */
     pthread_create(&freer, NULL, free_client, client);
+    pthread_join(freer, NULL);
+    pthread_create(&freer, NULL, free_client, tools);
     pthread_join(freer, NULL);
     for (int t = 0; t < threads; t++) {
         failures += jobs[t].failures;
@@ -197,10 +241,15 @@ int main(int argc, char **argv) {
     }
     failures += round_(rounds, baseline);
     long rss2 = status_field("VmRSS");
-    printf("stress: %ld requests (%ld ok, %ld cancelled, %ld aborted, %ld other); threads %ld -> %ld; "
-           "VmRSS after round 1: %ld KiB, after the last round: %ld KiB\n",
+    printf("stress: %ld requests (%ld ok, %ld cancelled, %ld aborted, %ld other; %ld with tool calls, %ld wrong); "
+           "threads %ld -> %ld; VmRSS after round 1: %ld KiB, after the last round: %ld KiB\n",
            atomic_load(&started), atomic_load(&finished_ok), atomic_load(&cancelled), atomic_load(&aborted),
-           atomic_load(&other), baseline, status_field("Threads"), rss1, rss2);
+           atomic_load(&other), atomic_load(&tool_requests), atomic_load(&bad_tools), baseline, status_field("Threads"),
+           rss1, rss2);
+    if (atomic_load(&bad_tools)) {
+        fprintf(stderr, "%ld tool-call requests ended inconsistently\n", atomic_load(&bad_tools));
+        failures++;
+    }
     if (rss2 > rss1 + rss1 / 10) {
         fprintf(stderr, "resident memory grew by more than 10%% between the first and the last round\n");
         failures++;
