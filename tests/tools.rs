@@ -259,7 +259,11 @@ fn a_call_callback_that_returns_non_zero_aborts_and_message_json_keeps_no_calls(
     let url = format!("{}/replay3-tools.parallel/v1", server.url());
     assert_eq!(send(&url, request(true), &mut tr), YLOKH_ABORTED);
     assert_eq!(calls_of(&tr.events).len(), 1, "{:?}", tr.events);
-    assert_eq!(tr.events.last().unwrap(), "done:YLOKH_ABORTED:tool_calls:0");
+    assert_eq!(
+        tr.events.last().unwrap(),
+        "done:YLOKH_ABORTED:tool_calls:1",
+        "the call whose callback stopped the request was handed out"
+    );
     let message: Value = serde_json::from_str(tr.message_json.as_ref().unwrap()).unwrap();
     assert!(message.get("tool_calls").is_none(), "{message}");
 }
