@@ -113,12 +113,12 @@ def test_history_system_model_and_reset_reach_the_server():
     t.send("third\n")
     third = t.expect("you> ")
     assert '"model":"tiny-model"' in third
-    assert third.index('{"content":"Be terse.","role":"system"}') < third.index("first question")
+    assert third.index('{"role":"system","content":"Be terse."}') < third.index("first question")
     t.send("/reset\n")
     t.expect("you> ")
     t.send("fourth\n")
     fourth = t.expect("you> ")
-    assert "first question" not in fourth and '{"content":"Be terse.","role":"system"}' in fourth
+    assert "first question" not in fourth and '{"role":"system","content":"Be terse."}' in fourth
     t.send("\x04")  # Ctrl-D
     assert t.exit_status() == 0
 

@@ -191,11 +191,19 @@ test('100 concurrent slow streams progress together', async () => {
   assert.ok(Date.now() - started < 5000, `${Date.now() - started} ms`);
 });
 
-test('api dialects other than chat need libylokh 0.2', () => {
+test('api dialects: the same call over Responses and Messages', async () => {
   assert.throws(() => client('stream', { api: 'nonsense' }), (e) => e.statusName === 'YLOKH_INVALID_ARGUMENT');
-  for (const api of ['responses', 'messages']) {
+  for (const [api, fixture, text] of [
+    ['responses', 'responses-openai-text', 'Hi there! How can I help?'],
+    ['messages', 'messages-tools', 'Checking both cities.'],
+  ]) {
     if (has('ylokh_options_set_api')) {
-      client('stream', { api }).close();
+      const result = await client(`replay3-dialects.${fixture}`, { api }).complete(MESSAGES, { stream: true });
+      assert.equal(result.text, text);
+      if (api === 'messages') {
+        assert.deepEqual(result.toolCalls.map((c) => c.function.name), ['get_weather', 'get_weather']);
+        assert.equal(result.finishReason, 'tool_calls');
+      }
     } else {
       assert.throws(() => client('stream', { api }), (e) => e.statusName === 'YLOKH_INVALID_ARGUMENT'
         && e.message.startsWith(`needs libylokh 0.2: api: "${api}"`));

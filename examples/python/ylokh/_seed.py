@@ -7,10 +7,11 @@ import atexit
 import ctypes
 import os
 import threading
-from typing import Any, AsyncGenerator, Callable, Dict, Generator, List, Optional, Tuple
+from typing import Any, AsyncGenerator, Callable, Dict, Generator, List, Optional, Tuple, Union
 
 from . import _ffi
 from ._ffi import library
+from ._client import ToolCall
 from ._request import Done, PulledRequest, anext_event, next_event
 
 _clients: Dict[Tuple[Optional[str], Optional[str], Optional[str], float], int] = {}
@@ -40,7 +41,10 @@ def _free_clients() -> None:
 
 def _start(model: str, messages: List[Dict[str, str]], stream: bool, proxy: Optional[str],
            timeout: float, kwargs: Dict[str, Any]) -> PulledRequest:
-    return PulledRequest(_client(proxy, timeout), model or None, messages, kwargs, stream, as_text=True)
+    # tools=[...] goes through ylokh_chat_send, so that complete calls come back as events.
+    tools = kwargs.pop("tools", None)
+    return PulledRequest(_client(proxy, timeout), model or None, messages, kwargs, stream, tools=tools,
+                         as_text=True)
 
 
 class Ylokh:
@@ -60,10 +64,12 @@ class Ylokh:
         proxy: Optional[str] = None,
         timeout: int = 120,
         **kwargs: Any,
-    ) -> AsyncGenerator[str, None]:
+    ) -> AsyncGenerator[Union[str, ToolCall], None]:
         """Yields each `choices[0].delta.content` as it arrives (or `message.content` once
         when not streaming). `model` empty: the preset's ("gpt-3.5-turbo" for Ylokh).
-        `**kwargs` go into the request body. Raises YlokhError on any failure."""
+        `**kwargs` go into the request body. With `tools=[...]` (chat-format definitions), the
+        complete tool calls follow the text as `ToolCall` objects (only when the answer ended
+        well). Raises YlokhError on any failure."""
         request = _start(model, messages, stream, proxy, timeout, kwargs)
         try:
             while True:
@@ -74,6 +80,8 @@ class Ylokh:
                     return
                 if kind == _ffi.EVENT_TOKEN:
                     yield payload
+                elif kind == _ffi.EVENT_TOOL_CALL:
+                    yield ToolCall.from_json(payload)
         finally:
             request.close()
 
@@ -86,7 +94,7 @@ class Ylokh:
         proxy: Optional[str] = None,
         timeout: int = 120,
         **kwargs: Any,
-    ) -> Generator[str, None, None]:
+    ) -> Generator[Union[str, ToolCall], None, None]:
         """The synchronous twin of create_async_generator: the same tokens, the same errors;
         closing the generator cancels the request."""
         request = _start(model, messages, stream, proxy, timeout, kwargs)
@@ -99,6 +107,8 @@ class Ylokh:
                     return
                 if kind == _ffi.EVENT_TOKEN:
                     yield payload
+                elif kind == _ffi.EVENT_TOOL_CALL:
+                    yield ToolCall.from_json(payload)
         finally:
             request.close()
 
