@@ -182,6 +182,40 @@ typedef struct ylokh_result {
    (0.2) The number of complete tool calls handed out (`on_tool_call` or TOOL_CALL events).
    */
   uint32_t n_tool_calls;
+  /*
+   (0.2) Milliseconds from the start of the request until the response headers arrived
+   (retries included); -1 when none arrived.
+   */
+  int64_t ttfb_ms;
+  /*
+   (0.2) Milliseconds until the first token (text, reasoning or a tool-call piece) was
+   delivered; -1 when none was.
+   */
+  int64_t ttft_ms;
+  /*
+   (0.2) Milliseconds from the start of the request to its end.
+   */
+  int64_t duration_ms;
+  /*
+   (0.2) Completion tokens per second as the client measured them: the tokens after the
+   first (the server's completion_tokens when it said, else the text pieces) over the time
+   from the first token to the end of the generation; -1 when fewer than two arrived.
+   */
+  double tokens_per_s;
+  /*
+   (0.2) How often the request was sent again (ylokh_options_set_max_retries).
+   */
+  uint32_t retries;
+  /*
+   (0.2) How often a broken stream was resumed (ylokh_options_set_resume).
+   */
+  uint32_t resumes;
+  /*
+   (0.2) The server's own `timings` object as raw JSON (llama.cpp sends one in its last
+   chunk: prompt_n, prompt_ms, predicted_n, predicted_per_second, ...); NULL when it sent
+   none.
+   */
+  const char *server_timings_json;
 } ylokh_result;
 
 /*

@@ -19,7 +19,7 @@ use response::Progress;
 
 use crate::error::Error;
 use crate::log::{log, DEBUG, INFO};
-use crate::outcome::Outcome;
+use crate::outcome::{Outcome, Timings};
 use crate::sink::Sink;
 use crate::status::Status;
 use std::time::Instant;
@@ -74,7 +74,7 @@ pub async fn run(
     if outcome.http_status == 0 {
         outcome.http_status = progress.http_status;
     }
-    outcome.finish_reason = progress.finish_reason;
+    outcome.finish_reason = progress.finish_reason.take();
     outcome.usage = progress.usage;
     log!(
         INFO,
@@ -96,7 +96,47 @@ pub async fn run(
         .filter(|_| outcome.status == Status::Ok);
     outcome.message_json = (outcome.http_status != 0).then(|| progress.message.to_json(calls));
     outcome.n_tool_calls = progress.n_tool_calls;
+    outcome.timings = timings(started, &progress, &outcome);
     outcome
+}
+
+/// The outcome's timings, from what the exchange noted on the way.
+fn timings(started: Instant, progress: &Progress, outcome: &Outcome) -> Timings {
+    let ms = |at: Option<Instant>| {
+        at.map_or(-1, |at| {
+            i64::try_from(at.duration_since(started).as_millis()).unwrap_or(i64::MAX)
+        })
+    };
+    let now = Instant::now();
+    // Completion tokens as the server counted them, else the text pieces that arrived.
+    let tokens = match outcome.usage.completion_tokens {
+        n if n > 0 => n as f64,
+        _ => progress.tokens as f64,
+    };
+    let tokens_per_s = match progress.first_token {
+        Some(first) if tokens >= 2.0 => {
+            let span = progress
+                .generation_end
+                .unwrap_or(now)
+                .duration_since(first)
+                .as_secs_f64();
+            if span > 0.0 {
+                (tokens - 1.0) / span
+            } else {
+                -1.0
+            }
+        }
+        _ => -1.0,
+    };
+    Timings {
+        ttfb_ms: ms(progress.headers_at),
+        ttft_ms: ms(progress.first_token),
+        duration_ms: ms(Some(now)),
+        tokens_per_s,
+        retries: progress.retries,
+        resumes: progress.resumes,
+        server_json: progress.server_timings.clone(),
+    }
 }
 
 async fn exchange(
@@ -107,7 +147,8 @@ async fn exchange(
     progress: &mut Progress,
 ) -> Result<(), Error> {
     let sent = Instant::now();
-    let response = retry::send_with_retries(target, body, stream).await?;
+    let response = retry::send_with_retries(target, body, stream, &mut progress.retries).await?;
+    progress.headers_at = Some(Instant::now());
     progress.http_status = response.status().as_u16();
     log!(
         DEBUG,

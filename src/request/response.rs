@@ -40,6 +40,17 @@ pub(super) struct Progress {
     pub(super) n_tool_calls: u32,
     /// The Responses or Messages event mapper; `None` for Chat Completions.
     pub(super) dialect: Option<StreamState>,
+    /// When the response headers arrived.
+    pub(super) headers_at: Option<Instant>,
+    /// When the first token (text, reasoning or a tool-call piece) arrived.
+    pub(super) first_token: Option<Instant>,
+    /// When the answer's end (its finish reason or the dialect's end event) arrived.
+    pub(super) generation_end: Option<Instant>,
+    /// Retries of the request and resumes of its stream.
+    pub(super) retries: u32,
+    pub(super) resumes: u32,
+    /// The server's own `timings` object (llama.cpp's last chunk).
+    pub(super) server_timings: Option<String>,
 }
 
 impl Progress {
@@ -49,6 +60,25 @@ impl Progress {
             dialect,
             ..Progress::default()
         }
+    }
+
+    /// Notes the first token's time; one branch per token after it.
+    #[inline]
+    pub(super) fn token_seen(&mut self) {
+        first_time(&mut self.first_token);
+    }
+
+    /// Notes the end of the generation (the first finish reason or end event).
+    pub(super) fn generation_ended(&mut self) {
+        first_time(&mut self.generation_end);
+    }
+}
+
+/// Sets `at` to now unless it is set.
+#[inline]
+fn first_time(at: &mut Option<Instant>) {
+    if at.is_none() {
+        *at = Some(Instant::now());
     }
 }
 
@@ -254,22 +284,29 @@ async fn deliver(json: &[u8], sink: &mut Sink, progress: &mut Progress) -> Resul
     if let Some(usage) = parsed.usage {
         progress.usage = usage;
     }
+    if let Some(timings) = parsed.timings {
+        progress.server_timings = Some(timings.to_owned());
+    }
     if let Some(reason) = &parsed.finish_reason {
+        first_time(&mut progress.generation_end);
         let slot = progress.finish_reason.get_or_insert_with(String::new);
         slot.clear();
         slot.push_str(reason);
     }
     if let Some(text) = parsed.reasoning.as_deref().filter(|t| !t.is_empty()) {
+        first_time(&mut progress.first_token);
         progress.message.push_reasoning(text);
         sink.reasoning(text).await?;
     }
     if let Some(text) = parsed.content.as_deref().filter(|t| !t.is_empty()) {
+        first_time(&mut progress.first_token);
         progress.tokens += 1;
         progress.message.push_content(text);
         sink.token(text).await?;
     }
     if parsed.tool_calls.is_some() || parsed.function_call.is_some() {
         let (fragments, function_call) = (parsed.tool_calls, parsed.function_call);
+        first_time(&mut progress.first_token);
         if progress.streaming {
             fold_tool_calls(fragments, function_call, &mut progress.tools, sink)?;
         } else {

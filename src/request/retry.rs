@@ -15,6 +15,7 @@ pub(super) async fn send_with_retries(
     target: &Target,
     body: bytes::Bytes,
     stream: bool,
+    retries: &mut u32,
 ) -> Result<reqwest::Response, Error> {
     let options = &target.options;
     let mut attempt = 0;
@@ -76,6 +77,7 @@ pub(super) async fn send_with_retries(
             }
         };
         attempt += 1;
+        *retries += 1;
         log!(
             WARN,
             "retrying in {} ms (retry {} of {})",
