@@ -606,6 +606,16 @@ ylokh_status ylokh_options_set_connect_timeout_ms(struct ylokh_options *opts, ui
 ylokh_status ylokh_options_set_read_timeout_ms(struct ylokh_options *opts, uint64_t ms);
 
 /*
+ (0.2) The longest wait from sending a request to its first token (not streaming: to the
+ response headers), retries each starting it anew; 0: none (default). While it runs the read
+ timeout does not, since a long prompt is read before the first token comes (a slow prefill
+ is not an idle connection); from the first token on only the read timeout does (a stalled
+ generation is not a slow prefill). Either ends the request with YLOKH_TIMEOUT and a message
+ that names which timeout fired.
+ */
+ylokh_status ylokh_options_set_first_token_timeout_ms(struct ylokh_options *opts, uint64_t ms);
+
+/*
  Retries on connect errors and HTTP 408, 409, 429 and 5xx, only before any body byte was
  delivered; `retry-after-ms` / `Retry-After` are honoured up to 60 s. Default 2.
  */

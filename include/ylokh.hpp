@@ -184,6 +184,11 @@ public:
         return set(ylokh_options_set_read_timeout_ms(get(), ms(t)));
     }
     Options &&read_timeout(std::chrono::milliseconds t) && { return std::move(read_timeout(t)); }
+    // Longest wait from sending to the first token (the read timeout waits meanwhile); 0: none.
+    Options &first_token_timeout(std::chrono::milliseconds t) & {
+        return set(ylokh_options_set_first_token_timeout_ms(get(), ms(t)));
+    }
+    Options &&first_token_timeout(std::chrono::milliseconds t) && { return std::move(first_token_timeout(t)); }
     Options &max_retries(uint32_t n) & { return set(ylokh_options_set_max_retries(get(), n)); }
     Options &&max_retries(uint32_t n) && { return std::move(max_retries(n)); }
     // The server's wire API: Api::chat (default), Api::responses or Api::messages. Messages,

@@ -39,6 +39,9 @@ pub struct Options {
     pub timeout: Option<Duration>,
     pub connect_timeout: Option<Duration>,
     pub read_timeout: Option<Duration>,
+    /// The longest wait from sending a request to its first token (or, not streaming, to the
+    /// response headers); while it runs, the read timeout does not.
+    pub first_token_timeout: Option<Duration>,
     pub max_retries: u32,
     /// Extra trusted roots, parsed from the PEM files given.
     pub ca_certs: Vec<reqwest::Certificate>,
@@ -91,6 +94,7 @@ impl Options {
             timeout: Some(DEFAULT_TIMEOUT),
             connect_timeout: Some(DEFAULT_CONNECT_TIMEOUT),
             read_timeout: None,
+            first_token_timeout: None,
             max_retries: DEFAULT_MAX_RETRIES,
             ca_certs: Vec::new(),
             default_model: None,

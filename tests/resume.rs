@@ -69,3 +69,60 @@ fn the_result_has_the_timings_and_the_servers_own() {
     assert_eq!(tr.timings.ttft_ms, -1);
     assert!(tr.timings.duration_ms >= 0);
 }
+
+/// A client with these read and first-token timeouts (ms).
+fn timeouts(url: &str, read: u64, first: u64) -> Client {
+    client(url, |o| unsafe {
+        assert_eq!(ylokh_options_set_read_timeout_ms(o, read), YLOKH_OK);
+        assert_eq!(ylokh_options_set_first_token_timeout_ms(o, first), YLOKH_OK);
+    })
+}
+
+#[test]
+fn a_stalled_prefill_hits_the_first_token_timeout_and_a_stalled_generation_the_read_timeout() {
+    let server = start_server();
+    let url = |scenario: &str| format!("{}/{scenario}/v1", server.url());
+
+    // Headers and a ping, then nothing before the first token.
+    let mut tr = Transcript::default();
+    let c = timeouts(&url("stallfirst"), 10_000, 300);
+    let started = std::time::Instant::now();
+    assert_eq!(send_with(&c, request(true), &mut tr), YLOKH_TIMEOUT);
+    assert!(started.elapsed().as_millis() < 5_000);
+    assert!(tr.message.contains("first-token timeout"), "{}", tr.message);
+    assert!(tr.message.contains("300 ms"), "{}", tr.message);
+    assert!(tr
+        .message
+        .contains("ylokh_options_set_first_token_timeout_ms"));
+
+    // One token, then nothing: the read timeout, not the (long) first-token one.
+    let mut tr = Transcript::default();
+    let c = timeouts(&url("stall"), 300, 10_000);
+    assert_eq!(send_with(&c, request(true), &mut tr), YLOKH_TIMEOUT);
+    assert_eq!(tokens(&tr), "first");
+    assert!(tr.message.contains("(read timeout)"), "{}", tr.message);
+    assert!(tr.message.contains("300 ms"), "{}", tr.message);
+
+    // A prefill longer than the read timeout is fine while the first-token timeout allows it.
+    let mut tr = Transcript::default();
+    let c = timeouts(&url("slowprefill"), 300, 10_000);
+    assert_eq!(
+        send_with(&c, request(true), &mut tr),
+        YLOKH_OK,
+        "{}",
+        tr.message
+    );
+    assert_eq!(tokens(&tr), "slow prefill done");
+    assert!(tr.timings.ttft_ms >= 700, "{:?}", tr.timings);
+    // ... and without it, the same silence is the read timeout's.
+    let mut tr = Transcript::default();
+    let c = timeouts(&url("slowprefill"), 300, 0);
+    assert_eq!(send_with(&c, request(true), &mut tr), YLOKH_TIMEOUT);
+    assert!(tr.message.contains("(read timeout)"), "{}", tr.message);
+
+    // Waiting for the headers counts as waiting for the first token too.
+    let mut tr = Transcript::default();
+    let c = timeouts(&url("silent"), 0, 300);
+    assert_eq!(send_with(&c, request(true), &mut tr), YLOKH_TIMEOUT);
+    assert!(tr.message.contains("first-token timeout"), "{}", tr.message);
+}

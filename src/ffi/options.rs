@@ -170,6 +170,27 @@ pub unsafe extern "C" fn ylokh_options_set_read_timeout_ms(
     }
 }
 
+/// (0.2) The longest wait from sending a request to its first token (not streaming: to the
+/// response headers), retries each starting it anew; 0: none (default). While it runs the read
+/// timeout does not, since a long prompt is read before the first token comes (a slow prefill
+/// is not an idle connection); from the first token on only the read timeout does (a stalled
+/// generation is not a slow prefill). Either ends the request with YLOKH_TIMEOUT and a message
+/// that names which timeout fired.
+#[no_mangle]
+pub unsafe extern "C" fn ylokh_options_set_first_token_timeout_ms(
+    opts: *mut ylokh_options,
+    ms: u64,
+) -> ylokh_status {
+    // SAFETY: `opts` is NULL or a live options object that only this thread uses (the contract
+    // of every ylokh_options_* function).
+    unsafe {
+        with(opts, |o| {
+            o.first_token_timeout = millis(ms);
+            Ok(())
+        })
+    }
+}
+
 /// Retries on connect errors and HTTP 408, 409, 429 and 5xx, only before any body byte was
 /// delivered; `retry-after-ms` / `Retry-After` are honoured up to 60 s. Default 2.
 #[no_mangle]

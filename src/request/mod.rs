@@ -147,8 +147,10 @@ async fn exchange(
     progress: &mut Progress,
 ) -> Result<(), Error> {
     let sent = Instant::now();
-    let response = retry::send_with_retries(target, body, stream, &mut progress.retries).await?;
+    let (response, sent_at) =
+        retry::send_with_retries(target, body, stream, &mut progress.retries).await?;
     progress.headers_at = Some(Instant::now());
+    progress.sent_at = Some(sent_at);
     progress.http_status = response.status().as_u16();
     log!(
         DEBUG,

@@ -7,7 +7,7 @@ use crate::dialect::StreamState;
 use crate::error::{snippet, Error};
 use crate::log::{log, DEBUG};
 use crate::message::MessageBuilder;
-use crate::silence::Silence;
+use crate::silence::{until_first_token, Silence};
 use crate::sink::Sink;
 use crate::sse::Decoder;
 use crate::status::Status;
@@ -40,6 +40,8 @@ pub(super) struct Progress {
     pub(super) n_tool_calls: u32,
     /// The Responses or Messages event mapper; `None` for Chat Completions.
     pub(super) dialect: Option<StreamState>,
+    /// When the request that was answered was sent (for the first-token timeout).
+    pub(super) sent_at: Option<tokio::time::Instant>,
     /// When the response headers arrived.
     pub(super) headers_at: Option<Instant>,
     /// When the first token (text, reasoning or a tool-call piece) arrived.
@@ -90,7 +92,7 @@ async fn read_capped(
 ) -> Result<(Vec<u8>, bool), Error> {
     let mut body = Vec::new();
     let mut silence = Silence::new(target.options.read_timeout);
-    while let Some(chunk) = next_chunk(&mut silence, response, 0).await? {
+    while let Some(chunk) = next_chunk(&mut silence, response, 0).await?? {
         if body.len() + chunk.len() > cap {
             body.extend_from_slice(&chunk[..cap - body.len()]);
             return Ok((body, false));
@@ -100,24 +102,31 @@ async fn read_capped(
     Ok((body, true))
 }
 
-/// The next piece of the body, `None` at its end.
+/// The next piece of the body, `None` at its end; the outer error is the read timeout's.
 async fn next_chunk(
     silence: &mut Silence,
     response: &mut reqwest::Response,
     tokens: u64,
-) -> Result<Option<bytes::Bytes>, Error> {
+) -> Result<Result<Option<bytes::Bytes>, Error>, Error> {
     silence
-        .guard("reading the response body", response.chunk())
-        .await?
-        .map_err(|e| {
-            Error::new(
-                Status::Incomplete,
-                format!(
-                    "the connection broke while reading the answer, after {tokens} tokens: {}",
-                    error_chain(&e)
-                ),
-            )
-        })
+        .guard("reading the response body", read_chunk(response, tokens))
+        .await
+}
+
+/// The next piece of the body, `None` at its end.
+async fn read_chunk(
+    response: &mut reqwest::Response,
+    tokens: u64,
+) -> Result<Option<bytes::Bytes>, Error> {
+    response.chunk().await.map_err(|e| {
+        Error::new(
+            Status::Incomplete,
+            format!(
+                "the connection broke while reading the answer, after {tokens} tokens: {}",
+                error_chain(&e)
+            ),
+        )
+    })
 }
 
 pub(super) async fn http_error(target: &Target, mut response: reqwest::Response) -> Error {
@@ -189,7 +198,21 @@ pub(super) async fn read_stream(
     let mut decoder = Decoder::new(target.options.max_event_bytes);
     let mut first = true;
     let mut silence = Silence::new(target.options.read_timeout);
-    while let Some(bytes) = next_chunk(&mut silence, &mut response, progress.tokens).await? {
+    // Until the first token only the first-token timeout applies, when it is set.
+    let first_token = target
+        .options
+        .first_token_timeout
+        .zip(progress.sent_at)
+        .map(|(limit, sent)| (sent + limit, limit));
+    loop {
+        let next = match first_token.filter(|_| progress.first_token.is_none()) {
+            Some((deadline, limit)) => {
+                until_first_token(deadline, limit, read_chunk(&mut response, progress.tokens))
+                    .await?
+            }
+            None => next_chunk(&mut silence, &mut response, progress.tokens).await?,
+        };
+        let Some(bytes) = next? else { break };
         if first {
             first = false;
             log!(

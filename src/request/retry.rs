@@ -6,17 +6,18 @@ use super::target::Target;
 use super::transport::is_stale_connection;
 use crate::error::Error;
 use crate::log::{log, DEBUG, INFO, WARN};
-use crate::silence::Silence;
+use crate::silence::{until_first_token, Silence};
 use crate::status::Status;
 use reqwest::header::{HeaderMap, ACCEPT, CONTENT_TYPE};
 use std::time::Duration;
+use tokio::time::Instant;
 
 pub(super) async fn send_with_retries(
     target: &Target,
     body: bytes::Bytes,
     stream: bool,
     retries: &mut u32,
-) -> Result<reqwest::Response, Error> {
+) -> Result<(reqwest::Response, Instant), Error> {
     let options = &target.options;
     let mut attempt = 0;
     let mut stale_retried = false;
@@ -42,11 +43,18 @@ pub(super) async fn send_with_retries(
             body.len(),
             attempt + 1
         );
-        let sent = Silence::new(options.read_timeout)
-            .guard("waiting for the response headers", request.send())
-            .await?;
+        let sent_at = Instant::now();
+        let sent = match options.first_token_timeout {
+            // A long prompt is read before the first byte comes: not an idle connection.
+            Some(limit) => until_first_token(sent_at + limit, limit, request.send()).await?,
+            None => {
+                Silence::new(options.read_timeout)
+                    .guard("waiting for the response headers", request.send())
+                    .await?
+            }
+        };
         let retry_delay = match sent {
-            Ok(response) if response.status().is_success() => return Ok(response),
+            Ok(response) if response.status().is_success() => return Ok((response, sent_at)),
             Ok(response) => {
                 let status = response.status().as_u16();
                 if attempt >= options.max_retries || !retryable(status) {

@@ -410,6 +410,24 @@ async fn respond(
             tokio::time::sleep(Duration::from_secs(30)).await;
             return Ok(false);
         }
+        "stallfirst" => {
+            // The headers and a keep-alive comment, then nothing: a prefill that never ends.
+            head(s, "200 OK", sse, "").await?;
+            chunk(s, b": ping\n\n").await?;
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            return Ok(false);
+        }
+        "slowprefill" => {
+            // The headers at once, the first token 800 ms later, then the rest promptly.
+            head(s, "200 OK", sse, "").await?;
+            tokio::time::sleep(Duration::from_millis(800)).await;
+            for word in ["slow ", "prefill ", "done"] {
+                chunk(s, chunk_event(word).as_bytes()).await?;
+            }
+            chunk(s, FINISH.as_bytes()).await?;
+            chunk(s, DONE.as_bytes()).await?;
+            end(s).await?;
+        }
         "slowstart" => {
             // Nothing for 2 s: the pull interface has no event to hand out before then.
             tokio::time::sleep(Duration::from_secs(2)).await;
