@@ -622,6 +622,22 @@ ylokh_status ylokh_options_set_first_token_timeout_ms(struct ylokh_options *opts
 ylokh_status ylokh_options_set_max_retries(struct ylokh_options *opts, uint32_t n);
 
 /*
+ (0.2) Whether a broken stream is resumed where it broke. Default false. With it on, a
+ streaming chat-completions request carries `X-Conversation-Id` with a fresh random id, so a
+ server that keeps a copy of the stream (llama.cpp's conversation streams) goes on generating
+ when the connection drops; when the connection breaks before the end (reset, end of the body
+ too early, read timeout) the library fetches `GET {base}/stream?conv_id=ID&from=N` from the
+ byte where it broke and goes on: no token lost or repeated, callbacks in order, `on_done`
+ once. Resumes use the retry budget and backoff (ylokh_options_set_max_retries, counted per
+ break) and are counted in `ylokh_result.resumes`. A server without the feature ends the
+ request with YLOKH_INCOMPLETE and a message that says resume was tried and why it failed.
+ Since closing the connection no longer stops such a generation, a cancelled (or otherwise
+ failed) request stops it with `DELETE {base}/stream?conv_id=ID` (waiting at most 2 s) before
+ `on_done`.
+ */
+ylokh_status ylokh_options_set_resume(struct ylokh_options *opts, bool enabled);
+
+/*
  Trusts the certificates in a PEM file in addition to the system and bundled roots. The file is
  read now (the path is not kept). TLS is always verified; there is no switch to turn that off.
  */

@@ -43,6 +43,8 @@ pub struct Options {
     /// response headers); while it runs, the read timeout does not.
     pub first_token_timeout: Option<Duration>,
     pub max_retries: u32,
+    /// Resume a broken stream where it broke (servers that keep a copy of it).
+    pub resume: bool,
     /// Extra trusted roots, parsed from the PEM files given.
     pub ca_certs: Vec<reqwest::Certificate>,
     pub default_model: Option<String>,
@@ -96,6 +98,7 @@ impl Options {
             read_timeout: None,
             first_token_timeout: None,
             max_retries: DEFAULT_MAX_RETRIES,
+            resume: false,
             ca_certs: Vec::new(),
             default_model: None,
             default_params: Map::new(),

@@ -126,3 +126,164 @@ fn a_stalled_prefill_hits_the_first_token_timeout_and_a_stalled_generation_the_r
     assert_eq!(send_with(&c, request(true), &mut tr), YLOKH_TIMEOUT);
     assert!(tr.message.contains("first-token timeout"), "{}", tr.message);
 }
+
+/// A client with resume on, `retries` retries and a read timeout (ms, 0: none).
+fn resuming(url: &str, retries: u32, read_ms: u64) -> Client {
+    client(url, |o| unsafe {
+        assert_eq!(ylokh_options_set_resume(o, true), YLOKH_OK);
+        assert_eq!(ylokh_options_set_max_retries(o, retries), YLOKH_OK);
+        assert_eq!(ylokh_options_set_read_timeout_ms(o, read_ms), YLOKH_OK);
+    })
+}
+
+/// The conversation id of the first POST in the server's log.
+fn conversation(server: &support::Server) -> String {
+    let log = server.stream_log();
+    log[0].strip_prefix("POST ").unwrap().to_string()
+}
+
+#[test]
+fn a_stream_cut_anywhere_is_resumed_without_a_token_lost_or_repeated() {
+    let body = support::resume_body();
+    let text = String::from_utf8(body.clone()).unwrap();
+    let first_event = text.find("\n\n").unwrap() + 2;
+    let emoji = text.find('😀').unwrap();
+    let finish = text.find("\"finish_reason\":\"stop\"").unwrap();
+    let cuts = [
+        ("the first byte", 1),
+        ("inside the first event", 20),
+        ("an event boundary", first_event),
+        ("inside a 4-byte character", emoji + 2),
+        ("inside a 3-byte character", text.find('日').unwrap() + 1),
+        ("inside the finish chunk", finish + 5),
+        ("inside [DONE]", body.len() - 4),
+    ];
+    // The same request unbroken: the reference.
+    let server = start_server();
+    let mut whole = Transcript::default();
+    let c = resuming(&format!("{}/resume/v1", server.url()), 2, 5_000);
+    assert_eq!(send_with(&c, request(true), &mut whole), YLOKH_OK);
+    assert_eq!(tokens(&whole), support::resume_text());
+    assert_eq!(whole.timings.resumes, 0);
+    assert!(conversation(&server).starts_with("ylokh-"));
+    for (what, cut) in cuts {
+        let server = start_server();
+        let mut tr = Transcript::default();
+        let c = resuming(&format!("{}/resume-{cut}/v1", server.url()), 2, 5_000);
+        let s = send_with(&c, request(true), &mut tr);
+        assert_eq!(s, YLOKH_OK, "cut {what} ({cut}): {}", tr.message);
+        assert_eq!(tr.events, whole.events, "cut {what} ({cut})");
+        assert_eq!(tr.timings.resumes, 1, "cut {what}");
+        assert_eq!(tr.timings.retries, 0);
+        assert!(tr.timings.server_json.is_some(), "cut {what}");
+        let id = conversation(&server);
+        assert_eq!(
+            server.stream_log(),
+            [format!("POST {id}"), format!("GET {id} {cut}")],
+            "cut {what}"
+        );
+        println!(
+            "cut {what} at byte {cut}: {} ms (unbroken: {} ms)",
+            tr.timings.duration_ms, whole.timings.duration_ms
+        );
+    }
+}
+
+#[test]
+fn a_stalled_stream_is_resumed_after_the_read_timeout() {
+    let server = start_server();
+    let mut tr = Transcript::default();
+    let c = resuming(&format!("{}/resumestall-700/v1", server.url()), 2, 300);
+    assert_eq!(
+        send_with(&c, request(true), &mut tr),
+        YLOKH_OK,
+        "{}",
+        tr.message
+    );
+    assert_eq!(tokens(&tr), support::resume_text());
+    assert_eq!(tr.timings.resumes, 1);
+    let id = conversation(&server);
+    assert_eq!(server.stream_log()[1], format!("GET {id} 700"));
+}
+
+#[test]
+fn a_server_without_resume_ends_the_request_incomplete_saying_so() {
+    let server = start_server();
+    let mut tr = Transcript::default();
+    let c = resuming(&format!("{}/noresume-700/v1", server.url()), 1, 5_000);
+    assert_eq!(send_with(&c, request(true), &mut tr), YLOKH_INCOMPLETE);
+    assert!(tr.message.contains("resume was tried"), "{}", tr.message);
+    assert!(tr.message.contains("404"), "{}", tr.message);
+    assert!(tr.message.contains("File Not Found"), "{}", tr.message);
+    assert!(tr.message.contains("/stream"), "{}", tr.message);
+    assert_eq!(tr.timings.resumes, 0);
+    let id = conversation(&server);
+    assert_eq!(
+        server.stream_log(),
+        [
+            format!("POST {id}"),
+            format!("GET {id} 700"),
+            format!("DELETE {id}")
+        ]
+    );
+
+    // No retry budget: not even tried, and the message says so.
+    let mut tr = Transcript::default();
+    let c = resuming(&format!("{}/resume-700/v1", server.url()), 0, 5_000);
+    assert_eq!(send_with(&c, request(true), &mut tr), YLOKH_INCOMPLETE);
+    assert!(
+        tr.message.contains("resume was tried: not attempted"),
+        "{}",
+        tr.message
+    );
+
+    // Resume off (the default): no conversation id, no GET, today's YLOKH_INCOMPLETE.
+    let server = start_server();
+    let mut tr = Transcript::default();
+    let c = client(&format!("{}/resume-700/v1", server.url()), |_| {});
+    assert_eq!(send_with(&c, request(true), &mut tr), YLOKH_INCOMPLETE);
+    assert!(!tr.message.contains("resume"), "{}", tr.message);
+    assert_eq!(server.stream_log(), ["POST -"]);
+}
+
+#[test]
+fn cancel_stops_a_resumable_generation_on_the_server() {
+    use ylokh::ffi::chat_request::ylokh_chat_send;
+    use ylokh::ffi::request::{ylokh_request_cancel, ylokh_request_free, ylokh_request_wait};
+    let server = start_server();
+    let c = resuming(&format!("{}/resumestall-700/v1", server.url()), 2, 0);
+    let mut tr = Box::<Transcript>::default();
+    let (role, content) = (CString::new("user").unwrap(), CString::new("hi").unwrap());
+    let messages = [ylokh::ffi::types::ylokh_message {
+        role: role.as_ptr(),
+        content: content.as_ptr(),
+    }];
+    let mut req = request(true);
+    req.messages = messages.as_ptr();
+    req.n_messages = 1;
+    req.user_data = (&mut *tr as *mut Transcript).cast();
+    let mut handle = std::ptr::null_mut();
+    assert_eq!(
+        unsafe { ylokh_chat_send(c.raw(), &req, &mut handle) },
+        YLOKH_OK
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    unsafe { ylokh_request_cancel(handle) };
+    assert_eq!(
+        unsafe { ylokh_request_wait(handle, 10_000) },
+        YLOKH_CANCELLED
+    );
+    unsafe { ylokh_request_free(handle) };
+    assert!(tr
+        .events
+        .last()
+        .unwrap()
+        .starts_with("done:YLOKH_CANCELLED"));
+    assert!(tokens(&tr).starts_with(" wörld0"));
+    // The DELETE was taken before on_done (so before the wait returned).
+    let id = conversation(&server);
+    assert_eq!(
+        server.stream_log(),
+        [format!("POST {id}"), format!("DELETE {id}")]
+    );
+}

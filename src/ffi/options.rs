@@ -208,6 +208,33 @@ pub unsafe extern "C" fn ylokh_options_set_max_retries(
     }
 }
 
+/// (0.2) Whether a broken stream is resumed where it broke. Default false. With it on, a
+/// streaming chat-completions request carries `X-Conversation-Id` with a fresh random id, so a
+/// server that keeps a copy of the stream (llama.cpp's conversation streams) goes on generating
+/// when the connection drops; when the connection breaks before the end (reset, end of the body
+/// too early, read timeout) the library fetches `GET {base}/stream?conv_id=ID&from=N` from the
+/// byte where it broke and goes on: no token lost or repeated, callbacks in order, `on_done`
+/// once. Resumes use the retry budget and backoff (ylokh_options_set_max_retries, counted per
+/// break) and are counted in `ylokh_result.resumes`. A server without the feature ends the
+/// request with YLOKH_INCOMPLETE and a message that says resume was tried and why it failed.
+/// Since closing the connection no longer stops such a generation, a cancelled (or otherwise
+/// failed) request stops it with `DELETE {base}/stream?conv_id=ID` (waiting at most 2 s) before
+/// `on_done`.
+#[no_mangle]
+pub unsafe extern "C" fn ylokh_options_set_resume(
+    opts: *mut ylokh_options,
+    enabled: bool,
+) -> ylokh_status {
+    // SAFETY: `opts` is NULL or a live options object that only this thread uses (the contract
+    // of every ylokh_options_* function).
+    unsafe {
+        with(opts, |o| {
+            o.resume = enabled;
+            Ok(())
+        })
+    }
+}
+
 /// Trusts the certificates in a PEM file in addition to the system and bundled roots. The file is
 /// read now (the path is not kept). TLS is always verified; there is no switch to turn that off.
 #[no_mangle]

@@ -6,6 +6,7 @@
 mod body;
 mod dialect_events;
 mod response;
+mod resume;
 mod retry;
 mod state;
 mod target;
@@ -17,6 +18,7 @@ pub use target::Target;
 
 use response::Progress;
 
+use crate::dialect::Api;
 use crate::error::Error;
 use crate::log::{log, DEBUG, INFO};
 use crate::outcome::{Outcome, Timings};
@@ -35,8 +37,20 @@ pub async fn run(
 ) -> Outcome {
     let started = Instant::now();
     let mut progress = Progress::new(stream, target.options.api.stream_state());
+    // A resumable stream: the server keeps a copy under this id and goes on when the
+    // connection drops (llama.cpp's conversation streams; chat completions only).
+    let conversation =
+        (target.options.resume && stream && target.options.api == Api::ChatCompletions)
+            .then(resume::new_id);
     let result = {
-        let work = exchange(target, body, stream, sink, &mut progress);
+        let work = exchange(
+            target,
+            body,
+            stream,
+            conversation.as_deref(),
+            sink,
+            &mut progress,
+        );
         let work = async {
             match target.options.timeout {
                 None => work.await,
@@ -64,6 +78,10 @@ pub async fn run(
             result = work => result,
         }
     };
+    if let (Some(id), Err(_)) = (&conversation, &result) {
+        // Closing the connection does not stop a resumable stream's generation: this does.
+        resume::stop(target, id).await;
+    }
     let mut outcome = match result {
         Ok(()) => Outcome::ok(),
         Err(mut e) => {
@@ -143,12 +161,13 @@ async fn exchange(
     target: &Target,
     body: bytes::Bytes,
     stream: bool,
+    conversation: Option<&str>,
     sink: &mut Sink,
     progress: &mut Progress,
 ) -> Result<(), Error> {
     let sent = Instant::now();
     let (response, sent_at) =
-        retry::send_with_retries(target, body, stream, &mut progress.retries).await?;
+        retry::send_with_retries(target, body, stream, conversation, &mut progress.retries).await?;
     progress.headers_at = Some(Instant::now());
     progress.sent_at = Some(sent_at);
     progress.http_status = response.status().as_u16();
@@ -159,7 +178,7 @@ async fn exchange(
         sent.elapsed().as_millis()
     );
     if stream {
-        response::read_stream(target, response, sink, progress).await?;
+        response::read_stream(target, response, conversation, sink, progress).await?;
     } else {
         response::read_whole(target, response, sink, progress).await?;
     }

@@ -160,9 +160,12 @@ pub(super) async fn http_error(target: &Target, mut response: reqwest::Response)
     error
 }
 
+/// Reads an event stream to its end. With `conversation` (a resumable stream), a connection that
+/// breaks before the end is resumed from the byte where it broke, into the same decoder.
 pub(super) async fn read_stream(
     target: &Target,
     mut response: reqwest::Response,
+    conversation: Option<&str>,
     sink: &mut Sink,
     progress: &mut Progress,
 ) -> Result<(), Error> {
@@ -204,15 +207,47 @@ pub(super) async fn read_stream(
         .first_token_timeout
         .zip(progress.sent_at)
         .map(|(limit, sent)| (sent + limit, limit));
+    // The body bytes decoded so far, where a resumed stream starts; failed resumes in a row.
+    let (mut offset, mut failures) = (0u64, 0u32);
     loop {
         let next = match first_token.filter(|_| progress.first_token.is_none()) {
             Some((deadline, limit)) => {
                 until_first_token(deadline, limit, read_chunk(&mut response, progress.tokens))
                     .await?
             }
-            None => next_chunk(&mut silence, &mut response, progress.tokens).await?,
+            // A read timeout is a broken connection too.
+            None => next_chunk(&mut silence, &mut response, progress.tokens)
+                .await
+                .and_then(|next| next),
         };
-        let Some(bytes) = next? else { break };
+        let broke = match (next, conversation) {
+            (Ok(Some(bytes)), _) => Ok(bytes),
+            (Ok(None), None) => break,
+            (Ok(None), Some(_)) => match unfinished(progress, &decoder) {
+                Ok(()) => return Ok(()),
+                Err(e) => Err(e),
+            },
+            (Err(e), _) => Err(e),
+        };
+        let bytes = match (broke, conversation) {
+            (Ok(bytes), _) => bytes,
+            (Err(e), None) => return Err(e),
+            (Err(e), Some(conversation)) => {
+                response = super::resume::reconnect(
+                    target,
+                    conversation,
+                    offset,
+                    e,
+                    &mut failures,
+                    progress,
+                )
+                .await?;
+                silence = Silence::new(target.options.read_timeout);
+                continue;
+            }
+        };
+        offset += bytes.len() as u64;
+        failures = 0;
         if first {
             first = false;
             log!(
@@ -264,6 +299,11 @@ pub(super) async fn read_stream(
             deliver(event.data, sink, progress).await?;
         }
     }
+    unfinished(progress, &decoder)
+}
+
+/// At the end of the body: `Ok` when the answer finished, else why it did not.
+fn unfinished(progress: &Progress, decoder: &Decoder) -> Result<(), Error> {
     if progress.finish_reason.is_some() && progress.dialect.is_none() {
         return Ok(()); // a clean end after a finish_reason, without [DONE]
     }

@@ -16,6 +16,7 @@ pub(super) async fn send_with_retries(
     target: &Target,
     body: bytes::Bytes,
     stream: bool,
+    conversation: Option<&str>,
     retries: &mut u32,
 ) -> Result<(reqwest::Response, Instant), Error> {
     let options = &target.options;
@@ -35,6 +36,10 @@ pub(super) async fn send_with_retries(
                 },
             )
             .body(body.clone());
+        let request = match conversation {
+            Some(id) => request.header(super::resume::HEADER, id),
+            None => request,
+        };
         log!(
             INFO,
             "POST {} (stream {}, {} bytes, attempt {})",
@@ -97,7 +102,7 @@ pub(super) async fn send_with_retries(
     }
 }
 
-fn retryable(status: u16) -> bool {
+pub(super) fn retryable(status: u16) -> bool {
     matches!(status, 408 | 409 | 429) || status >= 500
 }
 
@@ -157,7 +162,7 @@ fn httpdate_delay(value: &str) -> Option<Duration> {
 
 /// Exponential backoff with jitter, as openai-python does: 0.5 s doubling up to 8 s, minus up
 /// to a quarter at random.
-fn backoff(attempt: u32) -> Duration {
+pub(super) fn backoff(attempt: u32) -> Duration {
     let base = (0.5 * 2f64.powi(attempt.min(10) as i32)).min(8.0);
     Duration::from_secs_f64(base * (1.0 - 0.25 * fastrand::f64()))
 }

@@ -27,6 +27,7 @@ pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures"
 
 pub struct Server {
     pub port: u16,
+    state: Arc<State>,
     _runtime: tokio::runtime::Runtime,
 }
 
@@ -34,12 +35,20 @@ impl Server {
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
+
+    /// What the resumable scenarios saw, in order: "POST id", "GET id from", "DELETE id".
+    pub fn stream_log(&self) -> Vec<String> {
+        self.state.stream_log.lock().unwrap().clone()
+    }
 }
 
 #[derive(Default)]
 struct State {
     connections: AtomicU64,
     hits: Mutex<HashMap<String, u32>>,
+    /// The resumable scenarios' copies of their streams, by conversation id.
+    streams: Mutex<HashMap<String, Vec<u8>>>,
+    stream_log: Mutex<Vec<String>>,
 }
 
 pub fn start_server() -> Server {
@@ -60,6 +69,7 @@ fn start(tls: Option<tokio_rustls::TlsAcceptor>) -> Server {
     let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
     let port = listener.local_addr().unwrap().port();
     let state = Arc::new(State::default());
+    let server_state = state.clone();
     runtime.spawn(async move {
         loop {
             let Ok((socket, _)) = listener.accept().await else {
@@ -81,11 +91,13 @@ fn start(tls: Option<tokio_rustls::TlsAcceptor>) -> Server {
     });
     Server {
         port,
+        state: server_state,
         _runtime: runtime,
     }
 }
 
 struct Request {
+    method: String,
     /// The server's own port (for redirects to itself).
     port: u16,
     /// 1 for the first request on its connection, 2 for the next, ...
@@ -117,13 +129,9 @@ async fn read_request(socket: &mut Sock, buf: &mut Vec<u8>) -> std::io::Result<O
     };
     let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
     let mut lines = head.split("\r\n");
-    let mut path = lines
-        .next()
-        .unwrap_or("")
-        .split(' ')
-        .nth(1)
-        .unwrap_or("/")
-        .to_string();
+    let request_line = lines.next().unwrap_or("");
+    let method = request_line.split(' ').next().unwrap_or("").to_string();
+    let mut path = request_line.split(' ').nth(1).unwrap_or("/").to_string();
     // The absolute form a client sends to an HTTP proxy: serve it as if we were the origin,
     // so the server doubles as a forward proxy for plain-HTTP tests.
     if let Some(rest) = path.strip_prefix("http://") {
@@ -151,6 +159,7 @@ async fn read_request(socket: &mut Sock, buf: &mut Vec<u8>) -> std::io::Result<O
     let body = buf[head_end..head_end + length].to_vec();
     buf.drain(..head_end + length);
     Ok(Some(Request {
+        method,
         port: 0,
         nth_on_connection: 0,
         path,
@@ -184,7 +193,7 @@ async fn serve(
             *n += 1;
             *n
         };
-        if !respond(&mut *socket, &scenario, hit, conn, &request).await? {
+        if !respond(&mut *socket, &scenario, hit, conn, &request, &state).await? {
             return Ok(()); // the response closed the connection
         }
     }
@@ -271,10 +280,14 @@ async fn respond(
     hit: u32,
     conn: u64,
     req: &Request,
+    state: &State,
 ) -> std::io::Result<bool> {
     let sse = "text/event-stream";
     let base = scenario.split('-').next().unwrap_or("");
     match base {
+        "resume" | "resumestall" | "noresume" => {
+            return resumable(s, scenario, req, state).await;
+        }
         "stream" => return fixture(s, "llama-stream", "llama-stream.sse").await,
         "streamcl" => {
             let body = std::fs::read(format!("{FIXTURES}/llama-stream.sse"))?;
@@ -716,6 +729,121 @@ async fn respond(
         }
     }
     Ok(true)
+}
+
+/// The stream of the resumable scenarios: words with 2-, 3- and 4-byte characters, then the
+/// finish chunk with llama.cpp's timings, then `[DONE]`.
+pub fn resume_body() -> Vec<u8> {
+    let mut body = String::new();
+    for i in 0..40 {
+        let word = [" wörld", " 日本語", " 😀", " naïve", " plain"][i % 5];
+        body.push_str(&chunk_event(&format!("{word}{i}")));
+    }
+    body.push_str("data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],\"timings\":{\"predicted_n\":40,\"predicted_per_second\":50.5}}\n\n");
+    body.push_str(DONE);
+    body.into_bytes()
+}
+
+/// The text of [`resume_body`].
+pub fn resume_text() -> String {
+    (0..40)
+        .map(|i| {
+            format!(
+                "{}{i}",
+                [" wörld", " 日本語", " 😀", " naïve", " plain"][i % 5]
+            )
+        })
+        .collect()
+}
+
+/// llama.cpp's conversation streams, as scenarios `resume-N`, `resumestall-N` and
+/// `noresume-N` (an optional `-TAG` after N is ignored): a POST with `X-Conversation-Id` keeps a
+/// copy of [`resume_body`] and sends only its first N bytes, then closes the connection
+/// (`resumestall`: goes silent); `GET .../stream?conv_id=ID&from=M` sends the copy from byte M
+/// (`noresume`: 404 as a server without the feature); `DELETE` forgets it (204).
+async fn resumable(
+    s: &mut Sock,
+    scenario: &str,
+    req: &Request,
+    state: &State,
+) -> std::io::Result<bool> {
+    let mut parts = scenario.split('-');
+    let kind = parts.next().unwrap_or("");
+    let cut: usize = parts
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(usize::MAX);
+    let query = |name: &str| {
+        req.path
+            .split_once('?')
+            .map(|(_, q)| q)
+            .unwrap_or("")
+            .split('&')
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+            .map(str::to_string)
+    };
+    let log = |line: String| state.stream_log.lock().unwrap().push(line);
+    match req.method.as_str() {
+        "POST" => {
+            let id = req
+                .headers
+                .iter()
+                .find(|(n, _)| n == "x-conversation-id")
+                .map(|(_, v)| v.clone());
+            log(format!("POST {}", id.as_deref().unwrap_or("-")));
+            let body = resume_body();
+            if let Some(id) = id {
+                state.streams.lock().unwrap().insert(id, body.clone());
+            }
+            head(s, "200 OK", "text/event-stream", "").await?;
+            let sent = &body[..cut.min(body.len())];
+            for piece in sent.chunks(61) {
+                chunk(s, piece).await?;
+            }
+            if sent.len() == body.len() {
+                end(s).await?;
+                return Ok(true);
+            }
+            if kind == "resumestall" {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+            }
+            Ok(false) // cut: no end chunk, the connection closes
+        }
+        "GET" => {
+            let id = query("conv_id").unwrap_or_default();
+            let from: usize = query("from").and_then(|f| f.parse().ok()).unwrap_or(0);
+            log(format!("GET {id} {from}"));
+            let copy = state.streams.lock().unwrap().get(&id).cloned();
+            match copy {
+                Some(copy) if kind != "noresume" => {
+                    head(s, "200 OK", "text/event-stream", "").await?;
+                    for piece in copy[from.min(copy.len())..].chunks(61) {
+                        chunk(s, piece).await?;
+                    }
+                    end(s).await?;
+                }
+                _ => {
+                    whole(
+                        s,
+                        "404 Not Found",
+                        "application/json; charset=utf-8",
+                        "",
+                        br#"{"error":{"message":"File Not Found","type":"not_found_error","code":404}}"#,
+                    )
+                    .await?
+                }
+            }
+            Ok(true)
+        }
+        "DELETE" => {
+            let id = query("conv_id").unwrap_or_default();
+            log(format!("DELETE {id}"));
+            state.streams.lock().unwrap().remove(&id);
+            whole(s, "204 No Content", "text/plain", "", b"").await?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
 }
 
 /// The directory holding the library built for this test run: `target/<profile>/deps`, where

@@ -1,0 +1,152 @@
+//! Resumable streams (llama.cpp's conversation streams): the request carries
+//! `X-Conversation-Id: ID`, the server keeps a copy of the event stream's bytes and goes on
+//! generating when the connection drops; `GET {base}/stream?conv_id=ID&from=N` replays from
+//! byte N and follows the generation; `DELETE {base}/stream?conv_id=ID` stops it.
+
+use super::response::{http_error, Progress};
+use super::retry::{backoff, retryable};
+use super::target::Target;
+use crate::error::Error;
+use crate::log::{log, INFO, WARN};
+use crate::silence::Silence;
+use crate::status::Status;
+use reqwest::header::ACCEPT;
+use std::time::{Duration, Instant};
+
+/// The request header that makes a stream resumable.
+pub(super) const HEADER: &str = "x-conversation-id";
+
+/// How long a cancel waits for the server to take the DELETE.
+const STOP_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A fresh random conversation id: "ylokh-" and 24 hexadecimal digits.
+pub(super) fn new_id() -> String {
+    format!("ylokh-{:016x}{:08x}", fastrand::u64(..), fastrand::u32(..))
+}
+
+/// `{base}/stream?conv_id=ID` and, when given, `&from=N`.
+fn stream_url(target: &Target, conversation: &str, from: Option<u64>) -> reqwest::Url {
+    let mut url = target.options.base_url.clone();
+    let path = format!("{}/stream", url.path().trim_end_matches('/'));
+    url.set_path(&path);
+    {
+        let mut query = url.query_pairs_mut();
+        query.append_pair("conv_id", conversation);
+        if let Some(from) = from {
+            query.append_pair("from", &from.to_string());
+        }
+    }
+    url
+}
+
+/// The stream again from byte `from`, after the connection broke with `broke`: up to the
+/// retry budget of attempts in a row (`failures` counts them; the caller resets it when bytes
+/// arrive), each after the retries' backoff. Fails with `Status::Incomplete` and a message that
+/// says resume was tried, and why it failed.
+pub(super) async fn reconnect(
+    target: &Target,
+    conversation: &str,
+    from: u64,
+    broke: Error,
+    failures: &mut u32,
+    progress: &mut Progress,
+) -> Result<reqwest::Response, Error> {
+    let options = &target.options;
+    let url = stream_url(target, conversation, Some(from));
+    let gave_up = |why: String| {
+        Error::new(
+            Status::Incomplete,
+            format!("{}; resume was tried: {why}", broke.message),
+        )
+    };
+    loop {
+        if *failures >= options.max_retries {
+            return Err(gave_up(if options.max_retries == 0 {
+                "not attempted, as ylokh_options_set_max_retries is 0 (resumes use the retry budget)".to_string()
+            } else {
+                format!(
+                    "{} attempts in a row failed (the retry budget, ylokh_options_set_max_retries)",
+                    *failures
+                )
+            }));
+        }
+        let delay = backoff(*failures);
+        *failures += 1;
+        log!(
+            WARN,
+            "the stream broke after {from} bytes ({}); resuming from byte {from} in {} ms (attempt {} of {})",
+            broke.message,
+            delay.as_millis(),
+            *failures,
+            options.max_retries
+        );
+        tokio::time::sleep(delay).await;
+        let started = Instant::now();
+        let request = target
+            .http
+            .get(url.clone())
+            .header(ACCEPT, "text/event-stream");
+        let sent = Silence::new(options.read_timeout)
+            .guard("waiting for the resumed stream", request.send())
+            .await;
+        match sent {
+            Ok(Ok(response)) if response.status().is_success() => {
+                progress.resumes += 1;
+                log!(
+                    INFO,
+                    "resumed the stream from byte {from} in {} ms (resume {})",
+                    started.elapsed().as_millis(),
+                    progress.resumes
+                );
+                return Ok(response);
+            }
+            Ok(Ok(response)) => {
+                let status = response.status().as_u16();
+                let mut error = http_error(target, response).await;
+                error.message = error.message.replace(
+                    target.endpoint.as_str(),
+                    url.as_str().split('?').next().unwrap_or(""),
+                );
+                if !retryable(status) {
+                    let hint = match status {
+                        404 => "; the server keeps no copy of this stream (resume needs llama.cpp's conversation streams, or the copy expired)",
+                        400 => "; the server no longer has the bytes from that offset",
+                        _ => "",
+                    };
+                    return Err(gave_up(format!("{}{hint}", error.message)));
+                }
+                log!(WARN, "resume attempt failed: {}", error.message);
+            }
+            Ok(Err(e)) => log!(
+                WARN,
+                "resume attempt failed: {}",
+                target.classify(&e).message
+            ),
+            Err(timeout) => log!(WARN, "resume attempt failed: {}", timeout.message),
+        }
+    }
+}
+
+/// Stops the generation on the server (a cancelled or failed resumable request): closing the
+/// connection no longer does. Waits at most a moment; a failure is only logged.
+pub(super) async fn stop(target: &Target, conversation: &str) {
+    let url = stream_url(target, conversation, None);
+    let sent = tokio::time::timeout(STOP_TIMEOUT, target.http.delete(url).send()).await;
+    match sent {
+        Ok(Ok(response)) => log!(
+            INFO,
+            "stopped the generation on the server: DELETE /stream answered {}",
+            response.status()
+        ),
+        Ok(Err(e)) => log!(
+            WARN,
+            "could not stop the generation on the server: {}",
+            target.classify(&e).message
+        ),
+        Err(_) => log!(
+            WARN,
+            "could not stop the generation on the server: no answer to DELETE /stream within {} ms",
+            STOP_TIMEOUT.as_millis()
+        ),
+    }
+}
