@@ -1,7 +1,9 @@
 /* Stress: THREADS threads x N requests per round, two rounds, against the loopback test server.
  * Each request does one of: finish, cancel at a random moment, free while running, free inside
- * on_done, abort from a callback; every 500 requests a thread also frees a private client with
- * requests in flight. The shared client of each round is freed from a thread of its own.
+ * on_done, abort from a callback; every 250th request goes through a second client with resume
+ * on to a stream that breaks mid-event (so it resumes, or is cancelled, freed or aborted while it
+ * does); every 500 requests a thread also frees a private client with requests in flight. The
+ * shared clients of each round are freed from threads of their own.
  *
  * Checks: every on_done ran exactly once, no callback after it, the process's thread count is
  * back to its baseline after each round, and resident memory after round 2 is within 10% of
@@ -27,7 +29,7 @@ typedef struct rec {
 
 static const char *server;
 static int per_thread = 5000, threads = 4;
-static atomic_long started, finished_ok, cancelled, aborted, other;
+static atomic_long started, finished_ok, cancelled, aborted, other, resumed;
 
 static int on_token(void *ud, const char *text, size_t len) {
     rec *r = ud;
@@ -41,6 +43,7 @@ static int on_token(void *ud, const char *text, size_t len) {
 static void on_done(void *ud, const ylokh_result *res) {
     rec *r = ud;
     if (atomic_load(&r->done)) atomic_fetch_add(&r->after_done, 1);
+    atomic_fetch_add(&resumed, (long)res->resumes);
     switch (res->status) {
     case YLOKH_OK: atomic_fetch_add(&finished_ok, 1); break;
     case YLOKH_CANCELLED: atomic_fetch_add(&cancelled, 1); break;
@@ -51,11 +54,12 @@ static void on_done(void *ud, const ylokh_result *res) {
     atomic_fetch_add(&r->done, 1);
 }
 
-static ylokh_client *new_client(const char *scenario) {
+static ylokh_client *new_client_with(const char *scenario, int resume) {
     char url[256];
     snprintf(url, sizeof url, "%s/%s/v1", server, scenario);
     ylokh_options *o = ylokh_options_new_compatible(url);
     ylokh_options_set_worker_threads(o, 2);
+    if (resume) ylokh_options_set_resume(o, true);
     ylokh_client *c = NULL;
     if (ylokh_client_new(o, &c) != YLOKH_OK) {
         fprintf(stderr, "client: %s\n", ylokh_last_error());
@@ -64,6 +68,8 @@ static ylokh_client *new_client(const char *scenario) {
     ylokh_options_free(o);
     return c;
 }
+
+static ylokh_client *new_client(const char *scenario) { return new_client_with(scenario, 0); }
 
 static const ylokh_message MSG[] = {{"user", "stress"}};
 
@@ -76,6 +82,7 @@ static int start(ylokh_client *c, rec *r) {
 
 typedef struct job {
     ylokh_client *client;
+    ylokh_client *resumer; /* resume on; its stream breaks after 700 bytes */
     rec *recs;
     int failures;
     unsigned seed;
@@ -96,7 +103,7 @@ static void *worker(void *arg) {
         int action = rand_r(&j->seed) % 5;
         if (action == 3) r->free_in_done = 1;
         if (action == 4) r->abort_at = 1 + rand_r(&j->seed) % 40;
-        if (!start(j->client, r)) {
+        if (!start(i % 250 == 124 ? j->resumer : j->client, r)) {
             j->failures++;
             continue;
         }
@@ -154,16 +161,19 @@ static void *free_client(void *c) {
 /* One round; returns the number of failed checks. */
 static int round_(int number, long baseline_threads) {
     ylokh_client *client = new_client("stream");
+    ylokh_client *resumer = new_client_with("resume-700", 1);
     pthread_t tids[64];
     job jobs[64];
     for (int t = 0; t < threads; t++) {
-        jobs[t] = (job){client, calloc((size_t)per_thread, sizeof(rec)), 0, (unsigned)(number * 1000 + t)};
+        jobs[t] = (job){client, resumer, calloc((size_t)per_thread, sizeof(rec)), 0, (unsigned)(number * 1000 + t)};
         pthread_create(&tids[t], NULL, worker, &jobs[t]);
     }
     int failures = 0;
     for (int t = 0; t < threads; t++) pthread_join(tids[t], NULL);
     pthread_t freer; /* ylokh_client_free from a thread of its own, requests perhaps in flight */
     pthread_create(&freer, NULL, free_client, client);
+    pthread_join(freer, NULL);
+    pthread_create(&freer, NULL, free_client, resumer);
     pthread_join(freer, NULL);
     for (int t = 0; t < threads; t++) {
         failures += jobs[t].failures;
@@ -197,10 +207,15 @@ int main(int argc, char **argv) {
     }
     failures += round_(rounds, baseline);
     long rss2 = status_field("VmRSS");
-    printf("stress: %ld requests (%ld ok, %ld cancelled, %ld aborted, %ld other); threads %ld -> %ld; "
+    printf("stress: %ld requests (%ld ok, %ld cancelled, %ld aborted, %ld other; %ld resumes); threads %ld -> %ld; "
            "VmRSS after round 1: %ld KiB, after the last round: %ld KiB\n",
            atomic_load(&started), atomic_load(&finished_ok), atomic_load(&cancelled), atomic_load(&aborted),
-           atomic_load(&other), baseline, status_field("Threads"), rss1, rss2);
+           atomic_load(&other), atomic_load(&resumed), baseline, status_field("Threads"), rss1, rss2);
+    if (atomic_load(&other) != 0 || atomic_load(&resumed) == 0) {
+        fprintf(stderr, "%ld requests ended otherwise than ok, cancelled or aborted; %ld resumes\n",
+                atomic_load(&other), atomic_load(&resumed));
+        failures++;
+    }
     if (rss2 > rss1 + rss1 / 10) {
         fprintf(stderr, "resident memory grew by more than 10%% between the first and the last round\n");
         failures++;
