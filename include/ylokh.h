@@ -623,17 +623,22 @@ ylokh_status ylokh_options_set_max_retries(struct ylokh_options *opts, uint32_t 
 
 /*
  (0.2) Whether a broken stream is resumed where it broke. Default false. With it on, a
- streaming chat-completions request carries `X-Conversation-Id` with a fresh random id, so a
- server that keeps a copy of the stream (llama.cpp's conversation streams) goes on generating
- when the connection drops; when the connection breaks before the end (reset, end of the body
- too early, read timeout) the library fetches `GET {base}/stream?conv_id=ID&from=N` from the
- byte where it broke and goes on: no token lost or repeated, callbacks in order, `on_done`
- once. Resumes use the retry budget and backoff (ylokh_options_set_max_retries, counted per
- break) and are counted in `ylokh_result.resumes`. A server without the feature ends the
- request with YLOKH_INCOMPLETE and a message that says resume was tried and why it failed.
- Since closing the connection no longer stops such a generation, a cancelled (or otherwise
- failed) request stops it with `DELETE {base}/stream?conv_id=ID` (waiting at most 2 s) before
- `on_done`.
+ streaming request is made resumable: with YLOKH_API_CHAT_COMPLETIONS it carries
+ `X-Conversation-Id` with a fresh random id, so a server that keeps a copy of the stream
+ (llama.cpp's conversation streams) goes on generating when the connection drops; with
+ YLOKH_API_RESPONSES its body says `"background": true` (OpenAI's background mode; your
+ params_json may override it). When the connection breaks before the end (reset, end of the
+ body too early, read timeout) the library goes on from where it was: `GET
+ {base}/stream?conv_id=ID&from=N` from the byte where it broke, or `GET
+ {base}/responses/{id}?stream=true&starting_after=SEQ` after the last sequence number
+ delivered. No token is lost or repeated, callbacks stay in order, `on_done` runs once.
+ Resumes use the retry budget and backoff (ylokh_options_set_max_retries, counted per break)
+ and are counted in `ylokh_result.resumes`. A server without the feature ends the request
+ with YLOKH_INCOMPLETE and a message that says resume was tried and why it failed. Since
+ closing the connection no longer stops such a generation, a cancelled (or otherwise failed)
+ request stops it with `DELETE {base}/stream?conv_id=ID` or `POST
+ {base}/responses/{id}/cancel` (waiting at most 2 s) before `on_done`. YLOKH_API_MESSAGES
+ streams are not resumed.
  */
 ylokh_status ylokh_options_set_resume(struct ylokh_options *opts, bool enabled);
 

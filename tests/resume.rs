@@ -287,3 +287,108 @@ fn cancel_stops_a_resumable_generation_on_the_server() {
         [format!("POST {id}"), format!("DELETE {id}")]
     );
 }
+
+/// A Responses client with resume on (2 retries) and a read timeout.
+fn background_client(url: &str, read_ms: u64) -> Client {
+    client(url, |o| unsafe {
+        assert_eq!(ylokh_options_set_resume(o, true), YLOKH_OK);
+        assert_eq!(ylokh_options_set_max_retries(o, 2), YLOKH_OK);
+        assert_eq!(ylokh_options_set_read_timeout_ms(o, read_ms), YLOKH_OK);
+        assert_eq!(ylokh_options_set_api(o, YLOKH_API_RESPONSES), YLOKH_OK);
+    })
+}
+
+#[test]
+fn a_background_response_is_resumed_after_its_last_sequence_number() {
+    let events = support::background_events();
+    let all = events.concat();
+    // Where each event starts, and a cut inside the 4-byte character of event 3 ("😀").
+    let start = |n: usize| events[..n].iter().map(String::len).sum::<usize>();
+    let emoji = all.find('😀').unwrap();
+    let server = start_server();
+    let mut whole = Transcript::default();
+    let c = background_client(&format!("{}/bgresume/v1", server.url()), 5_000);
+    assert_eq!(
+        send_with(&c, request(true), &mut whole),
+        YLOKH_OK,
+        "{}",
+        whole.message
+    );
+    assert_eq!(tokens(&whole), support::background_text());
+    assert_eq!(server.stream_log(), ["POST background=true"]);
+    for (what, cut, after, stall) in [
+        ("inside an event", start(5) + 30, 4, false),
+        ("at an event boundary", start(7), 6, false),
+        ("inside a 4-byte character", emoji + 1, 2, false),
+        ("inside the last event", start(31) + 40, 30, false),
+        ("then a stall", start(12) + 3, 11, true),
+    ] {
+        let server = start_server();
+        let mut tr = Transcript::default();
+        let kind = if stall { "bgstall" } else { "bgresume" };
+        let c = background_client(&format!("{}/{kind}-{cut}/v1", server.url()), 300);
+        let s = send_with(&c, request(true), &mut tr);
+        assert_eq!(s, YLOKH_OK, "cut {what} ({cut}): {}", tr.message);
+        assert_eq!(tr.events, whole.events, "cut {what} ({cut})");
+        assert_eq!(tr.timings.resumes, 1);
+        assert_eq!(
+            server.stream_log(),
+            [
+                "POST background=true".to_string(),
+                format!("GET /{kind}-{cut}/v1/responses/resp_bg1 after {after}")
+            ],
+            "cut {what}"
+        );
+    }
+    // A break before the response's id arrived cannot be resumed, and says so.
+    let server = start_server();
+    let mut tr = Transcript::default();
+    let c = background_client(&format!("{}/bgresume-10/v1", server.url()), 5_000);
+    assert_eq!(send_with(&c, request(true), &mut tr), YLOKH_INCOMPLETE);
+    assert!(
+        tr.message
+            .contains("resume was tried: no response id arrived"),
+        "{}",
+        tr.message
+    );
+}
+
+#[test]
+fn cancel_stops_a_background_response() {
+    use ylokh::ffi::chat_request::ylokh_chat_send;
+    use ylokh::ffi::request::{ylokh_request_cancel, ylokh_request_free, ylokh_request_wait};
+    let server = start_server();
+    let events = support::background_events();
+    let cut = events[..8].iter().map(String::len).sum::<usize>();
+    let c = background_client(&format!("{}/bgstall-{cut}/v1", server.url()), 0);
+    let mut tr = Box::<Transcript>::default();
+    let (role, content) = (CString::new("user").unwrap(), CString::new("hi").unwrap());
+    let messages = [ylokh::ffi::types::ylokh_message {
+        role: role.as_ptr(),
+        content: content.as_ptr(),
+    }];
+    let mut req = request(true);
+    req.messages = messages.as_ptr();
+    req.n_messages = 1;
+    req.user_data = (&mut *tr as *mut Transcript).cast();
+    let mut handle = std::ptr::null_mut();
+    assert_eq!(
+        unsafe { ylokh_chat_send(c.raw(), &req, &mut handle) },
+        YLOKH_OK
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    unsafe { ylokh_request_cancel(handle) };
+    assert_eq!(
+        unsafe { ylokh_request_wait(handle, 10_000) },
+        YLOKH_CANCELLED
+    );
+    unsafe { ylokh_request_free(handle) };
+    assert_eq!(tr.events.len(), 8, "{:?}", tr.events);
+    assert_eq!(
+        server.stream_log(),
+        [
+            "POST background=true".to_string(),
+            format!("CANCEL /bgstall-{cut}/v1/responses/resp_bg1/cancel")
+        ]
+    );
+}

@@ -17,6 +17,7 @@ pub use state::RequestState;
 pub use target::Target;
 
 use response::Progress;
+use resume::Resumable;
 
 use crate::dialect::Api;
 use crate::error::Error;
@@ -37,17 +38,20 @@ pub async fn run(
 ) -> Outcome {
     let started = Instant::now();
     let mut progress = Progress::new(stream, target.options.api.stream_state());
-    // A resumable stream: the server keeps a copy under this id and goes on when the
-    // connection drops (llama.cpp's conversation streams; chat completions only).
-    let conversation =
-        (target.options.resume && stream && target.options.api == Api::ChatCompletions)
-            .then(resume::new_id);
+    // A resumable stream: llama.cpp's conversation stream (the server keeps a copy under a
+    // fresh id and goes on when the connection drops), or a Responses background response.
+    let resumable = match target.options.api {
+        _ if !(target.options.resume && stream) => None,
+        Api::ChatCompletions => Some(Resumable::Conversation(resume::new_id())),
+        Api::Responses => Some(Resumable::Background),
+        Api::Messages => None,
+    };
     let result = {
         let work = exchange(
             target,
             body,
             stream,
-            conversation.as_deref(),
+            resumable.as_ref(),
             sink,
             &mut progress,
         );
@@ -78,9 +82,9 @@ pub async fn run(
             result = work => result,
         }
     };
-    if let (Some(id), Err(_)) = (&conversation, &result) {
+    if let (Some(resumable), Err(_)) = (&resumable, &result) {
         // Closing the connection does not stop a resumable stream's generation: this does.
-        resume::stop(target, id).await;
+        resume::stop(target, resumable, &progress).await;
     }
     let mut outcome = match result {
         Ok(()) => Outcome::ok(),
@@ -161,11 +165,12 @@ async fn exchange(
     target: &Target,
     body: bytes::Bytes,
     stream: bool,
-    conversation: Option<&str>,
+    resumable: Option<&Resumable>,
     sink: &mut Sink,
     progress: &mut Progress,
 ) -> Result<(), Error> {
     let sent = Instant::now();
+    let conversation = resumable.and_then(Resumable::conversation);
     let (response, sent_at) =
         retry::send_with_retries(target, body, stream, conversation, &mut progress.retries).await?;
     progress.headers_at = Some(Instant::now());
@@ -178,7 +183,7 @@ async fn exchange(
         sent.elapsed().as_millis()
     );
     if stream {
-        response::read_stream(target, response, conversation, sink, progress).await?;
+        response::read_stream(target, response, resumable, sink, progress).await?;
     } else {
         response::read_whole(target, response, sink, progress).await?;
     }

@@ -1,5 +1,6 @@
 //! Reading the response (an event stream, or a whole body) and delivering what it says.
 
+use super::resume::Resumable;
 use super::target::Target;
 use super::transport::error_chain;
 use crate::chunk::{self, Usage};
@@ -160,12 +161,13 @@ pub(super) async fn http_error(target: &Target, mut response: reqwest::Response)
     error
 }
 
-/// Reads an event stream to its end. With `conversation` (a resumable stream), a connection that
-/// breaks before the end is resumed from the byte where it broke, into the same decoder.
+/// Reads an event stream to its end. When it is `resumable`, a connection that breaks before the
+/// end is resumed where it broke: from the exact byte into the same decoder (a conversation
+/// stream), or after the last event (a background response).
 pub(super) async fn read_stream(
     target: &Target,
     mut response: reqwest::Response,
-    conversation: Option<&str>,
+    resumable: Option<&Resumable>,
     sink: &mut Sink,
     progress: &mut Progress,
 ) -> Result<(), Error> {
@@ -220,7 +222,7 @@ pub(super) async fn read_stream(
                 .await
                 .and_then(|next| next),
         };
-        let broke = match (next, conversation) {
+        let broke = match (next, resumable) {
             (Ok(Some(bytes)), _) => Ok(bytes),
             (Ok(None), None) => break,
             (Ok(None), Some(_)) => match unfinished(progress, &decoder) {
@@ -229,19 +231,19 @@ pub(super) async fn read_stream(
             },
             (Err(e), _) => Err(e),
         };
-        let bytes = match (broke, conversation) {
+        let bytes = match (broke, resumable) {
             (Ok(bytes), _) => bytes,
             (Err(e), None) => return Err(e),
-            (Err(e), Some(conversation)) => {
-                response = super::resume::reconnect(
-                    target,
-                    conversation,
-                    offset,
-                    e,
-                    &mut failures,
-                    progress,
-                )
-                .await?;
+            (Err(e), Some(resumable)) => {
+                let (url, fresh) = super::resume::resume_url(target, resumable, offset, progress)
+                    .map_err(|why| super::resume::gave_up(&e, &why))?;
+                response =
+                    super::resume::reconnect(target, url, offset, e, &mut failures, progress)
+                        .await?;
+                if fresh {
+                    // The events after the last one delivered: what is left of a broken one goes.
+                    decoder = Decoder::new(target.options.max_event_bytes);
+                }
                 silence = Silence::new(target.options.read_timeout);
                 continue;
             }

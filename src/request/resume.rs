@@ -1,7 +1,11 @@
-//! Resumable streams (llama.cpp's conversation streams): the request carries
-//! `X-Conversation-Id: ID`, the server keeps a copy of the event stream's bytes and goes on
-//! generating when the connection drops; `GET {base}/stream?conv_id=ID&from=N` replays from
-//! byte N and follows the generation; `DELETE {base}/stream?conv_id=ID` stops it.
+//! Resumable streams, two kinds:
+//! - llama.cpp's conversation streams (Chat Completions): the request carries
+//!   `X-Conversation-Id: ID`, the server keeps a copy of the event stream's bytes and goes on
+//!   generating when the connection drops; `GET {base}/stream?conv_id=ID&from=N` replays from
+//!   byte N and follows the generation; `DELETE {base}/stream?conv_id=ID` stops it.
+//! - OpenAI's background responses (Responses): the body says `"background": true`;
+//!   `GET {base}/responses/{id}?stream=true&starting_after=SEQ` streams the events after
+//!   sequence number SEQ; `POST {base}/responses/{id}/cancel` stops it.
 
 use super::response::{http_error, Progress};
 use super::retry::{backoff, retryable};
@@ -19,16 +23,78 @@ pub(super) const HEADER: &str = "x-conversation-id";
 /// How long a cancel waits for the server to take the DELETE.
 const STOP_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// How a request's stream can be resumed.
+pub(super) enum Resumable {
+    /// llama.cpp's conversation stream with this id: resumed by byte offset.
+    Conversation(String),
+    /// A background response: resumed after the last sequence number, its id from the stream.
+    Background,
+}
+
+impl Resumable {
+    /// The conversation id, for the request header.
+    pub(super) fn conversation(&self) -> Option<&str> {
+        match self {
+            Resumable::Conversation(id) => Some(id),
+            Resumable::Background => None,
+        }
+    }
+}
+
 /// A fresh random conversation id: "ylokh-" and 24 hexadecimal digits.
 pub(super) fn new_id() -> String {
     format!("ylokh-{:016x}{:08x}", fastrand::u64(..), fastrand::u32(..))
 }
 
+/// `{base}/PATH` (PATH without a leading slash).
+fn base_url(target: &Target, path: &str) -> reqwest::Url {
+    let mut url = target.options.base_url.clone();
+    let path = format!("{}/{path}", url.path().trim_end_matches('/'));
+    url.set_path(&path);
+    url
+}
+
+/// Where the stream goes on after the break: the URL, and whether it starts at an event
+/// boundary (a background response: the decoder starts afresh) rather than at the exact byte.
+pub(super) fn resume_url(
+    target: &Target,
+    resumable: &Resumable,
+    offset: u64,
+    progress: &Progress,
+) -> Result<(reqwest::Url, bool), String> {
+    match resumable {
+        Resumable::Conversation(id) => Ok((stream_url(target, id, Some(offset)), false)),
+        Resumable::Background => {
+            let point = progress.dialect.as_ref().and_then(|d| d.resume_point());
+            let (Some(id), sequence) = point.unwrap_or((None, None)) else {
+                return Err("no response id arrived before the break".into());
+            };
+            let Some(sequence) = sequence else {
+                return Err(
+                    "the server sends no sequence_number, so there is no point to resume after"
+                        .into(),
+                );
+            };
+            let mut url = base_url(target, &format!("responses/{id}"));
+            url.query_pairs_mut()
+                .append_pair("stream", "true")
+                .append_pair("starting_after", &sequence.to_string());
+            Ok((url, true))
+        }
+    }
+}
+
+/// Gives up on a break: `broke`'s message, and why resume could not help.
+pub(super) fn gave_up(broke: &Error, why: &str) -> Error {
+    Error::new(
+        Status::Incomplete,
+        format!("{}; resume was tried: {why}", broke.message),
+    )
+}
+
 /// `{base}/stream?conv_id=ID` and, when given, `&from=N`.
 fn stream_url(target: &Target, conversation: &str, from: Option<u64>) -> reqwest::Url {
-    let mut url = target.options.base_url.clone();
-    let path = format!("{}/stream", url.path().trim_end_matches('/'));
-    url.set_path(&path);
+    let mut url = base_url(target, "stream");
     {
         let mut query = url.query_pairs_mut();
         query.append_pair("conv_id", conversation);
@@ -39,26 +105,20 @@ fn stream_url(target: &Target, conversation: &str, from: Option<u64>) -> reqwest
     url
 }
 
-/// The stream again from byte `from`, after the connection broke with `broke`: up to the
-/// retry budget of attempts in a row (`failures` counts them; the caller resets it when bytes
-/// arrive), each after the retries' backoff. Fails with `Status::Incomplete` and a message that
-/// says resume was tried, and why it failed.
+/// The stream again from `url`, after the connection broke with `broke` at body byte `from`:
+/// up to the retry budget of attempts in a row (`failures` counts them; the caller resets it
+/// when bytes arrive), each after the retries' backoff. Fails with `Status::Incomplete` and a
+/// message that says resume was tried, and why it failed.
 pub(super) async fn reconnect(
     target: &Target,
-    conversation: &str,
+    url: reqwest::Url,
     from: u64,
     broke: Error,
     failures: &mut u32,
     progress: &mut Progress,
 ) -> Result<reqwest::Response, Error> {
     let options = &target.options;
-    let url = stream_url(target, conversation, Some(from));
-    let gave_up = |why: String| {
-        Error::new(
-            Status::Incomplete,
-            format!("{}; resume was tried: {why}", broke.message),
-        )
-    };
+    let gave_up = |why: String| gave_up(&broke, &why);
     loop {
         if *failures >= options.max_retries {
             return Err(gave_up(if options.max_retries == 0 {
@@ -74,8 +134,9 @@ pub(super) async fn reconnect(
         *failures += 1;
         log!(
             WARN,
-            "the stream broke after {from} bytes ({}); resuming from byte {from} in {} ms (attempt {} of {})",
+            "the stream broke after {from} bytes ({}); resuming with GET {} in {} ms (attempt {} of {})",
             broke.message,
+            url.path(),
             delay.as_millis(),
             *failures,
             options.max_retries
@@ -94,7 +155,7 @@ pub(super) async fn reconnect(
                 progress.resumes += 1;
                 log!(
                     INFO,
-                    "resumed the stream from byte {from} in {} ms (resume {})",
+                    "resumed the stream (broken after {from} bytes) in {} ms (resume {})",
                     started.elapsed().as_millis(),
                     progress.resumes
                 );
@@ -109,7 +170,7 @@ pub(super) async fn reconnect(
                 );
                 if !retryable(status) {
                     let hint = match status {
-                        404 => "; the server keeps no copy of this stream (resume needs llama.cpp's conversation streams, or the copy expired)",
+                        404 => "; the server keeps no copy of this stream (resume needs llama.cpp's conversation streams or OpenAI's background responses, or the copy expired)",
                         400 => "; the server no longer has the bytes from that offset",
                         _ => "",
                     };
@@ -129,13 +190,29 @@ pub(super) async fn reconnect(
 
 /// Stops the generation on the server (a cancelled or failed resumable request): closing the
 /// connection no longer does. Waits at most a moment; a failure is only logged.
-pub(super) async fn stop(target: &Target, conversation: &str) {
-    let url = stream_url(target, conversation, None);
-    let sent = tokio::time::timeout(STOP_TIMEOUT, target.http.delete(url).send()).await;
+pub(super) async fn stop(target: &Target, resumable: &Resumable, progress: &Progress) {
+    let request = match resumable {
+        Resumable::Conversation(id) => target.http.delete(stream_url(target, id, None)),
+        Resumable::Background => {
+            let point = progress.dialect.as_ref().and_then(|d| d.resume_point());
+            let Some((Some(id), _)) = point else {
+                return; // no response was created, or its id never arrived
+            };
+            target
+                .http
+                .post(base_url(target, &format!("responses/{id}/cancel")))
+        }
+    };
+    let sent = tokio::time::timeout(STOP_TIMEOUT, request.send()).await;
     match sent {
         Ok(Ok(response)) => log!(
             INFO,
-            "stopped the generation on the server: DELETE /stream answered {}",
+            "stopped the generation on the server: {} {} answered {}",
+            response.url().path(),
+            match resumable {
+                Resumable::Conversation(_) => "DELETE",
+                Resumable::Background => "POST",
+            },
             response.status()
         ),
         Ok(Err(e)) => log!(
@@ -145,7 +222,7 @@ pub(super) async fn stop(target: &Target, conversation: &str) {
         ),
         Err(_) => log!(
             WARN,
-            "could not stop the generation on the server: no answer to DELETE /stream within {} ms",
+            "could not stop the generation on the server: no answer within {} ms",
             STOP_TIMEOUT.as_millis()
         ),
     }

@@ -288,6 +288,7 @@ async fn respond(
         "resume" | "resumestall" | "noresume" => {
             return resumable(s, scenario, req, state).await;
         }
+        "bgresume" | "bgstall" => return background(s, scenario, req, state).await,
         "stream" => return fixture(s, "llama-stream", "llama-stream.sse").await,
         "streamcl" => {
             let body = std::fs::read(format!("{FIXTURES}/llama-stream.sse"))?;
@@ -840,6 +841,126 @@ async fn resumable(
             log(format!("DELETE {id}"));
             state.streams.lock().unwrap().remove(&id);
             whole(s, "204 No Content", "text/plain", "", b"").await?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
+/// The words of [`background_events`], as the caller's text.
+pub fn background_text() -> String {
+    (0..30)
+        .map(|i| format!("{}{i}", [" wörld", " 日本語", " 😀", " plain"][i % 4]))
+        .collect()
+}
+
+/// A background response's stream, as OpenAI sends it: each event with its sequence number
+/// (`response.created` 0, a text delta each, `response.completed` last).
+pub fn background_events() -> Vec<String> {
+    let event = |n: usize, kind: &str, mut data: serde_json::Value| {
+        data["type"] = kind.into();
+        data["sequence_number"] = n.into();
+        format!("event: {kind}\ndata: {data}\n\n")
+    };
+    let mut events = vec![event(
+        0,
+        "response.created",
+        serde_json::json!({"response": {"id": "resp_bg1", "status": "queued", "background": true}}),
+    )];
+    for i in 0..30 {
+        let word = [" wörld", " 日本語", " 😀", " plain"][i % 4];
+        events.push(event(
+            i + 1,
+            "response.output_text.delta",
+            serde_json::json!({"item_id": "msg_1", "output_index": 0, "content_index": 0, "delta": format!("{word}{i}")}),
+        ));
+    }
+    events.push(event(
+        31,
+        "response.completed",
+        serde_json::json!({"response": {"id": "resp_bg1", "status": "completed", "background": true,
+            "usage": {"input_tokens": 5, "output_tokens": 30, "total_tokens": 35}}}),
+    ));
+    events
+}
+
+/// OpenAI's background responses, as scenarios `bgresume-N` and `bgstall-N`: a POST to
+/// `/responses` whose body has `"background": true` streams [`background_events`] but only its
+/// first N bytes, then closes the connection (`bgstall`: goes silent);
+/// `GET /responses/resp_bg1?stream=true&starting_after=SEQ` streams the events after SEQ;
+/// `POST /responses/resp_bg1/cancel` is logged. A POST without background mode is 400.
+async fn background(
+    s: &mut Sock,
+    scenario: &str,
+    req: &Request,
+    state: &State,
+) -> std::io::Result<bool> {
+    let mut parts = scenario.split('-');
+    let kind = parts.next().unwrap_or("");
+    let cut: usize = parts
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(usize::MAX);
+    let log = |line: String| state.stream_log.lock().unwrap().push(line);
+    let path = req
+        .path
+        .split_once('?')
+        .map_or(req.path.as_str(), |(p, _)| p);
+    let events = background_events();
+    match req.method.as_str() {
+        "POST" if path.ends_with("/cancel") => {
+            log(format!("CANCEL {path}"));
+            whole(
+                s,
+                "200 OK",
+                "application/json",
+                "",
+                br#"{"id":"resp_bg1","status":"cancelled"}"#,
+            )
+            .await?;
+            Ok(true)
+        }
+        "POST" => {
+            let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or_default();
+            log(format!("POST background={}", body["background"]));
+            if body["background"] != true {
+                whole(
+                    s,
+                    "400 Bad Request",
+                    "application/json",
+                    "",
+                    br#"{"error":{"message":"not in background mode"}}"#,
+                )
+                .await?;
+                return Ok(true);
+            }
+            let all = events.concat().into_bytes();
+            head(s, "200 OK", "text/event-stream", "").await?;
+            let sent = &all[..cut.min(all.len())];
+            for piece in sent.chunks(61) {
+                chunk(s, piece).await?;
+            }
+            if sent.len() == all.len() {
+                end(s).await?;
+                return Ok(true);
+            }
+            if kind == "bgstall" {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+            }
+            Ok(false)
+        }
+        "GET" => {
+            let after: usize = req
+                .path
+                .split_once("starting_after=")
+                .and_then(|(_, n)| n.split('&').next()?.parse().ok())
+                .unwrap_or(0);
+            log(format!("GET {path} after {after}"));
+            head(s, "200 OK", "text/event-stream", "").await?;
+            for event in &events[after + 1..] {
+                chunk(s, event.as_bytes()).await?;
+            }
+            end(s).await?;
             Ok(true)
         }
         _ => Ok(false),
