@@ -190,6 +190,10 @@ public:
     }
     Options &&first_token_timeout(std::chrono::milliseconds t) && { return std::move(first_token_timeout(t)); }
     Options &max_retries(uint32_t n) & { return set(ylokh_options_set_max_retries(get(), n)); }
+    // Resume a stream that breaks mid-answer where it broke (llama.cpp's conversation streams,
+    // OpenAI's background responses); cancel then stops the generation on the server.
+    Options &resume(bool enabled) & { return set(ylokh_options_set_resume(get(), enabled)); }
+    Options &&resume(bool enabled) && { return std::move(resume(enabled)); }
     Options &&max_retries(uint32_t n) && { return std::move(max_retries(n)); }
     // The server's wire API: Api::chat (default), Api::responses or Api::messages. Messages,
     // conversations, tools and results stay in the chat format whatever the dialect.
