@@ -211,9 +211,9 @@ typedef struct ylokh_result {
    */
   uint32_t resumes;
   /*
-   (0.2) The server's own `timings` object as raw JSON (llama.cpp sends one in its last
-   chunk: prompt_n, prompt_ms, predicted_n, predicted_per_second, ...); NULL when it sent
-   none.
+   (0.2) The server's own `timings` object as JSON (llama.cpp sends one in the last chunk
+   of a chat stream, kept as it came, and in `response.completed` of a Responses stream:
+   prompt_n, prompt_ms, predicted_n, predicted_per_second, ...); NULL when it sent none.
    */
   const char *server_timings_json;
 } ylokh_result;

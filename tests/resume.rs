@@ -79,6 +79,31 @@ fn timeouts(url: &str, read: u64, first: u64) -> Client {
 }
 
 #[test]
+fn llama_cpps_responses_stream_brings_its_timings_too() {
+    let server = start_server();
+    let c = client(
+        &format!(
+            "{}/replay3-dialects.llamacpp-captured-responses-stream/v1",
+            server.url()
+        ),
+        |o| unsafe {
+            assert_eq!(ylokh_options_set_api(o, YLOKH_API_RESPONSES), YLOKH_OK);
+        },
+    );
+    let mut tr = Transcript::default();
+    assert_eq!(
+        send_with(&c, request(true), &mut tr),
+        YLOKH_OK,
+        "{}",
+        tr.message
+    );
+    let timings: serde_json::Value =
+        serde_json::from_str(tr.timings.server_json.as_deref().expect("timings")).unwrap();
+    assert_eq!(timings["predicted_n"], 32);
+    assert!(tr.timings.tokens_per_s > 0.0 && tr.timings.ttft_ms >= 0);
+}
+
+#[test]
 fn a_stalled_prefill_hits_the_first_token_timeout_and_a_stalled_generation_the_read_timeout() {
     let server = start_server();
     let url = |scenario: &str| format!("{}/{scenario}/v1", server.url());

@@ -252,6 +252,15 @@ impl StreamState {
         }
     }
 
+    /// The server's own `timings` object, once one came (llama.cpp's Responses stream), as
+    /// JSON; taken once.
+    pub(crate) fn take_timings(&mut self) -> Option<String> {
+        match self {
+            StreamState::Responses(state) => state.take_timings(),
+            StreamState::Messages(_) => None,
+        }
+    }
+
     /// The event that ends a stream of this dialect well, for messages.
     pub(crate) fn end_event(&self) -> &'static str {
         match self {

@@ -185,11 +185,18 @@ pub(crate) struct ResponsesStream {
     /// `sequence_number` seen: where a background response's stream resumes.
     response_id: Option<String>,
     sequence: Option<u64>,
+    /// llama.cpp's `timings` object (beside `response` in `response.completed`), as JSON.
+    timings: Option<String>,
 }
 
 impl ResponsesStream {
     pub(crate) fn is_terminal(&self) -> bool {
         self.terminal
+    }
+
+    /// The server's `timings` object, once it came (taken once).
+    pub(crate) fn take_timings(&mut self) -> Option<String> {
+        self.timings.take()
     }
 
     /// The response id and the last sequence number seen, as far as they came.
@@ -268,6 +275,9 @@ impl ResponsesStream {
         let output_index = event.get("output_index").and_then(Value::as_u64);
         if let Some(n) = event.get("sequence_number").and_then(Value::as_u64) {
             self.sequence = Some(n);
+        }
+        if let Some(timings) = event.get("timings").filter(|t| t.is_object()) {
+            self.timings = Some(timings.to_string());
         }
         if self.response_id.is_none() {
             if let Some(id) = event.get("response").and_then(|r| str_field(r, "id")) {

@@ -53,9 +53,9 @@ pub struct ylokh_result {
     pub retries: u32,
     /// (0.2) How often a broken stream was resumed (ylokh_options_set_resume).
     pub resumes: u32,
-    /// (0.2) The server's own `timings` object as raw JSON (llama.cpp sends one in its last
-    /// chunk: prompt_n, prompt_ms, predicted_n, predicted_per_second, ...); NULL when it sent
-    /// none.
+    /// (0.2) The server's own `timings` object as JSON (llama.cpp sends one in the last chunk
+    /// of a chat stream, kept as it came, and in `response.completed` of a Responses stream:
+    /// prompt_n, prompt_ms, predicted_n, predicted_per_second, ...); NULL when it sent none.
     pub server_timings_json: *const c_char,
 }
 

@@ -65,6 +65,9 @@ pub(super) async fn deliver_event(
             ControlFlow::Continue(())
         })
         .map_err(|e| unparsable(e, data))?;
+    if let Some(timings) = state.take_timings() {
+        progress.server_timings = Some(timings);
+    }
     apply(events, sink, progress, true).await
 }
 
