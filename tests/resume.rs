@@ -252,6 +252,24 @@ fn a_server_without_resume_ends_the_request_incomplete_saying_so() {
         ]
     );
 
+    // The server lost the bytes from that offset: 400, not retried.
+    let mut tr = Transcript::default();
+    let c = resuming(&format!("{}/lostresume-700/v1", server.url()), 2, 5_000);
+    assert_eq!(send_with(&c, request(true), &mut tr), YLOKH_INCOMPLETE);
+    assert!(
+        tr.message.contains("resume was tried: HTTP 400"),
+        "{}",
+        tr.message
+    );
+    assert!(tr.message.contains("Stream offset lost"), "{}", tr.message);
+
+    // Resume on, but the server is not there: a connect error, and no DELETE to nowhere.
+    let mut tr = Transcript::default();
+    let c = resuming("http://127.0.0.1:9/v1", 0, 5_000);
+    let started = std::time::Instant::now();
+    assert_eq!(send_with(&c, request(true), &mut tr), YLOKH_CONNECT);
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+
     // No retry budget: not even tried, and the message says so.
     let mut tr = Transcript::default();
     let c = resuming(&format!("{}/resume-700/v1", server.url()), 0, 5_000);

@@ -82,9 +82,12 @@ pub async fn run(
             result = work => result,
         }
     };
-    if let (Some(resumable), Err(_)) = (&resumable, &result) {
-        // Closing the connection does not stop a resumable stream's generation: this does.
-        resume::stop(target, resumable, &progress).await;
+    if let (Some(resumable), Err(e)) = (&resumable, &result) {
+        // Closing the connection does not stop a resumable stream's generation: this does
+        // (unless the request never reached the server).
+        if !matches!(e.status, Status::Connect | Status::Tls) {
+            resume::stop(target, resumable, &progress).await;
+        }
     }
     let mut outcome = match result {
         Ok(()) => Outcome::ok(),

@@ -285,7 +285,7 @@ async fn respond(
     let sse = "text/event-stream";
     let base = scenario.split('-').next().unwrap_or("");
     match base {
-        "resume" | "resumestall" | "noresume" => {
+        "resume" | "resumestall" | "noresume" | "lostresume" => {
             return resumable(s, scenario, req, state).await;
         }
         "bgresume" | "bgstall" => return background(s, scenario, req, state).await,
@@ -757,11 +757,12 @@ pub fn resume_text() -> String {
         .collect()
 }
 
-/// llama.cpp's conversation streams, as scenarios `resume-N`, `resumestall-N` and
-/// `noresume-N` (an optional `-TAG` after N is ignored): a POST with `X-Conversation-Id` keeps a
+/// llama.cpp's conversation streams, as scenarios `resume-N`, `resumestall-N`, `noresume-N`
+/// and `lostresume-N` (an optional `-TAG` after N is ignored): a POST with `X-Conversation-Id` keeps a
 /// copy of [`resume_body`] and sends only its first N bytes, then closes the connection
 /// (`resumestall`: goes silent); `GET .../stream?conv_id=ID&from=M` sends the copy from byte M
-/// (`noresume`: 404 as a server without the feature); `DELETE` forgets it (204).
+/// (`noresume`: 404 as a server without the feature; `lostresume`: 400 "Stream offset lost");
+/// `DELETE` forgets it (204).
 async fn resumable(
     s: &mut Sock,
     scenario: &str,
@@ -816,6 +817,16 @@ async fn resumable(
             log(format!("GET {id} {from}"));
             let copy = state.streams.lock().unwrap().get(&id).cloned();
             match copy {
+                Some(_) if kind == "lostresume" => {
+                    whole(
+                        s,
+                        "400 Bad Request",
+                        "application/json; charset=utf-8",
+                        "",
+                        br#"{"error":{"code":400,"message":"Stream offset lost, please restart","type":"invalid_request_error"}}"#,
+                    )
+                    .await?
+                }
                 Some(copy) if kind != "noresume" => {
                     head(s, "200 OK", "text/event-stream", "").await?;
                     for piece in copy[from.min(copy.len())..].chunks(61) {
