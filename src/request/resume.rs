@@ -227,3 +227,40 @@ pub(super) async fn stop(target: &Target, resumable: &Resumable, progress: &Prog
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::Options;
+
+    fn target(base: &str) -> Target {
+        let options = Options::compatible(base).unwrap();
+        Target {
+            http: reqwest::Client::new(),
+            endpoint: options.endpoint(),
+            options,
+        }
+    }
+
+    #[test]
+    fn urls_of_the_stream_and_the_cancel() {
+        for base in ["http://127.0.0.1:8080/v1", "http://127.0.0.1:8080/v1/"] {
+            let t = target(base);
+            assert_eq!(
+                stream_url(&t, "ylokh-0a", Some(1164)).as_str(),
+                "http://127.0.0.1:8080/v1/stream?conv_id=ylokh-0a&from=1164"
+            );
+            assert_eq!(
+                stream_url(&t, "a/b::m", None).as_str(),
+                "http://127.0.0.1:8080/v1/stream?conv_id=a%2Fb%3A%3Am"
+            );
+            assert_eq!(
+                base_url(&t, "responses/resp_1/cancel").as_str(),
+                "http://127.0.0.1:8080/v1/responses/resp_1/cancel"
+            );
+        }
+        let id = new_id();
+        assert!(id.starts_with("ylokh-") && id.len() == 30, "{id}");
+        assert_ne!(new_id(), id);
+    }
+}
