@@ -2,7 +2,8 @@
  *
  *   you> Why is the sky blue?
  *   Because ...
- *   42 tokens, 31.5 tokens/s, usage: prompt 12, completion 42, total 54      (dim)
+ *   42 tokens, 31.5 tokens/s, first token 180 ms, total 1.5 s, usage: prompt 12, completion 42,
+ *   total 54, finish: stop                                                   (dim)
  *
  * Ctrl-C cancels the answer being written and returns to the prompt; at the prompt, a second
  * Ctrl-C in a row quits (as do /quit and Ctrl-D). Commands: /reset (forget the conversation,
@@ -88,6 +89,9 @@ typedef struct {
     ylokh_status status;
     char *message, *finish_reason;
     int64_t prompt_tokens, completion_tokens, total_tokens;
+    int64_t ttft_ms, duration_ms;
+    double tokens_per_s;
+    uint32_t retries, resumes;
 } answer;
 
 static double seconds(struct timespec a, struct timespec b) {
@@ -114,14 +118,27 @@ static void on_done(void *user_data, const ylokh_result *r) {
     a->prompt_tokens = r->prompt_tokens;
     a->completion_tokens = r->completion_tokens;
     a->total_tokens = r->total_tokens;
+    a->ttft_ms = r->ttft_ms;
+    a->duration_ms = r->duration_ms;
+    a->tokens_per_s = r->tokens_per_s;
+    a->retries = r->retries;
+    a->resumes = r->resumes;
 }
 
 static const char *dim_on, *dim_off;
 
 static void print_stats(const answer *a) {
+    /* The library's own measure; this program's clock when it had none. */
     double span = a->tokens > 1 ? seconds(a->first, a->last) : 0;
+    double rate = a->tokens_per_s >= 0 ? a->tokens_per_s
+                  : span > 0          ? (double)(a->tokens - 1) / span
+                                      : -1;
     printf("%s%zu tokens", dim_on, a->tokens);
-    if (span > 0) printf(", %.1f tokens/s", (double)(a->tokens - 1) / span);
+    if (rate >= 0) printf(", %.1f tokens/s", rate);
+    if (a->ttft_ms >= 0) printf(", first token %lld ms", (long long)a->ttft_ms);
+    if (a->duration_ms >= 0) printf(", total %.1f s", (double)a->duration_ms / 1000.0);
+    if (a->retries) printf(", %u retries", (unsigned)a->retries);
+    if (a->resumes) printf(", %u resumes", (unsigned)a->resumes);
     if (a->total_tokens >= 0)
         printf(", usage: prompt %lld, completion %lld, total %lld", (long long)a->prompt_tokens,
                (long long)a->completion_tokens, (long long)a->total_tokens);

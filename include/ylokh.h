@@ -182,6 +182,40 @@ typedef struct ylokh_result {
    (0.2) The number of complete tool calls handed out (`on_tool_call` or TOOL_CALL events).
    */
   uint32_t n_tool_calls;
+  /*
+   (0.2) Milliseconds from the start of the request until the response headers arrived
+   (retries included); -1 when none arrived.
+   */
+  int64_t ttfb_ms;
+  /*
+   (0.2) Milliseconds until the first token (text, reasoning or a tool-call piece) was
+   delivered; -1 when none was.
+   */
+  int64_t ttft_ms;
+  /*
+   (0.2) Milliseconds from the start of the request to its end.
+   */
+  int64_t duration_ms;
+  /*
+   (0.2) Completion tokens per second as the client measured them: the tokens after the
+   first (the server's completion_tokens when it said, else the text pieces) over the time
+   from the first token to the end of the generation; -1 when fewer than two arrived.
+   */
+  double tokens_per_s;
+  /*
+   (0.2) How often the request was sent again (ylokh_options_set_max_retries).
+   */
+  uint32_t retries;
+  /*
+   (0.2) How often a broken stream was resumed (ylokh_options_set_resume).
+   */
+  uint32_t resumes;
+  /*
+   (0.2) The server's own `timings` object as JSON (llama.cpp sends one in the last chunk
+   of a chat stream, kept as it came, and in `response.completed` of a Responses stream:
+   prompt_n, prompt_ms, predicted_n, predicted_per_second, ...); NULL when it sent none.
+   */
+  const char *server_timings_json;
 } ylokh_result;
 
 /*
@@ -572,10 +606,41 @@ ylokh_status ylokh_options_set_connect_timeout_ms(struct ylokh_options *opts, ui
 ylokh_status ylokh_options_set_read_timeout_ms(struct ylokh_options *opts, uint64_t ms);
 
 /*
+ (0.2) The longest wait from sending a request to its first token (not streaming: to the
+ response headers), retries each starting it anew; 0: none (default). While it runs the read
+ timeout does not, since a long prompt is read before the first token comes (a slow prefill
+ is not an idle connection); from the first token on only the read timeout does (a stalled
+ generation is not a slow prefill). Either ends the request with YLOKH_TIMEOUT and a message
+ that names which timeout fired.
+ */
+ylokh_status ylokh_options_set_first_token_timeout_ms(struct ylokh_options *opts, uint64_t ms);
+
+/*
  Retries on connect errors and HTTP 408, 409, 429 and 5xx, only before any body byte was
  delivered; `retry-after-ms` / `Retry-After` are honoured up to 60 s. Default 2.
  */
 ylokh_status ylokh_options_set_max_retries(struct ylokh_options *opts, uint32_t n);
+
+/*
+ (0.2) Whether a broken stream is resumed where it broke. Default false. With it on, a
+ streaming request is made resumable: with YLOKH_API_CHAT_COMPLETIONS it carries
+ `X-Conversation-Id` with a fresh random id, so a server that keeps a copy of the stream
+ (llama.cpp's conversation streams) goes on generating when the connection drops; with
+ YLOKH_API_RESPONSES its body says `"background": true` (OpenAI's background mode; your
+ params_json may override it). When the connection breaks before the end (reset, end of the
+ body too early, read timeout) the library goes on from where it was: `GET
+ {base}/stream?conv_id=ID&from=N` from the byte where it broke, or `GET
+ {base}/responses/{id}?stream=true&starting_after=SEQ` after the last sequence number
+ delivered. No token is lost or repeated, callbacks stay in order, `on_done` runs once.
+ Resumes use the retry budget and backoff (ylokh_options_set_max_retries, counted per break)
+ and are counted in `ylokh_result.resumes`. A server without the feature ends the request
+ with YLOKH_INCOMPLETE and a message that says resume was tried and why it failed. Since
+ closing the connection no longer stops such a generation, a cancelled (or otherwise failed)
+ request stops it with `DELETE {base}/stream?conv_id=ID` or `POST
+ {base}/responses/{id}/cancel` (waiting at most 2 s) before `on_done`. YLOKH_API_MESSAGES
+ streams are not resumed.
+ */
+ylokh_status ylokh_options_set_resume(struct ylokh_options *opts, bool enabled);
 
 /*
  Trusts the certificates in a PEM file in addition to the system and bundled roots. The file is

@@ -63,6 +63,14 @@ struct Result {
     // none only when no response arrived. Tool calls in it only when the answer ended OK.
     std::optional<std::string> message_json;
     uint32_t n_tool_calls = 0;  // complete tool calls handed out
+    // Timings as the client measured them, in ms from the start; -1 when unknown.
+    int64_t ttfb_ms = -1;         // until the response headers
+    int64_t ttft_ms = -1;         // until the first token
+    int64_t duration_ms = -1;     // until the end
+    double tokens_per_s = -1;     // completion tokens per second after the first token
+    uint32_t retries = 0;         // requests sent again
+    uint32_t resumes = 0;         // broken streams resumed
+    std::optional<std::string> server_timings_json;  // the server's own `timings` (llama.cpp)
 
     bool ok() const noexcept { return status == YLOKH_OK; }
     explicit operator bool() const noexcept { return ok(); }
@@ -79,6 +87,13 @@ struct Result {
         out.usage = Usage{r.prompt_tokens, r.completion_tokens, r.total_tokens};
         if (r.message_json) out.message_json = r.message_json;
         out.n_tool_calls = r.n_tool_calls;
+        out.ttfb_ms = r.ttfb_ms;
+        out.ttft_ms = r.ttft_ms;
+        out.duration_ms = r.duration_ms;
+        out.tokens_per_s = r.tokens_per_s;
+        out.retries = r.retries;
+        out.resumes = r.resumes;
+        if (r.server_timings_json) out.server_timings_json = r.server_timings_json;
         return out;
     }
 
@@ -169,7 +184,16 @@ public:
         return set(ylokh_options_set_read_timeout_ms(get(), ms(t)));
     }
     Options &&read_timeout(std::chrono::milliseconds t) && { return std::move(read_timeout(t)); }
+    // Longest wait from sending to the first token (the read timeout waits meanwhile); 0: none.
+    Options &first_token_timeout(std::chrono::milliseconds t) & {
+        return set(ylokh_options_set_first_token_timeout_ms(get(), ms(t)));
+    }
+    Options &&first_token_timeout(std::chrono::milliseconds t) && { return std::move(first_token_timeout(t)); }
     Options &max_retries(uint32_t n) & { return set(ylokh_options_set_max_retries(get(), n)); }
+    // Resume a stream that breaks mid-answer where it broke (llama.cpp's conversation streams,
+    // OpenAI's background responses); cancel then stops the generation on the server.
+    Options &resume(bool enabled) & { return set(ylokh_options_set_resume(get(), enabled)); }
+    Options &&resume(bool enabled) && { return std::move(resume(enabled)); }
     Options &&max_retries(uint32_t n) && { return std::move(max_retries(n)); }
     // The server's wire API: Api::chat (default), Api::responses or Api::messages. Messages,
     // conversations, tools and results stay in the chat format whatever the dialect.

@@ -39,7 +39,12 @@ pub struct Options {
     pub timeout: Option<Duration>,
     pub connect_timeout: Option<Duration>,
     pub read_timeout: Option<Duration>,
+    /// The longest wait from sending a request to its first token (or, not streaming, to the
+    /// response headers); while it runs, the read timeout does not.
+    pub first_token_timeout: Option<Duration>,
     pub max_retries: u32,
+    /// Resume a broken stream where it broke (servers that keep a copy of it).
+    pub resume: bool,
     /// Extra trusted roots, parsed from the PEM files given.
     pub ca_certs: Vec<reqwest::Certificate>,
     pub default_model: Option<String>,
@@ -91,7 +96,9 @@ impl Options {
             timeout: Some(DEFAULT_TIMEOUT),
             connect_timeout: Some(DEFAULT_CONNECT_TIMEOUT),
             read_timeout: None,
+            first_token_timeout: None,
             max_retries: DEFAULT_MAX_RETRIES,
+            resume: false,
             ca_certs: Vec::new(),
             default_model: None,
             default_params: Map::new(),

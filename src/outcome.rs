@@ -4,7 +4,40 @@ use crate::chunk::Usage;
 use crate::error::Error;
 use crate::status::Status;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How long the request took, as the client measured it, and what the server said of its own
+/// timings. Times in milliseconds from the start of the request; -1 (or `None`) when unknown.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timings {
+    /// Until the response headers arrived (after any retries).
+    pub ttfb_ms: i64,
+    /// Until the first token (text, reasoning or a tool-call piece) was delivered.
+    pub ttft_ms: i64,
+    /// Until the request ended.
+    pub duration_ms: i64,
+    /// Completion tokens after the first, per second from the first token to the end of the
+    /// generation; -1 when fewer than two tokens arrived.
+    pub tokens_per_s: f64,
+    pub retries: u32,
+    pub resumes: u32,
+    /// The server's own `timings` object (llama.cpp), raw JSON.
+    pub server_json: Option<String>,
+}
+
+impl Default for Timings {
+    fn default() -> Self {
+        Timings {
+            ttfb_ms: -1,
+            ttft_ms: -1,
+            duration_ms: -1,
+            tokens_per_s: -1.0,
+            retries: 0,
+            resumes: 0,
+            server_json: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
     pub status: Status,
     pub http_status: u16,
@@ -16,6 +49,7 @@ pub struct Outcome {
     pub message_json: Option<String>,
     /// Complete tool calls handed out.
     pub n_tool_calls: u32,
+    pub timings: Timings,
 }
 
 impl Outcome {
@@ -29,6 +63,7 @@ impl Outcome {
             usage: Usage::default(),
             message_json: None,
             n_tool_calls: 0,
+            timings: Timings::default(),
         }
     }
 
@@ -42,6 +77,7 @@ impl Outcome {
             usage: Usage::default(),
             message_json: None,
             n_tool_calls: 0,
+            timings: Timings::default(),
         }
     }
 

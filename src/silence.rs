@@ -63,6 +63,24 @@ impl Silence {
     }
 }
 
+/// The first-token timeout: awaits `future` until `deadline` (`limit` after the request was
+/// sent), failing with `Status::Timeout` and a message that names this timeout.
+pub async fn until_first_token<T>(
+    deadline: Instant,
+    limit: Duration,
+    future: impl Future<Output = T>,
+) -> Result<T, Error> {
+    tokio::time::timeout_at(deadline, future).await.map_err(|_| {
+        Error::new(
+            Status::Timeout,
+            format!(
+                "no token arrived within {} ms of sending the request (first-token timeout); raise it with ylokh_options_set_first_token_timeout_ms (0: no limit)",
+                limit.as_millis()
+            ),
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

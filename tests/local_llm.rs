@@ -745,3 +745,188 @@ fn a_real_model_calls_a_tool_and_the_loop_completes() {
         started.elapsed().as_secs_f64()
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Resumable streams against the real server, through a TCP relay that breaks the connection.
+
+/// A TCP relay on 127.0.0.1 between the library and the local server. The first connection's
+/// answer is cut after `cut` bytes as they come from the server (headers and chunk framing
+/// included): the connection is shut down then or, with `stall`, goes silent until the client
+/// closes it. Later connections (the resume) pass through. Its bytes are kept in `first`.
+struct Relay {
+    url: String,
+    first: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+fn relay(cut: Option<usize>, stall: bool) -> Relay {
+    use std::net::{Shutdown, TcpListener, TcpStream};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    let upstream_addr = server()
+        .trim_start_matches("http://")
+        .trim_end_matches("/v1")
+        .to_string();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    let first = Arc::new(Mutex::new(Vec::new()));
+    let record = first.clone();
+    std::thread::spawn(move || {
+        for (n, client) in listener.incoming().enumerate() {
+            let Ok(mut client) = client else { continue };
+            let mut upstream = TcpStream::connect(&upstream_addr).unwrap();
+            let (record, cut) = (record.clone(), if n == 0 { cut } else { None });
+            std::thread::spawn(move || {
+                let closed = Arc::new(AtomicBool::new(false));
+                let (mut from_client, mut to_upstream) =
+                    (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+                let client_closed = closed.clone();
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from_client, &mut to_upstream);
+                    client_closed.store(true, Ordering::SeqCst);
+                });
+                let (mut sent, mut buf) = (0usize, [0u8; 4096]);
+                while let Ok(got @ 1..) = upstream.read(&mut buf) {
+                    let take = cut.map_or(got, |cut| got.min(cut - sent));
+                    if n == 0 {
+                        record.lock().unwrap().extend_from_slice(&buf[..take]);
+                    }
+                    if client.write_all(&buf[..take]).is_err() {
+                        break;
+                    }
+                    sent += take;
+                    if Some(sent) == cut {
+                        while stall && !closed.load(Ordering::SeqCst) {
+                            std::thread::sleep(Duration::from_millis(20));
+                        }
+                        break;
+                    }
+                }
+                let _ = client.shutdown(Shutdown::Both);
+                let _ = upstream.shutdown(Shutdown::Both);
+            });
+        }
+    });
+    Relay { url, first }
+}
+
+/// A client for `url` with resume on, 2 retries, these read and first-token timeouts (ms).
+fn resuming_client(url: &str, read_ms: u64) -> Client {
+    use ylokh::ffi::options::{
+        ylokh_options_set_first_token_timeout_ms, ylokh_options_set_read_timeout_ms,
+        ylokh_options_set_resume,
+    };
+    let url = CString::new(url).unwrap();
+    unsafe {
+        let opts = ylokh_options_new_compatible(url.as_ptr());
+        assert_eq!(ylokh_options_set_resume(opts, true), YLOKH_OK);
+        assert_eq!(ylokh_options_set_max_retries(opts, 2), YLOKH_OK);
+        assert_eq!(ylokh_options_set_read_timeout_ms(opts, read_ms), YLOKH_OK);
+        assert_eq!(
+            ylokh_options_set_first_token_timeout_ms(opts, 120_000),
+            YLOKH_OK
+        );
+        let mut client = std::ptr::null_mut();
+        assert_eq!(ylokh_client_new(opts, &mut client), YLOKH_OK);
+        ylokh_options_free(opts);
+        Client::from_raw(client)
+    }
+}
+
+/// Text with 2-byte characters that the model repeats at temperature 0.
+const ACCENTS: &str = "Repeat after me: café, naïve, déjà vu, Grüße.";
+
+/// One deterministic streamed request for ACCENTS: (status, text, resumes, message).
+fn accents(client: &Client) -> (u32, String, u32, String) {
+    use support::transcript::{request, send_with, Transcript};
+    let (role, content) = (
+        CString::new("user").unwrap(),
+        CString::new(ACCENTS).unwrap(),
+    );
+    let messages = [ylokh::ffi::types::ylokh_message {
+        role: role.as_ptr(),
+        content: content.as_ptr(),
+    }];
+    let params = CString::new(r#"{"temperature":0,"seed":1,"max_tokens":24}"#).unwrap();
+    let mut req = request(true);
+    req.messages = messages.as_ptr();
+    req.n_messages = 1;
+    req.params_json = params.as_ptr();
+    let mut tr = Transcript::default();
+    let status = send_with(client, req, &mut tr);
+    let text = tr
+        .events
+        .iter()
+        .filter_map(|e| e.strip_prefix("token:"))
+        .collect();
+    let done = tr.events.iter().filter(|e| e.starts_with("done:")).count();
+    assert_eq!(done, 1, "on_done once: {:?}", tr.events);
+    (status, text, tr.timings.resumes, tr.message)
+}
+
+#[test]
+#[ignore = "needs the local llama.cpp server (g++, cmake, python3-venv, PyPI): run tests/run.sh"]
+fn a_stream_broken_by_a_relay_resumes_to_the_text_of_an_unbroken_one() {
+    let _alone = exclusive();
+    // The unbroken stream, through a relay that keeps its bytes to choose the cuts from.
+    let reference = relay(None, false);
+    let (status, unbroken, resumes, message) = accents(&resuming_client(&reference.url, 30_000));
+    assert_eq!((status, resumes), (YLOKH_OK, 0), "{message}");
+    assert!(unbroken.contains('é'), "{unbroken}");
+    let raw = reference.first.lock().unwrap().clone();
+    let find = |what: &[u8], nth: usize| {
+        raw.windows(what.len())
+            .enumerate()
+            .filter(|(_, w)| *w == what)
+            .nth(nth)
+            .map(|(i, _)| i)
+            .unwrap_or_else(|| panic!("{:?} in {}", what, String::from_utf8_lossy(&raw)))
+    };
+    let cuts = [
+        ("inside an SSE event", find(b"data: ", 3) + 25, false),
+        ("at an event boundary", find(b"\n\n", 4) + 2, false),
+        (
+            "inside a 2-byte character",
+            find("é".as_bytes(), 0) + 1,
+            false,
+        ),
+        ("then a stall", find(b"data: ", 6) + 10, true),
+    ];
+    for (what, cut, stall) in cuts {
+        let broken = relay(Some(cut), stall);
+        let started = Instant::now();
+        let (status, text, resumes, message) = accents(&resuming_client(&broken.url, 3_000));
+        assert_eq!(status, YLOKH_OK, "cut {what} at byte {cut}: {message}");
+        assert_eq!(text, unbroken, "cut {what} at byte {cut}");
+        assert_eq!(resumes, 1, "cut {what}");
+        println!(
+            "cut {what} at byte {cut}: resumed, {} ms",
+            started.elapsed().as_millis()
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs the local llama.cpp server (g++, cmake, python3-venv, PyPI): run tests/run.sh"]
+fn cancelling_a_resumable_stream_frees_the_slot() {
+    let _alone = exclusive();
+    // With a conversation id, closing the connection no longer stops the generation: the
+    // library's DELETE must. (400 tokens at most: should it fail, the slot is not taken for
+    // long.)
+    let client = resuming_client(server(), 30_000);
+    let answer = chat(
+        &client,
+        r#"{"max_tokens":400,"temperature":1}"#,
+        true,
+        Some(5),
+    );
+    assert_eq!(answer.status, YLOKH_CANCELLED, "{answer:?}");
+    assert_eq!(answer.busy_at_cancel, 1, "the server was generating");
+    let cancelled = Instant::now();
+    while slots_busy() > 0 {
+        assert!(
+            cancelled.elapsed() < Duration::from_secs(1),
+            "the server still generates 1 s after the cancel"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -64,7 +64,7 @@ mod tests {
         for json in [
             &br#"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","system_fingerprint":"fp","choices":[{"index":0,"delta":{"content":" the"},"logprobs":null,"finish_reason":null}]}"#[..],
             br#"{"choices":[{"index":0,"delta":{"role":"assistant","content":null}}],"usage":null}"#,
-            br#"{"choices":[{"finish_reason":"stop","index":0,"delta":{}}],"created":1,"id":"x","model":"g","timings":{"prompt_n":5,"predicted_ms":1.5e2}}"#,
+            br#"{"choices":[{"finish_reason":"stop","index":0,"delta":{}}],"created":1,"id":"x","model":"g","timings":null}"#,
             br#" {"choices":[{"delta":{"content":"a\n\"b\"\u00e9\ud83d\ude00"},"logprobs":{"content":[{"token":"a","logprob":-0.25,"bytes":[97]}]}}]} "#,
             br#"{"choices":[{"message":{"content":"whole"},"finish_reason":"length"}]}"#,
             br#"{"choices":[]}"#,
@@ -190,6 +190,20 @@ mod tests {
         assert!(checked(br#"{"error":null,"choices":[]}"#)
             .unwrap()
             .error
+            .is_none());
+    }
+
+    #[test]
+    fn timings_are_kept_raw() {
+        let p = checked(br#"{"choices":[{"finish_reason":"stop","delta":{}}],"timings":{"prompt_n":5, "predicted_per_second":83.3}}"#).unwrap();
+        assert_eq!(
+            p.timings,
+            Some(r#"{"prompt_n":5, "predicted_per_second":83.3}"#)
+        );
+        assert_eq!(p.finish_reason.as_deref(), Some("stop"));
+        assert!(checked(br#"{"choices":[],"timings":null}"#)
+            .unwrap()
+            .timings
             .is_none());
     }
 

@@ -342,6 +342,11 @@ pub fn parse<'a>(json: &'a [u8], scratch: &'a mut String) -> Option<Parsed<'a>> 
             s.literal(b"null")
         }
         b"error" => None,
+        // llama.cpp's `timings` (its last chunk only): serde keeps it raw; null stays here.
+        b"timings" => match s.peek()? {
+            b'n' => s.literal(b"null"),
+            _ => None,
+        },
         _ => s.skip(1),
     })?;
     if s.peek().is_some() {
@@ -380,6 +385,7 @@ pub fn parse<'a>(json: &'a [u8], scratch: &'a mut String) -> Option<Parsed<'a>> 
             error: None,
             tool_calls: None,
             function_call: None,
+            timings: None,
             has_choice: found.has_choice,
         });
     }
@@ -419,6 +425,7 @@ pub fn parse<'a>(json: &'a [u8], scratch: &'a mut String) -> Option<Parsed<'a>> 
         error: None,
         tool_calls: None,
         function_call: None,
+        timings: None,
         has_choice: found.has_choice,
     })
 }

@@ -13,6 +13,7 @@ pub fn parse_with_serde(json: &[u8]) -> Result<Parsed<'_>, serde_json::Error> {
     let mut parsed = Parsed {
         usage: doc.usage.map(UsageDe::into_usage),
         error: doc.error.map(error_text),
+        timings: doc.timings.map(RawValue::get),
         ..Parsed::default()
     };
     if let Some(choice) = doc.choices.and_then(|c| c.0) {
@@ -81,6 +82,8 @@ struct Doc<'a> {
     usage: Option<UsageDe>,
     #[serde(borrow, default)]
     error: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    timings: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]

@@ -243,6 +243,24 @@ impl StreamState {
         })
     }
 
+    /// Responses: the response id and the last sequence number seen (where a background
+    /// response's stream resumes); `None` for the other dialects.
+    pub(crate) fn resume_point(&self) -> Option<(Option<&str>, Option<u64>)> {
+        match self {
+            StreamState::Responses(state) => Some(state.resume_point()),
+            StreamState::Messages(_) => None,
+        }
+    }
+
+    /// The server's own `timings` object, once one came (llama.cpp's Responses stream), as
+    /// JSON; taken once.
+    pub(crate) fn take_timings(&mut self) -> Option<String> {
+        match self {
+            StreamState::Responses(state) => state.take_timings(),
+            StreamState::Messages(_) => None,
+        }
+    }
+
     /// The event that ends a stream of this dialect well, for messages.
     pub(crate) fn end_event(&self) -> &'static str {
         match self {

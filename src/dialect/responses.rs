@@ -181,11 +181,27 @@ struct Call {
 pub(crate) struct ResponsesStream {
     calls: Vec<Call>,
     terminal: bool,
+    /// The response's id (from its `response.created` or any event's `response`), and the last
+    /// `sequence_number` seen: where a background response's stream resumes.
+    response_id: Option<String>,
+    sequence: Option<u64>,
+    /// llama.cpp's `timings` object (beside `response` in `response.completed`), as JSON.
+    timings: Option<String>,
 }
 
 impl ResponsesStream {
     pub(crate) fn is_terminal(&self) -> bool {
         self.terminal
+    }
+
+    /// The server's `timings` object, once it came (taken once).
+    pub(crate) fn take_timings(&mut self) -> Option<String> {
+        self.timings.take()
+    }
+
+    /// The response id and the last sequence number seen, as far as they came.
+    pub(crate) fn resume_point(&self) -> (Option<&str>, Option<u64>) {
+        (self.response_id.as_deref(), self.sequence)
     }
 
     /// The call an event is about, by item id, else output index; started when unknown.
@@ -257,6 +273,17 @@ impl ResponsesStream {
         emit: &mut impl FnMut(Event<'_>) -> ControlFlow<B>,
     ) -> ControlFlow<B> {
         let output_index = event.get("output_index").and_then(Value::as_u64);
+        if let Some(n) = event.get("sequence_number").and_then(Value::as_u64) {
+            self.sequence = Some(n);
+        }
+        if let Some(timings) = event.get("timings").filter(|t| t.is_object()) {
+            self.timings = Some(timings.to_string());
+        }
+        if self.response_id.is_none() {
+            if let Some(id) = event.get("response").and_then(|r| str_field(r, "id")) {
+                self.response_id = Some(id.to_owned());
+            }
+        }
         match kind {
             "response.output_text.delta" => match str_field(event, "delta") {
                 Some(text) if !text.is_empty() => emit(Event::Token(text)),

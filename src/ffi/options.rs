@@ -170,6 +170,27 @@ pub unsafe extern "C" fn ylokh_options_set_read_timeout_ms(
     }
 }
 
+/// (0.2) The longest wait from sending a request to its first token (not streaming: to the
+/// response headers), retries each starting it anew; 0: none (default). While it runs the read
+/// timeout does not, since a long prompt is read before the first token comes (a slow prefill
+/// is not an idle connection); from the first token on only the read timeout does (a stalled
+/// generation is not a slow prefill). Either ends the request with YLOKH_TIMEOUT and a message
+/// that names which timeout fired.
+#[no_mangle]
+pub unsafe extern "C" fn ylokh_options_set_first_token_timeout_ms(
+    opts: *mut ylokh_options,
+    ms: u64,
+) -> ylokh_status {
+    // SAFETY: `opts` is NULL or a live options object that only this thread uses (the contract
+    // of every ylokh_options_* function).
+    unsafe {
+        with(opts, |o| {
+            o.first_token_timeout = millis(ms);
+            Ok(())
+        })
+    }
+}
+
 /// Retries on connect errors and HTTP 408, 409, 429 and 5xx, only before any body byte was
 /// delivered; `retry-after-ms` / `Retry-After` are honoured up to 60 s. Default 2.
 #[no_mangle]
@@ -182,6 +203,38 @@ pub unsafe extern "C" fn ylokh_options_set_max_retries(
     unsafe {
         with(opts, |o| {
             o.max_retries = n;
+            Ok(())
+        })
+    }
+}
+
+/// (0.2) Whether a broken stream is resumed where it broke. Default false. With it on, a
+/// streaming request is made resumable: with YLOKH_API_CHAT_COMPLETIONS it carries
+/// `X-Conversation-Id` with a fresh random id, so a server that keeps a copy of the stream
+/// (llama.cpp's conversation streams) goes on generating when the connection drops; with
+/// YLOKH_API_RESPONSES its body says `"background": true` (OpenAI's background mode; your
+/// params_json may override it). When the connection breaks before the end (reset, end of the
+/// body too early, read timeout) the library goes on from where it was: `GET
+/// {base}/stream?conv_id=ID&from=N` from the byte where it broke, or `GET
+/// {base}/responses/{id}?stream=true&starting_after=SEQ` after the last sequence number
+/// delivered. No token is lost or repeated, callbacks stay in order, `on_done` runs once.
+/// Resumes use the retry budget and backoff (ylokh_options_set_max_retries, counted per break)
+/// and are counted in `ylokh_result.resumes`. A server without the feature ends the request
+/// with YLOKH_INCOMPLETE and a message that says resume was tried and why it failed. Since
+/// closing the connection no longer stops such a generation, a cancelled (or otherwise failed)
+/// request stops it with `DELETE {base}/stream?conv_id=ID` or `POST
+/// {base}/responses/{id}/cancel` (waiting at most 2 s) before `on_done`. YLOKH_API_MESSAGES
+/// streams are not resumed.
+#[no_mangle]
+pub unsafe extern "C" fn ylokh_options_set_resume(
+    opts: *mut ylokh_options,
+    enabled: bool,
+) -> ylokh_status {
+    // SAFETY: `opts` is NULL or a live options object that only this thread uses (the contract
+    // of every ylokh_options_* function).
+    unsafe {
+        with(opts, |o| {
+            o.resume = enabled;
             Ok(())
         })
     }

@@ -37,6 +37,26 @@ pub struct ylokh_result {
     pub message_json: *const c_char,
     /// (0.2) The number of complete tool calls handed out (`on_tool_call` or TOOL_CALL events).
     pub n_tool_calls: u32,
+    /// (0.2) Milliseconds from the start of the request until the response headers arrived
+    /// (retries included); -1 when none arrived.
+    pub ttfb_ms: i64,
+    /// (0.2) Milliseconds until the first token (text, reasoning or a tool-call piece) was
+    /// delivered; -1 when none was.
+    pub ttft_ms: i64,
+    /// (0.2) Milliseconds from the start of the request to its end.
+    pub duration_ms: i64,
+    /// (0.2) Completion tokens per second as the client measured them: the tokens after the
+    /// first (the server's completion_tokens when it said, else the text pieces) over the time
+    /// from the first token to the end of the generation; -1 when fewer than two arrived.
+    pub tokens_per_s: f64,
+    /// (0.2) How often the request was sent again (ylokh_options_set_max_retries).
+    pub retries: u32,
+    /// (0.2) How often a broken stream was resumed (ylokh_options_set_resume).
+    pub resumes: u32,
+    /// (0.2) The server's own `timings` object as JSON (llama.cpp sends one in the last chunk
+    /// of a chat stream, kept as it came, and in `response.completed` of a Responses stream:
+    /// prompt_n, prompt_ms, predicted_n, predicted_per_second, ...); NULL when it sent none.
+    pub server_timings_json: *const c_char,
 }
 
 /// (0.2) A tool call, complete (`on_tool_call`, where every member is set) or a piece of one as
@@ -91,6 +111,7 @@ pub(crate) struct CResult {
     _message: Option<CString>,
     _finish_reason: Option<CString>,
     _message_json: Option<CString>,
+    _server_timings_json: Option<CString>,
 }
 
 fn c_text(text: &Option<String>) -> Option<CString> {
@@ -103,6 +124,7 @@ impl CResult {
         let message = c_text(&outcome.message);
         let finish_reason = c_text(&outcome.finish_reason);
         let message_json = c_text(&outcome.message_json);
+        let server_timings_json = c_text(&outcome.timings.server_json);
         let ptr = |s: &Option<CString>| s.as_ref().map_or(std::ptr::null(), |s| s.as_ptr());
         Box::new(CResult {
             raw: ylokh_result {
@@ -115,10 +137,18 @@ impl CResult {
                 total_tokens: outcome.usage.total_tokens,
                 message_json: ptr(&message_json),
                 n_tool_calls: outcome.n_tool_calls,
+                ttfb_ms: outcome.timings.ttfb_ms,
+                ttft_ms: outcome.timings.ttft_ms,
+                duration_ms: outcome.timings.duration_ms,
+                tokens_per_s: outcome.timings.tokens_per_s,
+                retries: outcome.timings.retries,
+                resumes: outcome.timings.resumes,
+                server_timings_json: ptr(&server_timings_json),
             },
             _message: message,
             _finish_reason: finish_reason,
             _message_json: message_json,
+            _server_timings_json: server_timings_json,
         })
     }
 

@@ -1,6 +1,6 @@
 //! The request body: what the caller asks (the chat format), as the wire dialect wants it.
 
-use crate::dialect::BodyInput;
+use crate::dialect::{Api, BodyInput};
 use crate::options::Options;
 use serde_json::{Map, Value};
 
@@ -30,8 +30,19 @@ pub fn text_message(role: &str, content: &str) -> Value {
 /// every key of `params` (later wins, as extra body parameters do). Returns the body and whether
 /// the answer will be a stream (the body's final `stream` value).
 pub fn build_body(options: &Options, input: &ChatInput) -> (Vec<u8>, bool) {
+    // A resumable Responses stream runs in OpenAI's background mode (`params_json` may still
+    // say otherwise).
+    let background;
+    let defaults = if options.resume && input.stream && options.api == Api::Responses {
+        let mut defaults = options.default_params.clone();
+        defaults.insert("background".into(), Value::Bool(true));
+        background = defaults;
+        &background
+    } else {
+        &options.default_params
+    };
     options.api.body_bytes(&BodyInput {
-        defaults: &options.default_params,
+        defaults,
         messages: &input.messages,
         model: input.model.as_deref().or(options.default_model.as_deref()),
         stream: input.stream,

@@ -65,6 +65,9 @@ pub(super) async fn deliver_event(
             ControlFlow::Continue(())
         })
         .map_err(|e| unparsable(e, data))?;
+    if let Some(timings) = state.take_timings() {
+        progress.server_timings = Some(timings);
+    }
     apply(events, sink, progress, true).await
 }
 
@@ -114,11 +117,13 @@ async fn apply(
     for event in events {
         match event {
             Owned::Token(text) => {
+                progress.token_seen();
                 progress.tokens += 1;
                 progress.message.push_content(&text);
                 sink.token(&text).await?;
             }
             Owned::Reasoning(text) => {
+                progress.token_seen();
                 progress.message.push_reasoning(&text);
                 sink.reasoning(&text).await?;
             }
@@ -128,6 +133,7 @@ async fn apply(
                 name,
                 arguments,
             } => {
+                progress.token_seen();
                 let fragment = Fragment {
                     index,
                     id: id.as_deref(),
@@ -150,7 +156,10 @@ async fn apply(
                     return Err(e);
                 }
             }
-            Owned::FinishReason(reason) => progress.finish_reason = Some(reason),
+            Owned::FinishReason(reason) => {
+                progress.generation_ended();
+                progress.finish_reason = Some(reason)
+            }
             Owned::Usage(usage) => progress.usage = usage,
             Owned::ServerError(message) => {
                 return Err(Error::new(
@@ -158,7 +167,10 @@ async fn apply(
                     format!("the server reported an error: {message}"),
                 ))
             }
-            Owned::Terminal => terminal = true,
+            Owned::Terminal => {
+                progress.generation_ended();
+                terminal = true
+            }
         }
     }
     Ok(terminal)

@@ -6,6 +6,7 @@
 mod body;
 mod dialect_events;
 mod response;
+mod resume;
 mod retry;
 mod state;
 mod target;
@@ -16,10 +17,12 @@ pub use state::RequestState;
 pub use target::Target;
 
 use response::Progress;
+use resume::Resumable;
 
+use crate::dialect::Api;
 use crate::error::Error;
 use crate::log::{log, DEBUG, INFO};
-use crate::outcome::Outcome;
+use crate::outcome::{Outcome, Timings};
 use crate::sink::Sink;
 use crate::status::Status;
 use std::time::Instant;
@@ -35,8 +38,24 @@ pub async fn run(
 ) -> Outcome {
     let started = Instant::now();
     let mut progress = Progress::new(stream, target.options.api.stream_state());
+    // A resumable stream: llama.cpp's conversation stream (the server keeps a copy under a
+    // fresh id and goes on when the connection drops), or a Responses background response.
+    let resumable = match target.options.api {
+        _ if !(target.options.resume && stream) => None,
+        Api::ChatCompletions => Some(Resumable::Conversation(resume::new_id())),
+        Api::Responses => Some(Resumable::Background),
+        Api::Messages => None,
+    };
     let result = {
-        let work = exchange(target, state, body, stream, sink, &mut progress);
+        let work = exchange(
+            target,
+            state,
+            body,
+            stream,
+            resumable.as_ref(),
+            sink,
+            &mut progress,
+        );
         let work = async {
             match target.options.timeout {
                 None => work.await,
@@ -64,6 +83,13 @@ pub async fn run(
             result = work => result,
         }
     };
+    if let (Some(resumable), Err(e)) = (&resumable, &result) {
+        // Closing the connection does not stop a resumable stream's generation: this does
+        // (unless the request never reached the server).
+        if !matches!(e.status, Status::Connect | Status::Tls) {
+            resume::stop(target, resumable, &progress).await;
+        }
+    }
     let mut outcome = match result {
         Ok(()) => Outcome::ok(),
         Err(mut e) => {
@@ -74,7 +100,7 @@ pub async fn run(
     if outcome.http_status == 0 {
         outcome.http_status = progress.http_status;
     }
-    outcome.finish_reason = progress.finish_reason;
+    outcome.finish_reason = progress.finish_reason.take();
     outcome.usage = progress.usage;
     log!(
         INFO,
@@ -96,6 +122,7 @@ pub async fn run(
         .filter(|_| outcome.status == Status::Ok);
     outcome.message_json = (outcome.http_status != 0).then(|| progress.message.to_json(calls));
     outcome.n_tool_calls = progress.n_tool_calls;
+    outcome.timings = timings(started, &progress, &outcome);
     outcome
 }
 
@@ -104,16 +131,60 @@ pub(crate) fn cancelled() -> Error {
     Error::new(Status::Cancelled, "the request was cancelled")
 }
 
+/// The outcome's timings, from what the exchange noted on the way.
+fn timings(started: Instant, progress: &Progress, outcome: &Outcome) -> Timings {
+    let ms = |at: Option<Instant>| {
+        at.map_or(-1, |at| {
+            i64::try_from(at.duration_since(started).as_millis()).unwrap_or(i64::MAX)
+        })
+    };
+    let now = Instant::now();
+    // Completion tokens as the server counted them, else the text pieces that arrived.
+    let tokens = match outcome.usage.completion_tokens {
+        n if n > 0 => n as f64,
+        _ => progress.tokens as f64,
+    };
+    let tokens_per_s = match progress.first_token {
+        Some(first) if tokens >= 2.0 => {
+            let span = progress
+                .generation_end
+                .unwrap_or(now)
+                .duration_since(first)
+                .as_secs_f64();
+            if span > 0.0 {
+                (tokens - 1.0) / span
+            } else {
+                -1.0
+            }
+        }
+        _ => -1.0,
+    };
+    Timings {
+        ttfb_ms: ms(progress.headers_at),
+        ttft_ms: ms(progress.first_token),
+        duration_ms: ms(Some(now)),
+        tokens_per_s,
+        retries: progress.retries,
+        resumes: progress.resumes,
+        server_json: progress.server_timings.clone(),
+    }
+}
+
 async fn exchange(
     target: &Target,
     state: &RequestState,
     body: bytes::Bytes,
     stream: bool,
+    resumable: Option<&Resumable>,
     sink: &mut Sink,
     progress: &mut Progress,
 ) -> Result<(), Error> {
     let sent = Instant::now();
-    let response = retry::send_with_retries(target, body, stream).await?;
+    let conversation = resumable.and_then(Resumable::conversation);
+    let (response, sent_at) =
+        retry::send_with_retries(target, body, stream, conversation, &mut progress.retries).await?;
+    progress.headers_at = Some(Instant::now());
+    progress.sent_at = Some(sent_at);
     progress.http_status = response.status().as_u16();
     log!(
         DEBUG,
@@ -122,7 +193,7 @@ async fn exchange(
         sent.elapsed().as_millis()
     );
     if stream {
-        response::read_stream(target, state, response, sink, progress).await?;
+        response::read_stream(target, state, response, resumable, sink, progress).await?;
     } else {
         response::read_whole(target, response, sink, progress).await?;
     }

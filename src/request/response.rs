@@ -1,5 +1,6 @@
 //! Reading the response (an event stream, or a whole body) and delivering what it says.
 
+use super::resume::Resumable;
 use super::target::Target;
 use super::transport::error_chain;
 use crate::chunk::{self, Usage};
@@ -7,7 +8,7 @@ use crate::dialect::StreamState;
 use crate::error::{snippet, Error};
 use crate::log::{log, DEBUG};
 use crate::message::MessageBuilder;
-use crate::silence::Silence;
+use crate::silence::{until_first_token, Silence};
 use crate::sink::Sink;
 use crate::sse::Decoder;
 use crate::status::Status;
@@ -40,6 +41,19 @@ pub(super) struct Progress {
     pub(super) n_tool_calls: u32,
     /// The Responses or Messages event mapper; `None` for Chat Completions.
     pub(super) dialect: Option<StreamState>,
+    /// When the request that was answered was sent (for the first-token timeout).
+    pub(super) sent_at: Option<tokio::time::Instant>,
+    /// When the response headers arrived.
+    pub(super) headers_at: Option<Instant>,
+    /// When the first token (text, reasoning or a tool-call piece) arrived.
+    pub(super) first_token: Option<Instant>,
+    /// When the answer's end (its finish reason or the dialect's end event) arrived.
+    pub(super) generation_end: Option<Instant>,
+    /// Retries of the request and resumes of its stream.
+    pub(super) retries: u32,
+    pub(super) resumes: u32,
+    /// The server's own `timings` object (llama.cpp's last chunk).
+    pub(super) server_timings: Option<String>,
 }
 
 impl Progress {
@@ -49,6 +63,25 @@ impl Progress {
             dialect,
             ..Progress::default()
         }
+    }
+
+    /// Notes the first token's time; one branch per token after it.
+    #[inline]
+    pub(super) fn token_seen(&mut self) {
+        first_time(&mut self.first_token);
+    }
+
+    /// Notes the end of the generation (the first finish reason or end event).
+    pub(super) fn generation_ended(&mut self) {
+        first_time(&mut self.generation_end);
+    }
+}
+
+/// Sets `at` to now unless it is set.
+#[inline]
+fn first_time(at: &mut Option<Instant>) {
+    if at.is_none() {
+        *at = Some(Instant::now());
     }
 }
 
@@ -60,7 +93,7 @@ async fn read_capped(
 ) -> Result<(Vec<u8>, bool), Error> {
     let mut body = Vec::new();
     let mut silence = Silence::new(target.options.read_timeout);
-    while let Some(chunk) = next_chunk(&mut silence, response, 0).await? {
+    while let Some(chunk) = next_chunk(&mut silence, response, 0).await?? {
         if body.len() + chunk.len() > cap {
             body.extend_from_slice(&chunk[..cap - body.len()]);
             return Ok((body, false));
@@ -70,24 +103,31 @@ async fn read_capped(
     Ok((body, true))
 }
 
-/// The next piece of the body, `None` at its end.
+/// The next piece of the body, `None` at its end; the outer error is the read timeout's.
 async fn next_chunk(
     silence: &mut Silence,
     response: &mut reqwest::Response,
     tokens: u64,
-) -> Result<Option<bytes::Bytes>, Error> {
+) -> Result<Result<Option<bytes::Bytes>, Error>, Error> {
     silence
-        .guard("reading the response body", response.chunk())
-        .await?
-        .map_err(|e| {
-            Error::new(
-                Status::Incomplete,
-                format!(
-                    "the connection broke while reading the answer, after {tokens} tokens: {}",
-                    error_chain(&e)
-                ),
-            )
-        })
+        .guard("reading the response body", read_chunk(response, tokens))
+        .await
+}
+
+/// The next piece of the body, `None` at its end.
+async fn read_chunk(
+    response: &mut reqwest::Response,
+    tokens: u64,
+) -> Result<Option<bytes::Bytes>, Error> {
+    response.chunk().await.map_err(|e| {
+        Error::new(
+            Status::Incomplete,
+            format!(
+                "the connection broke while reading the answer, after {tokens} tokens: {}",
+                error_chain(&e)
+            ),
+        )
+    })
 }
 
 pub(super) async fn http_error(target: &Target, mut response: reqwest::Response) -> Error {
@@ -121,10 +161,14 @@ pub(super) async fn http_error(target: &Target, mut response: reqwest::Response)
     error
 }
 
+/// Reads an event stream to its end. When it is `resumable`, a connection that breaks before the
+/// end is resumed where it broke: from the exact byte into the same decoder (a conversation
+/// stream), or after the last event (a background response).
 pub(super) async fn read_stream(
     target: &Target,
     state: &super::RequestState,
     mut response: reqwest::Response,
+    resumable: Option<&Resumable>,
     sink: &mut Sink,
     progress: &mut Progress,
 ) -> Result<(), Error> {
@@ -160,7 +204,53 @@ pub(super) async fn read_stream(
     let mut decoder = Decoder::new(target.options.max_event_bytes);
     let mut first = true;
     let mut silence = Silence::new(target.options.read_timeout);
-    while let Some(bytes) = next_chunk(&mut silence, &mut response, progress.tokens).await? {
+    // Until the first token only the first-token timeout applies, when it is set.
+    let first_token = target
+        .options
+        .first_token_timeout
+        .zip(progress.sent_at)
+        .map(|(limit, sent)| (sent + limit, limit));
+    // The body bytes decoded so far, where a resumed stream starts; failed resumes in a row.
+    let (mut offset, mut failures) = (0u64, 0u32);
+    loop {
+        let next = match first_token.filter(|_| progress.first_token.is_none()) {
+            Some((deadline, limit)) => {
+                until_first_token(deadline, limit, read_chunk(&mut response, progress.tokens))
+                    .await?
+            }
+            // A read timeout is a broken connection too.
+            None => next_chunk(&mut silence, &mut response, progress.tokens)
+                .await
+                .and_then(|next| next),
+        };
+        let broke = match (next, resumable) {
+            (Ok(Some(bytes)), _) => Ok(bytes),
+            (Ok(None), None) => break,
+            (Ok(None), Some(_)) => match unfinished(progress, &decoder) {
+                Ok(()) => return Ok(()),
+                Err(e) => Err(e),
+            },
+            (Err(e), _) => Err(e),
+        };
+        let bytes = match (broke, resumable) {
+            (Ok(bytes), _) => bytes,
+            (Err(e), None) => return Err(e),
+            (Err(e), Some(resumable)) => {
+                let (url, fresh) = super::resume::resume_url(target, resumable, offset, progress)
+                    .map_err(|why| super::resume::gave_up(&e, &why))?;
+                response =
+                    super::resume::reconnect(target, url, offset, e, &mut failures, progress)
+                        .await?;
+                if fresh {
+                    // The events after the last one delivered: what is left of a broken one goes.
+                    decoder = Decoder::new(target.options.max_event_bytes);
+                }
+                silence = Silence::new(target.options.read_timeout);
+                continue;
+            }
+        };
+        offset += bytes.len() as u64;
+        failures = 0;
         if first {
             first = false;
             log!(
@@ -215,6 +305,11 @@ pub(super) async fn read_stream(
             deliver(event.data, sink, progress).await?;
         }
     }
+    unfinished(progress, &decoder)
+}
+
+/// At the end of the body: `Ok` when the answer finished, else why it did not.
+fn unfinished(progress: &Progress, decoder: &Decoder) -> Result<(), Error> {
     if progress.finish_reason.is_some() && progress.dialect.is_none() {
         return Ok(()); // a clean end after a finish_reason, without [DONE]
     }
@@ -258,22 +353,29 @@ async fn deliver(json: &[u8], sink: &mut Sink, progress: &mut Progress) -> Resul
     if let Some(usage) = parsed.usage {
         progress.usage = usage;
     }
+    if let Some(timings) = parsed.timings {
+        progress.server_timings = Some(timings.to_owned());
+    }
     if let Some(reason) = &parsed.finish_reason {
+        first_time(&mut progress.generation_end);
         let slot = progress.finish_reason.get_or_insert_with(String::new);
         slot.clear();
         slot.push_str(reason);
     }
     if let Some(text) = parsed.reasoning.as_deref().filter(|t| !t.is_empty()) {
+        first_time(&mut progress.first_token);
         progress.message.push_reasoning(text);
         sink.reasoning(text).await?;
     }
     if let Some(text) = parsed.content.as_deref().filter(|t| !t.is_empty()) {
+        first_time(&mut progress.first_token);
         progress.tokens += 1;
         progress.message.push_content(text);
         sink.token(text).await?;
     }
     if parsed.tool_calls.is_some() || parsed.function_call.is_some() {
         let (fragments, function_call) = (parsed.tool_calls, parsed.function_call);
+        first_time(&mut progress.first_token);
         if progress.streaming {
             fold_tool_calls(fragments, function_call, &mut progress.tools, sink)?;
         } else {

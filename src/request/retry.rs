@@ -8,16 +8,19 @@ use super::transport::{error_chain, is_dead_connection};
 use crate::connect_log::on_new_connection;
 use crate::error::Error;
 use crate::log::{log, DEBUG, INFO, WARN};
-use crate::silence::Silence;
+use crate::silence::{until_first_token, Silence};
 use crate::status::Status;
 use reqwest::header::{HeaderMap, ACCEPT, CONTENT_TYPE};
 use std::time::Duration;
+use tokio::time::Instant;
 
 pub(super) async fn send_with_retries(
     target: &Target,
     body: bytes::Bytes,
     stream: bool,
-) -> Result<reqwest::Response, Error> {
+    conversation: Option<&str>,
+    retries: &mut u32,
+) -> Result<(reqwest::Response, Instant), Error> {
     let options = &target.options;
     let mut attempt = 0;
     let mut resent = false;
@@ -41,6 +44,10 @@ pub(super) async fn send_with_retries(
                 },
             )
             .body(body.clone());
+        let request = match conversation {
+            Some(id) => request.header(super::resume::HEADER, id),
+            None => request,
+        };
         log!(
             INFO,
             "POST {} (stream {}, {} bytes, attempt {})",
@@ -49,14 +56,22 @@ pub(super) async fn send_with_retries(
             body.len(),
             attempt + 1
         );
-        let (sent, new_connection) = on_new_connection(
-            Silence::new(options.read_timeout)
-                .guard("waiting for the response headers", request.send()),
-        )
+        let sent_at = Instant::now();
+        let (sent, new_connection) = on_new_connection(async {
+            match options.first_token_timeout {
+                // A long prompt is read before the first byte comes: not an idle connection.
+                Some(limit) => until_first_token(sent_at + limit, limit, request.send()).await,
+                None => {
+                    Silence::new(options.read_timeout)
+                        .guard("waiting for the response headers", request.send())
+                        .await
+                }
+            }
+        })
         .await;
         let sent = sent?;
         let retry_delay = match sent {
-            Ok(response) if response.status().is_success() => return Ok(response),
+            Ok(response) if response.status().is_success() => return Ok((response, sent_at)),
             Ok(response) => {
                 let status = response.status().as_u16();
                 if attempt >= options.max_retries || !retryable(status) {
@@ -90,6 +105,7 @@ pub(super) async fn send_with_retries(
             }
         };
         attempt += 1;
+        *retries += 1;
         log!(
             WARN,
             "retrying in {} ms (retry {} of {})",
@@ -101,7 +117,7 @@ pub(super) async fn send_with_retries(
     }
 }
 
-fn retryable(status: u16) -> bool {
+pub(super) fn retryable(status: u16) -> bool {
     matches!(status, 408 | 409 | 429) || status >= 500
 }
 
@@ -161,7 +177,7 @@ fn httpdate_delay(value: &str) -> Option<Duration> {
 
 /// Exponential backoff with jitter, as openai-python does: 0.5 s doubling up to 8 s, minus up
 /// to a quarter at random.
-fn backoff(attempt: u32) -> Duration {
+pub(super) fn backoff(attempt: u32) -> Duration {
     let base = (0.5 * 2f64.powi(attempt.min(10) as i32)).min(8.0);
     Duration::from_secs_f64(base * (1.0 - 0.25 * fastrand::f64()))
 }

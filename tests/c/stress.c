@@ -1,8 +1,11 @@
 /* Stress: THREADS threads x N requests per round, two rounds, against the loopback test server.
  * Each request does one of: finish, cancel at a random moment, free while running, free inside
- * on_done, abort from a callback; and one request in 12 is instead (0.2) a ylokh_chat_send over a
- * tool-call stream (finish, or a non-zero return from on_tool_call); every 500 requests a thread also frees a private client
- * with requests in flight. The shared clients of each round are freed from a thread of their own.
+ * on_done, abort from a callback; one request in 12 is instead (0.2) a ylokh_chat_send over a
+ * tool-call stream (finish, or a non-zero return from on_tool_call); every 250th request goes
+ * through a second client with resume on to a stream that breaks mid-event (so it resumes, or is
+ * cancelled, freed or aborted while it does); every 500 requests a thread also frees a private
+ * client with requests in flight. The shared clients of each round are freed from threads of
+ * their own.
  *
  * Checks: every on_done ran exactly once, no callback after it, a tool request that ended OK had
  * its complete call (n_tool_calls 1), one aborted from on_tool_call had no tool_calls in its
@@ -33,7 +36,7 @@ typedef struct rec {
 
 static const char *server;
 static int per_thread = 5000, threads = 4;
-static atomic_long started, finished_ok, cancelled, aborted, other, tool_requests, bad_tools;
+static atomic_long started, finished_ok, cancelled, aborted, other, tool_requests, bad_tools, resumed;
 
 static int on_token(void *ud, const char *text, size_t len) {
     rec *r = ud;
@@ -60,6 +63,7 @@ static void on_done(void *ud, const ylokh_result *res) {
         atomic_fetch_add(&bad_tools, 1);
     if (atomic_load(&r->calls) && res->status != YLOKH_OK && (!res->message_json || strstr(res->message_json, "tool_calls")))
         atomic_fetch_add(&bad_tools, 1);
+    atomic_fetch_add(&resumed, (long)res->resumes);
     switch (res->status) {
     case YLOKH_OK: atomic_fetch_add(&finished_ok, 1); break;
     case YLOKH_CANCELLED: atomic_fetch_add(&cancelled, 1); break;
@@ -70,11 +74,12 @@ static void on_done(void *ud, const ylokh_result *res) {
     atomic_fetch_add(&r->done, 1);
 }
 
-static ylokh_client *new_client(const char *scenario) {
+static ylokh_client *new_client_with(const char *scenario, int resume) {
     char url[256];
     snprintf(url, sizeof url, "%s/%s/v1", server, scenario);
     ylokh_options *o = ylokh_options_new_compatible(url);
     ylokh_options_set_worker_threads(o, 2);
+    if (resume) ylokh_options_set_resume(o, true);
     ylokh_client *c = NULL;
     if (ylokh_client_new(o, &c) != YLOKH_OK) {
         fprintf(stderr, "client: %s\n", ylokh_last_error());
@@ -83,6 +88,8 @@ static ylokh_client *new_client(const char *scenario) {
     ylokh_options_free(o);
     return c;
 }
+
+static ylokh_client *new_client(const char *scenario) { return new_client_with(scenario, 0); }
 
 static const ylokh_message MSG[] = {{"user", "stress"}};
 
@@ -113,6 +120,7 @@ static int send_tools(ylokh_client *c, rec *r) {
 typedef struct job {
     ylokh_client *client;
     ylokh_client *tools;
+    ylokh_client *resumer; /* resume on; its stream breaks after 700 bytes */
     rec *recs;
     int failures;
     unsigned seed;
@@ -136,7 +144,7 @@ static void *worker(void *arg) {
         if (action == 3) r->free_in_done = 1;
         if (action == 4) r->abort_at = 1 + rand_r(&j->seed) % 40;
         if (action == 5) r->abort_call_at = rand_r(&j->seed) % 2; /* 0: none */
-        if (!(r->tools ? send_tools(j->tools, r) : start(j->client, r))) {
+        if (!(r->tools ? send_tools(j->tools, r) : start(i % 250 == 124 ? j->resumer : j->client, r))) {
             j->failures++;
             continue;
         }
@@ -196,10 +204,11 @@ static void *free_client(void *c) {
 static int round_(int number, long baseline_threads) {
     ylokh_client *client = new_client("stream");
     ylokh_client *tools = new_client("replay3-tools.whole");
+    ylokh_client *resumer = new_client_with("resume-700", 1);
     pthread_t tids[64];
     job jobs[64];
     for (int t = 0; t < threads; t++) {
-        jobs[t] = (job){client, tools, calloc((size_t)per_thread, sizeof(rec)), 0, (unsigned)(number * 1000 + t)};
+        jobs[t] = (job){client, tools, resumer, calloc((size_t)per_thread, sizeof(rec)), 0, (unsigned)(number * 1000 + t)};
         pthread_create(&tids[t], NULL, worker, &jobs[t]);
     }
     int failures = 0;
@@ -208,6 +217,8 @@ static int round_(int number, long baseline_threads) {
     pthread_create(&freer, NULL, free_client, client);
     pthread_join(freer, NULL);
     pthread_create(&freer, NULL, free_client, tools);
+    pthread_join(freer, NULL);
+    pthread_create(&freer, NULL, free_client, resumer);
     pthread_join(freer, NULL);
     for (int t = 0; t < threads; t++) {
         failures += jobs[t].failures;
@@ -241,13 +252,14 @@ int main(int argc, char **argv) {
     }
     failures += round_(rounds, baseline);
     long rss2 = status_field("VmRSS");
-    printf("stress: %ld requests (%ld ok, %ld cancelled, %ld aborted, %ld other; %ld with tool calls, %ld wrong); "
-           "threads %ld -> %ld; VmRSS after round 1: %ld KiB, after the last round: %ld KiB\n",
+    printf("stress: %ld requests (%ld ok, %ld cancelled, %ld aborted, %ld other; %ld with tool calls, %ld wrong; "
+           "%ld resumes); threads %ld -> %ld; VmRSS after round 1: %ld KiB, after the last round: %ld KiB\n",
            atomic_load(&started), atomic_load(&finished_ok), atomic_load(&cancelled), atomic_load(&aborted),
-           atomic_load(&other), atomic_load(&tool_requests), atomic_load(&bad_tools), baseline, status_field("Threads"),
-           rss1, rss2);
-    if (atomic_load(&bad_tools)) {
-        fprintf(stderr, "%ld tool-call requests ended inconsistently\n", atomic_load(&bad_tools));
+           atomic_load(&other), atomic_load(&tool_requests), atomic_load(&bad_tools), atomic_load(&resumed), baseline,
+           status_field("Threads"), rss1, rss2);
+    if (atomic_load(&bad_tools) || atomic_load(&other) != 0 || atomic_load(&resumed) == 0) {
+        fprintf(stderr, "%ld tool-call requests ended inconsistently; %ld requests ended otherwise than ok, cancelled or aborted; %ld resumes\n",
+                atomic_load(&bad_tools), atomic_load(&other), atomic_load(&resumed));
         failures++;
     }
     if (rss2 > rss1 + rss1 / 10) {

@@ -41,6 +41,7 @@ void options() {
     // Fluent on a temporary, kept in a variable, and on an lvalue.
     auto opts = ylokh::Options::compatible(base + "/stream/v1").max_retries(1).timeout(std::chrono::seconds(30));
     opts.read_timeout(std::chrono::milliseconds(5000)).header("X-Test", "1").api_key("sk-secret");
+    opts.first_token_timeout(std::chrono::milliseconds(20000)).resume(true);
     try {
         ylokh::Options::compatible("not a url");
         CHECK(false);
@@ -91,6 +92,11 @@ void answers_agree() {
     for (std::string_view token : stream) pulled += token;
     CHECK(stream.result().ok());
     CHECK(stream.result().finish_reason.has_value());
+    // Timings: the client's own, and llama.cpp's from its last chunk.
+    const ylokh::Result &timed = stream.result();
+    CHECK(timed.ttfb_ms >= 0 && timed.ttft_ms >= timed.ttfb_ms && timed.duration_ms >= timed.ttft_ms);
+    CHECK(timed.tokens_per_s > 0 && timed.retries == 0 && timed.resumes == 0);
+    CHECK(timed.server_timings_json && timed.server_timings_json->find("\"predicted_n\":48") != std::string::npos);
     CHECK(pulled == whole);
     CHECK(streamed_with_handlers(client) == whole);
 

@@ -111,6 +111,16 @@ def test_complete_and_acomplete_give_text_and_usage():
     assert asyncio.run(c.acomplete(MESSAGES)).text == EXPECTED
 
 
+def test_timings_of_a_stream():
+    result = client("stream").stream(MESSAGES).until_done()
+    assert result.text == EXPECTED
+    assert result.ttfb_ms is not None and result.ttft_ms is not None and result.ttft_ms >= result.ttfb_ms
+    assert result.duration_ms is not None and result.duration_ms >= result.ttft_ms
+    assert result.tokens_per_s is not None and result.tokens_per_s > 0
+    assert (result.retries, result.resumes) == (0, 0)
+    assert result.server_timings is not None and result.server_timings["predicted_n"] == 48
+
+
 def test_usage_and_reasoning_of_a_stream():
     result = client("usageru").stream(MESSAGES).until_done()
     assert result.text.startswith("Привет") and result.total_tokens == 76

@@ -67,6 +67,11 @@ impl Server {
     pub fn killed_with_request(&self) -> u64 {
         self.state.killed_with_request.load(Ordering::SeqCst)
     }
+
+    /// What the resumable scenarios saw, in order: "POST id", "GET id from", "DELETE id".
+    pub fn stream_log(&self) -> Vec<String> {
+        self.state.stream_log.lock().unwrap().clone()
+    }
 }
 
 #[derive(Default)]
@@ -74,6 +79,9 @@ struct State {
     connections: AtomicU64,
     hits: Mutex<HashMap<String, u32>>,
     killed_with_request: AtomicU64,
+    /// The resumable scenarios' copies of their streams, by conversation id.
+    streams: Mutex<HashMap<String, Vec<u8>>>,
+    stream_log: Mutex<Vec<String>>,
 }
 
 pub fn start_server() -> Server {
@@ -122,6 +130,7 @@ fn start(tls: Option<tokio_rustls::TlsAcceptor>) -> Server {
 }
 
 struct Request {
+    method: String,
     /// The server's own port (for redirects to itself).
     port: u16,
     /// 1 for the first request on its connection, 2 for the next, ...
@@ -153,13 +162,9 @@ async fn read_request(socket: &mut Sock, buf: &mut Vec<u8>) -> std::io::Result<O
     };
     let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
     let mut lines = head.split("\r\n");
-    let mut path = lines
-        .next()
-        .unwrap_or("")
-        .split(' ')
-        .nth(1)
-        .unwrap_or("/")
-        .to_string();
+    let request_line = lines.next().unwrap_or("");
+    let method = request_line.split(' ').next().unwrap_or("").to_string();
+    let mut path = request_line.split(' ').nth(1).unwrap_or("/").to_string();
     // The absolute form a client sends to an HTTP proxy: serve it as if we were the origin,
     // so the server doubles as a forward proxy for plain-HTTP tests.
     if let Some(rest) = path.strip_prefix("http://") {
@@ -187,6 +192,7 @@ async fn read_request(socket: &mut Sock, buf: &mut Vec<u8>) -> std::io::Result<O
     let body = buf[head_end..head_end + length].to_vec();
     buf.drain(..head_end + length);
     Ok(Some(Request {
+        method,
         port: 0,
         nth_on_connection: 0,
         path,
@@ -220,7 +226,7 @@ async fn serve(
             *n += 1;
             *n
         };
-        if !respond(&mut *socket, &scenario, hit, conn, &request).await? {
+        if !respond(&mut *socket, &scenario, hit, conn, &request, &state).await? {
             return Ok(()); // the response closed the connection
         }
         if matches!(
@@ -343,10 +349,15 @@ async fn respond(
     hit: u32,
     conn: u64,
     req: &Request,
+    state: &State,
 ) -> std::io::Result<bool> {
     let sse = "text/event-stream";
     let base = scenario.split('-').next().unwrap_or("");
     match base {
+        "resume" | "resumestall" | "noresume" | "lostresume" => {
+            return resumable(s, scenario, req, state).await;
+        }
+        "bgresume" | "bgstall" => return background(s, scenario, req, state).await,
         "stream" => return fixture(s, "llama-stream", "llama-stream.sse").await,
         "streamcl" => {
             let body = std::fs::read(format!("{FIXTURES}/llama-stream.sse"))?;
@@ -481,6 +492,24 @@ async fn respond(
             chunk(s, chunk_event("first").as_bytes()).await?;
             tokio::time::sleep(Duration::from_secs(30)).await;
             return Ok(false);
+        }
+        "stallfirst" => {
+            // The headers and a keep-alive comment, then nothing: a prefill that never ends.
+            head(s, "200 OK", sse, "").await?;
+            chunk(s, b": ping\n\n").await?;
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            return Ok(false);
+        }
+        "slowprefill" => {
+            // The headers at once, the first token 800 ms later, then the rest promptly.
+            head(s, "200 OK", sse, "").await?;
+            tokio::time::sleep(Duration::from_millis(800)).await;
+            for word in ["slow ", "prefill ", "done"] {
+                chunk(s, chunk_event(word).as_bytes()).await?;
+            }
+            chunk(s, FINISH.as_bytes()).await?;
+            chunk(s, DONE.as_bytes()).await?;
+            end(s).await?;
         }
         "slowstart" => {
             // Nothing for 2 s: the pull interface has no event to hand out before then.
@@ -785,6 +814,252 @@ async fn respond(
         }
     }
     Ok(true)
+}
+
+/// The stream of the resumable scenarios: words with 2-, 3- and 4-byte characters, then the
+/// finish chunk with llama.cpp's timings, then `[DONE]`.
+pub fn resume_body() -> Vec<u8> {
+    let mut body = String::new();
+    for i in 0..40 {
+        let word = [" wörld", " 日本語", " 😀", " naïve", " plain"][i % 5];
+        body.push_str(&chunk_event(&format!("{word}{i}")));
+    }
+    body.push_str("data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],\"timings\":{\"predicted_n\":40,\"predicted_per_second\":50.5}}\n\n");
+    body.push_str(DONE);
+    body.into_bytes()
+}
+
+/// The text of [`resume_body`].
+pub fn resume_text() -> String {
+    (0..40)
+        .map(|i| {
+            format!(
+                "{}{i}",
+                [" wörld", " 日本語", " 😀", " naïve", " plain"][i % 5]
+            )
+        })
+        .collect()
+}
+
+/// llama.cpp's conversation streams, as scenarios `resume-N`, `resumestall-N`, `noresume-N`
+/// and `lostresume-N` (an optional `-TAG` after N is ignored): a POST with `X-Conversation-Id` keeps a
+/// copy of [`resume_body`] and sends only its first N bytes, then closes the connection
+/// (`resumestall`: goes silent); `GET .../stream?conv_id=ID&from=M` sends the copy from byte M
+/// (`noresume`: 404 as a server without the feature; `lostresume`: 400 "Stream offset lost");
+/// `DELETE` forgets it (204).
+async fn resumable(
+    s: &mut Sock,
+    scenario: &str,
+    req: &Request,
+    state: &State,
+) -> std::io::Result<bool> {
+    let mut parts = scenario.split('-');
+    let kind = parts.next().unwrap_or("");
+    let cut: usize = parts
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(usize::MAX);
+    let query = |name: &str| {
+        req.path
+            .split_once('?')
+            .map(|(_, q)| q)
+            .unwrap_or("")
+            .split('&')
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+            .map(str::to_string)
+    };
+    let log = |line: String| state.stream_log.lock().unwrap().push(line);
+    match req.method.as_str() {
+        "POST" => {
+            let id = req
+                .headers
+                .iter()
+                .find(|(n, _)| n == "x-conversation-id")
+                .map(|(_, v)| v.clone());
+            log(format!("POST {}", id.as_deref().unwrap_or("-")));
+            let body = resume_body();
+            if let Some(id) = id {
+                state.streams.lock().unwrap().insert(id, body.clone());
+            }
+            head(s, "200 OK", "text/event-stream", "").await?;
+            let sent = &body[..cut.min(body.len())];
+            for piece in sent.chunks(61) {
+                chunk(s, piece).await?;
+            }
+            if sent.len() == body.len() {
+                end(s).await?;
+                return Ok(true);
+            }
+            if kind == "resumestall" {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+            }
+            Ok(false) // cut: no end chunk, the connection closes
+        }
+        "GET" => {
+            let id = query("conv_id").unwrap_or_default();
+            let from: usize = query("from").and_then(|f| f.parse().ok()).unwrap_or(0);
+            log(format!("GET {id} {from}"));
+            let copy = state.streams.lock().unwrap().get(&id).cloned();
+            match copy {
+                Some(_) if kind == "lostresume" => {
+                    whole(
+                        s,
+                        "400 Bad Request",
+                        "application/json; charset=utf-8",
+                        "",
+                        br#"{"error":{"code":400,"message":"Stream offset lost, please restart","type":"invalid_request_error"}}"#,
+                    )
+                    .await?
+                }
+                Some(copy) if kind != "noresume" => {
+                    head(s, "200 OK", "text/event-stream", "").await?;
+                    for piece in copy[from.min(copy.len())..].chunks(61) {
+                        chunk(s, piece).await?;
+                    }
+                    end(s).await?;
+                }
+                _ => {
+                    whole(
+                        s,
+                        "404 Not Found",
+                        "application/json; charset=utf-8",
+                        "",
+                        br#"{"error":{"message":"File Not Found","type":"not_found_error","code":404}}"#,
+                    )
+                    .await?
+                }
+            }
+            Ok(true)
+        }
+        "DELETE" => {
+            let id = query("conv_id").unwrap_or_default();
+            log(format!("DELETE {id}"));
+            state.streams.lock().unwrap().remove(&id);
+            whole(s, "204 No Content", "text/plain", "", b"").await?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
+/// The words of [`background_events`], as the caller's text.
+pub fn background_text() -> String {
+    (0..30)
+        .map(|i| format!("{}{i}", [" wörld", " 日本語", " 😀", " plain"][i % 4]))
+        .collect()
+}
+
+/// A background response's stream, as OpenAI sends it: each event with its sequence number
+/// (`response.created` 0, a text delta each, `response.completed` last).
+pub fn background_events() -> Vec<String> {
+    let event = |n: usize, kind: &str, mut data: serde_json::Value| {
+        data["type"] = kind.into();
+        data["sequence_number"] = n.into();
+        format!("event: {kind}\ndata: {data}\n\n")
+    };
+    let mut events = vec![event(
+        0,
+        "response.created",
+        serde_json::json!({"response": {"id": "resp_bg1", "status": "queued", "background": true}}),
+    )];
+    for i in 0..30 {
+        let word = [" wörld", " 日本語", " 😀", " plain"][i % 4];
+        events.push(event(
+            i + 1,
+            "response.output_text.delta",
+            serde_json::json!({"item_id": "msg_1", "output_index": 0, "content_index": 0, "delta": format!("{word}{i}")}),
+        ));
+    }
+    events.push(event(
+        31,
+        "response.completed",
+        serde_json::json!({"response": {"id": "resp_bg1", "status": "completed", "background": true,
+            "usage": {"input_tokens": 5, "output_tokens": 30, "total_tokens": 35}}}),
+    ));
+    events
+}
+
+/// OpenAI's background responses, as scenarios `bgresume-N` and `bgstall-N`: a POST to
+/// `/responses` whose body has `"background": true` streams [`background_events`] but only its
+/// first N bytes, then closes the connection (`bgstall`: goes silent);
+/// `GET /responses/resp_bg1?stream=true&starting_after=SEQ` streams the events after SEQ;
+/// `POST /responses/resp_bg1/cancel` is logged. A POST without background mode is 400.
+async fn background(
+    s: &mut Sock,
+    scenario: &str,
+    req: &Request,
+    state: &State,
+) -> std::io::Result<bool> {
+    let mut parts = scenario.split('-');
+    let kind = parts.next().unwrap_or("");
+    let cut: usize = parts
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(usize::MAX);
+    let log = |line: String| state.stream_log.lock().unwrap().push(line);
+    let path = req
+        .path
+        .split_once('?')
+        .map_or(req.path.as_str(), |(p, _)| p);
+    let events = background_events();
+    match req.method.as_str() {
+        "POST" if path.ends_with("/cancel") => {
+            log(format!("CANCEL {path}"));
+            whole(
+                s,
+                "200 OK",
+                "application/json",
+                "",
+                br#"{"id":"resp_bg1","status":"cancelled"}"#,
+            )
+            .await?;
+            Ok(true)
+        }
+        "POST" => {
+            let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or_default();
+            log(format!("POST background={}", body["background"]));
+            if body["background"] != true {
+                whole(
+                    s,
+                    "400 Bad Request",
+                    "application/json",
+                    "",
+                    br#"{"error":{"message":"not in background mode"}}"#,
+                )
+                .await?;
+                return Ok(true);
+            }
+            let all = events.concat().into_bytes();
+            head(s, "200 OK", "text/event-stream", "").await?;
+            let sent = &all[..cut.min(all.len())];
+            for piece in sent.chunks(61) {
+                chunk(s, piece).await?;
+            }
+            if sent.len() == all.len() {
+                end(s).await?;
+                return Ok(true);
+            }
+            if kind == "bgstall" {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+            }
+            Ok(false)
+        }
+        "GET" => {
+            let after: usize = req
+                .path
+                .split_once("starting_after=")
+                .and_then(|(_, n)| n.split('&').next()?.parse().ok())
+                .unwrap_or(0);
+            log(format!("GET {path} after {after}"));
+            head(s, "200 OK", "text/event-stream", "").await?;
+            for event in &events[after + 1..] {
+                chunk(s, event.as_bytes()).await?;
+            }
+            end(s).await?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
 }
 
 /// The directory holding the library built for this test run: `target/<profile>/deps`, where

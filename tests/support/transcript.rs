@@ -35,6 +35,19 @@ pub struct Transcript {
     pub usage: (i64, i64, i64),
     /// The final message (`ylokh_result.message`).
     pub message: String,
+    /// The result's timings: ttfb, ttft, duration (ms), tokens/s, retries, resumes, server's.
+    pub timings: Timings,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Timings {
+    pub ttfb_ms: i64,
+    pub ttft_ms: i64,
+    pub duration_ms: i64,
+    pub tokens_per_s: f64,
+    pub retries: u32,
+    pub resumes: u32,
+    pub server_json: Option<String>,
 }
 
 pub unsafe extern "C" fn on_token(u: *mut c_void, t: *const c_char, len: usize) -> c_int {
@@ -86,6 +99,15 @@ pub unsafe extern "C" fn on_done(u: *mut c_void, r: *const ylokh_result) {
     tr.message_json = (!r.message_json.is_null()).then(|| c_str(r.message_json));
     tr.usage = (r.prompt_tokens, r.completion_tokens, r.total_tokens);
     tr.message = c_str(r.message);
+    tr.timings = Timings {
+        ttfb_ms: r.ttfb_ms,
+        ttft_ms: r.ttft_ms,
+        duration_ms: r.duration_ms,
+        tokens_per_s: r.tokens_per_s,
+        retries: r.retries,
+        resumes: r.resumes,
+        server_json: (!r.server_timings_json.is_null()).then(|| c_str(r.server_timings_json)),
+    };
 }
 
 pub fn request(stream: bool) -> ylokh_chat_request {

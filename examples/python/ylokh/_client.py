@@ -58,6 +58,16 @@ class Result:
     total_tokens: Optional[int]
     http_status: int
     message: Dict[str, Any]
+    # Timings as the client measured them (ms from the start; None when unknown), completion
+    # tokens per second after the first token, retries and stream resumes, and the server's own
+    # timings object (llama.cpp) when it sent one.
+    ttfb_ms: Optional[int] = None
+    ttft_ms: Optional[int] = None
+    duration_ms: Optional[int] = None
+    tokens_per_s: Optional[float] = None
+    retries: int = 0
+    resumes: int = 0
+    server_timings: Optional[Dict[str, Any]] = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +147,9 @@ class _Collector:
                 tool_calls=tuple(self.tool_calls), prompt_tokens=payload.prompt_tokens,
                 completion_tokens=payload.completion_tokens, total_tokens=payload.total_tokens,
                 http_status=payload.http_status, message=message,
+                ttfb_ms=payload.ttfb_ms, ttft_ms=payload.ttft_ms, duration_ms=payload.duration_ms,
+                tokens_per_s=payload.tokens_per_s, retries=payload.retries, resumes=payload.resumes,
+                server_timings=payload.server_timings,
             )
             return Event("done", result=self.result)
         if kind == _ffi.EVENT_TOKEN:

@@ -43,7 +43,17 @@ class Result01(ctypes.Structure):
 class Result02(ctypes.Structure):
     """ylokh_result with the members libylokh 0.2 appends (read only from a 0.2 library)."""
 
-    _fields_ = _RESULT_01 + [("message_json", ctypes.c_char_p), ("n_tool_calls", ctypes.c_uint32)]
+    _fields_ = _RESULT_01 + [
+        ("message_json", ctypes.c_char_p),
+        ("n_tool_calls", ctypes.c_uint32),
+        ("ttfb_ms", ctypes.c_int64),
+        ("ttft_ms", ctypes.c_int64),
+        ("duration_ms", ctypes.c_int64),
+        ("tokens_per_s", ctypes.c_double),
+        ("retries", ctypes.c_uint32),
+        ("resumes", ctypes.c_uint32),
+        ("server_timings_json", ctypes.c_char_p),
+    ]
 
 
 class ChatRequest(ctypes.Structure):

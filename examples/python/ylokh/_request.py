@@ -30,6 +30,15 @@ class Done(NamedTuple):
     completion_tokens: Optional[int]
     total_tokens: Optional[int]
     message_json: Optional[str]
+    # Timings (ms from the start; None when unknown), client-measured tokens/s, retries and
+    # resumes, and the server's own timings object (llama.cpp) parsed.
+    ttfb_ms: Optional[int] = None
+    ttft_ms: Optional[int] = None
+    duration_ms: Optional[int] = None
+    tokens_per_s: Optional[float] = None
+    retries: int = 0
+    resumes: int = 0
+    server_timings: Optional[Dict[str, Any]] = None
 
     def error(self) -> YlokhError:
         return YlokhError(self.status, self.message, self.http_status)
@@ -41,6 +50,10 @@ Pulled = Tuple[int, Union[str, Done]]
 
 def _count(n: int) -> Optional[int]:
     return None if n < 0 else int(n)
+
+
+def _rate(r: float) -> Optional[float]:
+    return None if r < 0 else float(r)
 
 
 def _plain(messages: Sequence[Mapping[str, Any]]) -> bool:
@@ -122,6 +135,7 @@ class PulledRequest:
                 if event.kind == _ffi.EVENT_DONE:
                     r = ctypes.cast(event.result, ctypes.POINTER(_ffi.Result)).contents
                     message_json = getattr(r, "message_json", None)
+                    server_timings = getattr(r, "server_timings_json", None)
                     self.done = Done(
                         status=int(r.status),
                         http_status=int(r.http_status),
@@ -131,6 +145,13 @@ class PulledRequest:
                         completion_tokens=_count(r.completion_tokens),
                         total_tokens=_count(r.total_tokens),
                         message_json=message_json.decode() if message_json else None,
+                        ttfb_ms=_count(getattr(r, "ttfb_ms", -1)),
+                        ttft_ms=_count(getattr(r, "ttft_ms", -1)),
+                        duration_ms=_count(getattr(r, "duration_ms", -1)),
+                        tokens_per_s=_rate(getattr(r, "tokens_per_s", -1.0)),
+                        retries=int(getattr(r, "retries", 0)),
+                        resumes=int(getattr(r, "resumes", 0)),
+                        server_timings=json.loads(server_timings) if server_timings else None,
                     )
                     return _ffi.EVENT_DONE, self.done
                 # CHUNK (only with pull_chunks, never set here) or a kind newer than this
