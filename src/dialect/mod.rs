@@ -20,6 +20,7 @@
 mod chat;
 mod messages;
 mod responses;
+mod responses_body;
 
 use crate::chunk::Usage;
 use crate::tool_calls::Fragment;
@@ -97,7 +98,7 @@ impl Api {
     pub(crate) fn build_body(self, input: &BodyInput<'_>) -> Map<String, Value> {
         match self {
             Api::ChatCompletions => chat::build_body(input),
-            Api::Responses => responses::build_body(input),
+            Api::Responses => responses_body::build_body(input),
             Api::Messages => messages::build_body(input),
         }
     }

@@ -4,6 +4,7 @@
 //! target part is [`state`].
 
 mod body;
+mod chat_tools;
 mod dialect_events;
 mod response;
 mod resume;

@@ -12,11 +12,9 @@ use crate::silence::{until_first_token, Silence};
 use crate::sink::Sink;
 use crate::sse::Decoder;
 use crate::status::Status;
-use crate::tool_calls::{self, ToolCall, ToolCallAssembler, ToolCallDelta};
+use crate::tool_calls::{self, ToolCall, ToolCallAssembler};
 use futures_util::FutureExt;
 use reqwest::header::CONTENT_TYPE;
-use serde_json::Value;
-use std::ops::ControlFlow;
 use std::time::Instant;
 
 /// What the exchange learned on the way, kept whatever way it ends.
@@ -377,49 +375,17 @@ async fn deliver(json: &[u8], sink: &mut Sink, progress: &mut Progress) -> Resul
         let (fragments, function_call) = (parsed.tool_calls, parsed.function_call);
         first_time(&mut progress.first_token);
         if progress.streaming {
-            fold_tool_calls(fragments, function_call, &mut progress.tools, sink)?;
+            super::chat_tools::fold_tool_calls(
+                fragments,
+                function_call,
+                &mut progress.tools,
+                sink,
+            )?;
         } else {
             progress.whole_calls = tool_calls::from_message_parts(
-                value(fragments)?.as_ref(),
-                value(function_call)?.as_ref(),
+                super::chat_tools::value(fragments)?.as_ref(),
+                super::chat_tools::value(function_call)?.as_ref(),
             );
-        }
-    }
-    Ok(())
-}
-
-/// The JSON value of a raw tool-call text (already checked by serde as part of its chunk).
-fn value(raw: Option<&str>) -> Result<Option<Value>, Error> {
-    raw.map(|raw| {
-        serde_json::from_str(raw).map_err(|e| {
-            Error::protocol(format!(
-                "a tool call does not parse ({e}): {}",
-                snippet(raw.as_bytes(), 200)
-            ))
-        })
-    })
-    .transpose()
-}
-
-/// Folds a chunk's tool-call fragments into calls, handing each piece to `on_tool_call_delta`.
-fn fold_tool_calls(
-    fragments: Option<&str>,
-    function_call: Option<&str>,
-    tools: &mut ToolCallAssembler,
-    sink: &mut Sink,
-) -> Result<(), Error> {
-    let mut deliver = |delta: ToolCallDelta<'_>| match sink.tool_call_delta(&delta) {
-        Ok(()) => ControlFlow::Continue(()),
-        Err(e) => ControlFlow::Break(e),
-    };
-    if let Some(fragments) = value(fragments)? {
-        if let ControlFlow::Break(e) = tools.apply_with(&fragments, &mut deliver) {
-            return Err(e);
-        }
-    }
-    if let Some(call) = value(function_call)? {
-        if let ControlFlow::Break(e) = tools.apply_function_call_with(&call, &mut deliver) {
-            return Err(e);
         }
     }
     Ok(())
@@ -458,7 +424,7 @@ mod tests {
     use super::*;
     use crate::outcome::Outcome;
     use crate::sink::EventHandler;
-    use crate::tool_calls::ToolCall;
+    use crate::tool_calls::{ToolCall, ToolCallDelta};
     use proptest::prelude::*;
 
     #[derive(Default)]
@@ -503,7 +469,7 @@ mod tests {
                     continue;
                 }
                 let parsed = chunk::parse(event.data, &mut scratch).unwrap();
-                fold_tool_calls(
+                super::super::chat_tools::fold_tool_calls(
                     parsed.tool_calls,
                     parsed.function_call,
                     &mut tools,
