@@ -401,13 +401,18 @@ impl ToolServer {
         server
     }
 
-    /// A client with a 120 s deadline per request (the machine may be slow) and no retries.
-    fn client(&self) -> Client {
+    /// A client of `api` with a 120 s deadline per request (the machine may be slow) and no
+    /// retries.
+    fn client(&self, api: u32) -> Client {
         let url = CString::new(self.url.as_str()).unwrap();
         unsafe {
             let opts = ylokh_options_new_compatible(url.as_ptr());
             assert!(!opts.is_null());
             assert_eq!(ylokh_options_set_max_retries(opts, 0), YLOKH_OK);
+            assert_eq!(
+                ylokh::ffi::options::ylokh_options_set_api(opts, api),
+                YLOKH_OK
+            );
             assert_eq!(ylokh_options_set_timeout_ms(opts, 120_000), YLOKH_OK);
             let mut client = std::ptr::null_mut();
             assert_eq!(ylokh_client_new(opts, &mut client), YLOKH_OK);
@@ -557,10 +562,33 @@ const QUESTION: &str = "What is 17 times 23? Use the calc tool.";
 #[test]
 #[ignore = "needs the local llama.cpp server (g++, cmake, python3-venv, PyPI): run tests/run.sh"]
 fn a_real_model_calls_a_tool_and_the_loop_completes() {
+    tool_loop(ylokh::ffi::options::YLOKH_API_CHAT_COMPLETIONS);
+}
+
+/// The same loop through llama.cpp's /v1/responses and /v1/messages: the same conversation,
+/// tools and callbacks; only the option and the dialect's spelling of tool_choice change.
+#[test]
+#[ignore = "needs the local llama.cpp server (g++, cmake, python3-venv, PyPI): run tests/run.sh"]
+fn the_tool_loop_works_through_responses_and_messages() {
+    tool_loop(ylokh::ffi::options::YLOKH_API_RESPONSES);
+    tool_loop(ylokh::ffi::options::YLOKH_API_MESSAGES);
+}
+
+/// `tool_choice` as each API spells it (params_json passes it through untranslated).
+fn tool_choice(api: u32, choice: &str) -> String {
+    if api == ylokh::ffi::options::YLOKH_API_MESSAGES {
+        let kind = if choice == "required" { "any" } else { choice };
+        format!(r#"{{"type":"{kind}"}}"#)
+    } else {
+        format!(r#""{choice}""#)
+    }
+}
+
+fn tool_loop(api: u32) {
     let _alone = exclusive();
     let started = Instant::now();
     let server = ToolServer::start();
-    let client = server.client();
+    let client = server.client(api);
     let tools = CString::new(CALC_TOOL).unwrap();
     eprintln!(
         "Hermes-template llama-server at {} healthy after {:.1} s (log {})",
@@ -575,8 +603,11 @@ fn a_real_model_calls_a_tool_and_the_loop_completes() {
     add(conv, "system", SYSTEM);
     add(conv, "user", QUESTION);
     add(conv, "assistant", "<tool_call>\n");
-    let params =
-        CString::new(r#"{"tool_choice":"required","temperature":0,"max_tokens":128}"#).unwrap();
+    let params = CString::new(format!(
+        r#"{{"tool_choice":{},"temperature":0,"max_tokens":128}}"#,
+        tool_choice(api, "required")
+    ))
+    .unwrap();
     let t = Instant::now();
     let step1 = send_step(&client, conv, &tools, &params);
     unsafe { ylokh_conversation_free(conv) };
@@ -664,7 +695,11 @@ fn a_real_model_calls_a_tool_and_the_loop_completes() {
     let conv = ylokh_conversation_new();
     add(conv, "system", SYSTEM);
     add(conv, "user", QUESTION);
-    let params = CString::new(r#"{"tool_choice":"auto","temperature":0,"max_tokens":48}"#).unwrap();
+    let params = CString::new(format!(
+        r#"{{"tool_choice":{},"temperature":0,"max_tokens":48}}"#,
+        tool_choice(api, "auto")
+    ))
+    .unwrap();
     let mut answer = step1;
     let mut steps = 1;
     let last = loop {
