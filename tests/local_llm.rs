@@ -170,23 +170,28 @@ fn slots_busy() -> usize {
 #[ignore = "needs the local llama.cpp server (g++, cmake, python3-venv, PyPI): run tests/run.sh"]
 fn cancelling_mid_answer_stops_the_servers_generation() {
     let _alone = exclusive();
-    let client = client();
+    cancel_frees_the_slot(&client(), "chat");
+}
+
+/// Cancels a long answer after 5 tokens, while the server generates, and checks that the
+/// server's slot is free within a second.
+fn cancel_frees_the_slot(client: &Client, name: &str) {
     let answer = chat(
-        &client,
+        client,
         r#"{"max_tokens":2000,"temperature":1}"#,
         true,
         Some(5),
     );
-    assert_eq!(answer.status, YLOKH_CANCELLED, "{answer:?}");
+    assert_eq!(answer.status, YLOKH_CANCELLED, "{name}: {answer:?}");
     assert_eq!(
         answer.busy_at_cancel, 1,
-        "the server was generating when the request was cancelled"
+        "{name}: the server was generating when the request was cancelled"
     );
     let cancelled = Instant::now();
     while slots_busy() > 0 {
         assert!(
             cancelled.elapsed() < Duration::from_secs(1),
-            "the server still generates 1 s after the cancel"
+            "{name}: the server still generates 1 s after the cancel"
         );
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -281,26 +286,7 @@ fn the_three_dialects_give_the_same_text_and_usage() {
 fn cancelling_frees_the_slot_in_every_dialect() {
     let _alone = exclusive();
     for (api, name) in DIALECTS {
-        let client = Client::with_api(server(), api, None);
-        let answer = chat(
-            &client,
-            r#"{"max_tokens":2000,"temperature":1}"#,
-            true,
-            Some(5),
-        );
-        assert_eq!(answer.status, YLOKH_CANCELLED, "{name}: {answer:?}");
-        assert_eq!(
-            answer.busy_at_cancel, 1,
-            "{name}: the server was generating"
-        );
-        let cancelled = Instant::now();
-        while slots_busy() > 0 {
-            assert!(
-                cancelled.elapsed() < Duration::from_secs(1),
-                "{name}: the server still generates 1 s after the cancel"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        cancel_frees_the_slot(&Client::with_api(server(), api, None), name);
     }
 }
 

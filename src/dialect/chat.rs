@@ -1,7 +1,7 @@
 //! Chat Completions: the body is the caller's format already. Only the order of the merge and
 //! `stream_options` are decided here; the stream itself is read by the existing engine.
 
-use super::BodyInput;
+use super::{common_keys, BodyInput};
 use serde_json::{json, Map, Value};
 
 /// Defaults, `messages`, `model`, `stream`, `tools`, then `params_json`; then, for a streaming
@@ -10,16 +10,7 @@ use serde_json::{json, Map, Value};
 pub(super) fn build_body(input: &BodyInput<'_>) -> Map<String, Value> {
     let mut body = input.defaults.clone();
     body.insert("messages".into(), Value::Array(input.messages.to_vec()));
-    if let Some(model) = input.model {
-        body.insert("model".into(), Value::from(model));
-    }
-    body.insert("stream".into(), Value::Bool(input.stream));
-    if let Some(tools) = input.tools {
-        body.insert("tools".into(), tools.clone());
-    }
-    if let Some(params) = input.params {
-        body.extend(params.iter().map(|(k, v)| (k.clone(), v.clone())));
-    }
+    common_keys(&mut body, input, input.tools.cloned());
     let streaming = body.get("stream") == Some(&Value::Bool(true));
     if input.stream_usage && streaming && !body.contains_key("stream_options") {
         body.insert("stream_options".into(), json!({ "include_usage": true }));

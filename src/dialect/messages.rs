@@ -16,8 +16,8 @@
 //! `error` → server error.
 
 use super::{
-    call_arguments, content_text, error_message, image_url, join_system, map_token_limit, usage,
-    BodyInput, Event, MESSAGES_DEFAULT_MAX_TOKENS,
+    call_arguments, common_keys, content_text, error_message, image_url, join_system,
+    map_token_limit, usage, BodyInput, Event, MESSAGES_DEFAULT_MAX_TOKENS,
 };
 use crate::chunk::Usage;
 use crate::tool_calls::Fragment;
@@ -77,16 +77,7 @@ pub(super) fn build_body(input: &BodyInput<'_>) -> Map<String, Value> {
         body.insert("system".into(), Value::String(system));
     }
     body.insert("messages".into(), Value::Array(messages));
-    if let Some(model) = input.model {
-        body.insert("model".into(), Value::from(model));
-    }
-    body.insert("stream".into(), Value::Bool(input.stream));
-    if let Some(tools) = input.tools {
-        body.insert("tools".into(), translate_tools(tools));
-    }
-    if let Some(params) = input.params {
-        body.extend(params.iter().map(|(k, v)| (k.clone(), v.clone())));
-    }
+    common_keys(&mut body, input, input.tools.map(translate_tools));
     map_token_limit(
         &mut body,
         input,

@@ -280,6 +280,21 @@ impl StreamState {
     }
 }
 
+/// What every dialect's body ends with: `model`, `stream`, the tools (translated), then every
+/// key of `params_json`, which wins.
+fn common_keys(body: &mut Map<String, Value>, input: &BodyInput<'_>, tools: Option<Value>) {
+    if let Some(model) = input.model {
+        body.insert("model".into(), Value::from(model));
+    }
+    body.insert("stream".into(), Value::Bool(input.stream));
+    if let Some(tools) = tools {
+        body.insert("tools".into(), tools);
+    }
+    if let Some(params) = input.params {
+        body.extend(params.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+}
+
 /// The server's own words from an HTTP error body, in any dialect: Anthropic's
 /// `{"type":"error","error":{"type","message"}}`, OpenAI's `{"error":{"message"}}`, `error`
 /// as a string, or a top-level `message`. `None` when the body is not JSON or says none of

@@ -7,7 +7,9 @@
 //! the chat tool said otherwise); `max_tokens` / `max_completion_tokens` → `max_output_tokens`.
 //! The events are mapped in `responses.rs`.
 
-use super::{call_arguments, content_text, image_url, join_system, map_token_limit, BodyInput};
+use super::{
+    call_arguments, common_keys, content_text, image_url, join_system, map_token_limit, BodyInput,
+};
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
 
@@ -22,16 +24,7 @@ pub(super) fn build_body(input: &BodyInput<'_>) -> Map<String, Value> {
         body.insert("instructions".into(), Value::String(instructions));
     }
     body.insert("input".into(), Value::Array(items));
-    if let Some(model) = input.model {
-        body.insert("model".into(), Value::from(model));
-    }
-    body.insert("stream".into(), Value::Bool(input.stream));
-    if let Some(tools) = input.tools {
-        body.insert("tools".into(), translate_tools(tools));
-    }
-    if let Some(params) = input.params {
-        body.extend(params.iter().map(|(k, v)| (k.clone(), v.clone())));
-    }
+    common_keys(&mut body, input, input.tools.map(translate_tools));
     map_token_limit(
         &mut body,
         input,
