@@ -1034,7 +1034,15 @@ static void test_tool_calls(void) {
  * already read: the request checks its cancel flag before every delivery. */
 static const int strict = 1;
 
+static void check_stopped_as(rec *r, const char *what, int max_calls_if_cancelled, int strict_here);
+
 static void check_stopped(rec *r, const char *what, int max_calls_if_cancelled) {
+    check_stopped_as(r, what, max_calls_if_cancelled, strict);
+}
+
+/* strict_here 0: a request that may have received its whole answer before the stop (a client
+ * freed from another thread) may end OK, with its calls; the other checks stay. */
+static void check_stopped_as(rec *r, const char *what, int max_calls_if_cancelled, int strict_here) {
     check_invariants(r, what);
     CHECK(r->tool_bad == 0, "%s: %s", what, r->why_bad);
     if (r->status == YLOKH_OK)
@@ -1043,7 +1051,7 @@ static void check_stopped(rec *r, const char *what, int max_calls_if_cancelled) 
     else
         CHECK(r->status == YLOKH_CANCELLED && r->calls <= max_calls_if_cancelled && !strstr(r->message_json, "tool_calls"),
               "%s: %s, %d calls, [%s]", what, ylokh_status_str(r->status), r->calls, r->message_json);
-    if (strict)
+    if (strict_here)
         CHECK(r->status == YLOKH_CANCELLED && r->cb_after_stop == 0, "%s: %s, %d callbacks after the stop:\n%s", what,
               ylokh_status_str(r->status), r->cb_after_stop, r->events);
 }
@@ -1139,7 +1147,9 @@ static void test_tool_call_stops(void) {
         CHECK(rs[i]->done_count == 1, "request %d: on_done had run %d times when client_free returned", i, rs[i]->done_count);
         CHECK(ylokh_request_wait(rs[i]->req, 0) == rs[i]->status, "handles outlive the client");
         ylokh_request_free(rs[i]->req);
-        check_stopped(rs[i], "client_free with tool calls in flight", 0);
+        /* Two worker threads: a request other than rs[0] may have had its whole answer before the
+         * free, and then YLOKH_OK is right ("unless it already ended"). */
+        check_stopped_as(rs[i], "client_free with tool calls in flight", 0, 0);
         free(rs[i]);
     }
     CHECK(thread_count() == before, "threads: %d before, %d after", before, thread_count());
