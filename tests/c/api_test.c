@@ -236,13 +236,14 @@ static const ylokh_message HELLO[] = {{"system", "Be brief."}, {"user", "Say hel
 static rec *run(ylokh_client *c, const char *params, bool stream, rec *r) {
     if (!r) r = rec_new();
     ylokh_callbacks cb = callbacks_for(r);
-    ylokh_request *req = NULL;
-    ylokh_status s = ylokh_chat_start(c, NULL, HELLO, 2, params, stream, &cb, &req);
+    /* Straight into r->req: the library writes *out before any callback can run, and a callback
+     * may cancel through it at once. */
+    ylokh_status s = ylokh_chat_start(c, NULL, HELLO, 2, params, stream, &cb, &r->req);
     if (s != YLOKH_OK) {
         fprintf(stderr, "start failed: %s\n", ylokh_last_error());
         exit(2);
     }
-    r->req = req;
+    ylokh_request *req = r->req;
     if (!r->free_in_done) {
         ylokh_status w = ylokh_request_wait(req, UINT64_MAX);
         CHECK(w == r->status, "wait gave %u, on_done %u", w, r->status);
@@ -406,10 +407,8 @@ static void test_errors(void) {
 /* Starts a trickle request with the recorder `r`. */
 static ylokh_request *start_trickle(ylokh_client *c, rec *r) {
     ylokh_callbacks cb = callbacks_for(r);
-    ylokh_request *req = NULL;
-    CHECK(ylokh_chat_start(c, "m", HELLO, 2, NULL, true, &cb, &req) == YLOKH_OK, "start");
-    r->req = req;
-    return req;
+    CHECK(ylokh_chat_start(c, "m", HELLO, 2, NULL, true, &cb, &r->req) == YLOKH_OK, "start");
+    return r->req;
 }
 
 static void test_cancel_abort_wait(void) {
