@@ -64,7 +64,7 @@ const CASES: &[Case] = &[
     (M, "llamacpp-captured-messages-stream", true, "Oh, hi! How can I assist you today? Want to chat about a topic related to science? I'm here to help!", &[], "done:YLOKH_OK:stop:0", (32, 28, 60)),
     (M, "llamacpp-captured-messages-tools-stream", true, "", &[CALC, "get_time:{\n    }", "get_time:{\n    }"], "done:YLOKH_OK:tool_calls:3", (393, 84, 477)),
     (M, "llamacpp-captured-messages", false, "How can I assist you?", &[], "done:YLOKH_OK:stop:0", (32, 7, 39)),
-    (M, "llamacpp-captured-messages-tools", false, "", &[r#"calc:{"a":17,"b":23,"op":"*"}"#, "get_time:{}", "get_time:{}"], "done:YLOKH_OK:tool_calls:3", (393, 84, 477)),
+    (M, "llamacpp-captured-messages-tools", false, "", &[r#"calc:{"a":17,"op":"*","b":23}"#, "get_time:{}", "get_time:{}"], "done:YLOKH_OK:tool_calls:3", (393, 84, 477)),
 ];
 
 #[test]
