@@ -16,8 +16,9 @@
 //! `error` → server error.
 
 use super::{
-    call_arguments, common_keys, content_text, error_message, image_url, join_system,
-    map_token_limit, usage, BodyInput, Event, MESSAGES_DEFAULT_MAX_TOKENS,
+    call_arguments, common_keys, content_text, error_message, function_fields, image_url,
+    join_system, map_function_tools, map_token_limit, usage, BodyInput, Event,
+    MESSAGES_DEFAULT_MAX_TOKENS,
 };
 use crate::chunk::Usage;
 use crate::tool_calls::Fragment;
@@ -147,31 +148,7 @@ fn image_source(url: &str) -> Value {
 
 /// Chat tools → `{"name","description","input_schema"}`; other entries as given.
 fn translate_tools(tools: &Value) -> Value {
-    let Some(tools) = tools.as_array() else {
-        return tools.clone();
-    };
-    let tools = tools.iter().map(|tool| {
-        let Some(function) = tool.get("function").and_then(Value::as_object) else {
-            return tool.clone();
-        };
-        let mut out = Map::new();
-        out.insert(
-            "name".into(),
-            function.get("name").cloned().unwrap_or_default(),
-        );
-        if let Some(description) = function.get("description") {
-            out.insert("description".into(), description.clone());
-        }
-        out.insert(
-            "input_schema".into(),
-            function
-                .get("parameters")
-                .cloned()
-                .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
-        );
-        Value::Object(out)
-    });
-    Value::Array(tools.collect())
+    map_function_tools(tools, |function| function_fields(function, "input_schema"))
 }
 
 /// A `tool_use` block seen in the stream.

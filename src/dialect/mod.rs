@@ -21,12 +21,15 @@ mod chat;
 mod messages;
 mod responses;
 mod responses_body;
+mod shared_body;
 
 use crate::chunk::Usage;
 use crate::tool_calls::Fragment;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::ops::ControlFlow;
+
+use shared_body::{common_keys, function_fields, map_function_tools};
 
 pub(crate) use messages::MessagesStream;
 pub(crate) use responses::ResponsesStream;
@@ -277,21 +280,6 @@ impl StreamState {
             StreamState::Responses(state) => state.is_terminal(),
             StreamState::Messages(state) => state.is_terminal(),
         }
-    }
-}
-
-/// What every dialect's body ends with: `model`, `stream`, the tools (translated), then every
-/// key of `params_json`, which wins.
-fn common_keys(body: &mut Map<String, Value>, input: &BodyInput<'_>, tools: Option<Value>) {
-    if let Some(model) = input.model {
-        body.insert("model".into(), Value::from(model));
-    }
-    body.insert("stream".into(), Value::Bool(input.stream));
-    if let Some(tools) = tools {
-        body.insert("tools".into(), tools);
-    }
-    if let Some(params) = input.params {
-        body.extend(params.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
 }
 

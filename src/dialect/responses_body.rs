@@ -8,7 +8,8 @@
 //! The events are mapped in `responses.rs`.
 
 use super::{
-    call_arguments, common_keys, content_text, image_url, join_system, map_token_limit, BodyInput,
+    call_arguments, common_keys, content_text, function_fields, image_url, join_system,
+    map_function_tools, map_token_limit, BodyInput,
 };
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
@@ -104,37 +105,12 @@ fn input_part(part: &Value) -> Value {
 /// Chat tools (`{"type":"function","function":{...}}`) → the flat Responses form; other
 /// entries as given.
 fn translate_tools(tools: &Value) -> Value {
-    let Some(tools) = tools.as_array() else {
-        return tools.clone();
-    };
-    let tools = tools.iter().map(|tool| {
-        let Some(function) = tool.get("function").and_then(Value::as_object) else {
-            return tool.clone();
-        };
+    map_function_tools(tools, |function| {
         let mut flat = Map::new();
         flat.insert("type".into(), Value::from("function"));
-        flat.insert(
-            "name".into(),
-            function.get("name").cloned().unwrap_or_default(),
-        );
-        if let Some(description) = function.get("description") {
-            flat.insert("description".into(), description.clone());
-        }
-        flat.insert(
-            "parameters".into(),
-            function
-                .get("parameters")
-                .cloned()
-                .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
-        );
-        flat.insert(
-            "strict".into(),
-            function
-                .get("strict")
-                .cloned()
-                .unwrap_or(Value::Bool(false)),
-        );
-        Value::Object(flat)
-    });
-    Value::Array(tools.collect())
+        flat.extend(function_fields(function, "parameters"));
+        let strict = function.get("strict").cloned();
+        flat.insert("strict".into(), strict.unwrap_or(Value::Bool(false)));
+        flat
+    })
 }
