@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #define YLOKH_VERSION_MAJOR 0
-#define YLOKH_VERSION_MINOR 2
+#define YLOKH_VERSION_MINOR 3
 #define YLOKH_VERSION_PATCH 0
 
 
@@ -533,7 +533,7 @@ const char *ylokh_status_str(uint32_t status);
 const char *ylokh_last_error(void);
 
 /*
- The library's version, e.g. "0.2.0". Static storage (never free it), never NULL; any thread.
+ The library's version, e.g. "0.3.0". Static storage (never free it), never NULL; any thread.
  */
 const char *ylokh_version(void);
 

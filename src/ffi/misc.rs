@@ -21,7 +21,7 @@ pub extern "C" fn ylokh_last_error() -> *const c_char {
     boundary(|_| std::ptr::null(), || Ok(super::last_error_ptr()))
 }
 
-/// The library's version, e.g. "0.2.0". Static storage (never free it), never NULL; any thread.
+/// The library's version, e.g. "0.3.0". Static storage (never free it), never NULL; any thread.
 #[no_mangle]
 pub extern "C" fn ylokh_version() -> *const c_char {
     boundary(

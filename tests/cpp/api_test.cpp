@@ -59,7 +59,7 @@ void options() {
     ylokh::Result error;
     auto client = ylokh::Client::try_create(opts, error);
     CHECK(client.has_value() && error.ok());
-    CHECK(std::string(ylokh::version()) == "0.2.0");
+    CHECK(std::string(ylokh::version()) == "0.3.0");
 }
 
 std::string streamed_with_handlers(ylokh::Client &client) {

@@ -28,4 +28,4 @@ __all__ = [
     "Api", "AsyncStream", "Client", "Conversation", "Event", "EventType", "Messages", "Result", "Stream",
     "ToolCall", "Ylokh", "YlokhError", "has", "library", "library_path", "set_log_handler", "version",
 ]
-__version__ = "0.2.0"
+__version__ = "0.3.0"
