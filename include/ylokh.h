@@ -435,6 +435,10 @@ ylokh_status ylokh_chat_send(struct ylokh_client *client,
  Creates a client from `opts` (copied, so it may be freed right after; NULL: the Ylokh
  preset) and writes it to `*out`. The caller owns the client: free it with
  `ylokh_client_free`, from any thread. Any thread; about 2 ms (it starts the client's threads).
+ (0.3) A client belongs to the process that made it: in a fork()ed child (which has none of
+ its threads) every call that would start a request fails at once with
+ YLOKH_INVALID_ARGUMENT and a message that says to make a new client in the child, and
+ `ylokh_client_free` there returns without touching the parent's threads.
  */
 ylokh_status ylokh_client_new(const struct ylokh_options *opts, struct ylokh_client **out);
 
@@ -566,7 +570,10 @@ struct ylokh_options *ylokh_options_new_compatible(const char *base_url);
 void ylokh_options_free(struct ylokh_options *opts);
 
 /*
- Requests go to `{url}/chat/completions`. The string is copied.
+ Requests go to `{url}/chat/completions`. The string is copied. (0.3) A user name and
+ password in the URL (`http://user:pass@host/v1`) are sent as `Authorization: Basic` (unless
+ an API key or an Authorization header is set) and are never shown: no message or log record
+ carries them, in any encoding.
  */
 ylokh_status ylokh_options_set_base_url(struct ylokh_options *opts, const char *url);
 
@@ -578,11 +585,29 @@ ylokh_status ylokh_options_set_api_key(struct ylokh_options *opts, const char *k
 
 /*
  Sets or replaces a header sent with every request; a NULL value removes it. A name or value
- with CR/LF is YLOKH_INVALID_ARGUMENT.
+ with CR/LF is YLOKH_INVALID_ARGUMENT, and so (0.3) are the headers the library writes itself:
+ Content-Length, Transfer-Encoding, Host, Connection, Keep-Alive, Proxy-Connection, Upgrade,
+ TE, Trailer and Expect. (0.3) Credential headers — Authorization, Proxy-Authorization,
+ Cookie, api-key, x-api-key, x-goog-api-key, Ocp-Apim-Subscription-Key,
+ cf-aig-authorization, X-Auth-Token, any name ending in -key, -token, -secret or -password,
+ and names marked with `ylokh_options_set_secret_header` — are never shown in a message or
+ log record and are not sent to another origin on a redirect.
  */
 ylokh_status ylokh_options_set_header(struct ylokh_options *opts,
                                       const char *name,
                                       const char *value);
+
+/*
+ (0.3) As `ylokh_options_set_header`, and marks the header name as a secret: its value is
+ scrubbed (as `[redacted]`) from every message, `ylokh_last_error`, log record and
+ `message_json`, and the header is not sent to another origin when a 307/308 redirect leads
+ there. The mark stays with the name for these options (a later `ylokh_options_set_header`
+ of the same name is secret too); a NULL value removes the header. For credential headers the
+ library does not know by name (see `ylokh_options_set_header`).
+ */
+ylokh_status ylokh_options_set_secret_header(struct ylokh_options *opts,
+                                             const char *name,
+                                             const char *value);
 
 /*
  An http, https, socks5 or socks5h proxy URL, credentials in the URL if needed; NULL: direct.

@@ -21,6 +21,8 @@ struct Shared {
     target: Target,
     registry: Mutex<Registry>,
     idle: Condvar,
+    /// The client's secrets, scrubbed from every text while a request of it may still run.
+    _secrets: crate::secrets::Registration,
 }
 
 #[derive(Default)]
@@ -33,12 +35,24 @@ struct Registry {
 pub struct Client {
     runtime: Option<tokio::runtime::Runtime>,
     shared: Arc<Shared>,
+    /// The process the client was made in: a fork()ed child has none of its threads.
+    pid: u32,
 }
 
 impl Client {
     pub fn new(options: &Options) -> Result<Client, Error> {
         quiet_panics_on_library_threads();
-        let options = options.clone();
+        let mut options = options.clone();
+        // Every secret is known before anything can show one; then the base URL's userinfo
+        // becomes the Authorization header it stands for (as a caller-set one: the API key's
+        // wins), so no URL the library shows or logs carries it.
+        let secrets = crate::secrets::register(options.secrets());
+        if let Some(basic) = options.take_base_url_userinfo() {
+            let authorization = reqwest::header::AUTHORIZATION;
+            if !options.headers.iter().any(|(n, _)| *n == authorization) {
+                options.headers.push((authorization, basic));
+            }
+        }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(options.worker_threads)
             .max_blocking_threads(4)
@@ -58,13 +72,17 @@ impl Client {
                 options,
                 make_unpooled: |options| http_client(options, false),
                 unpooled: std::sync::OnceLock::new(),
+                make_foreign: |options| http_client_for(options, true, false),
+                foreign: std::sync::OnceLock::new(),
             },
             registry: Mutex::default(),
             idle: Condvar::new(),
+            _secrets: secrets,
         });
         Ok(Client {
             runtime: Some(runtime),
             shared,
+            pid: std::process::id(),
         })
     }
 
@@ -82,6 +100,7 @@ impl Client {
         state: Arc<RequestState>,
         before_spawn: impl FnOnce(),
     ) -> Result<(), Error> {
+        self.refuse_in_forked_child()?;
         let runtime = self.runtime.as_ref().ok_or_else(shutting_down)?;
         let id = {
             let mut registry = self
@@ -119,12 +138,34 @@ impl Client {
         Ok(())
     }
 
+    /// A client used in a fork()ed child: fork() copies the calling thread only, so none of the
+    /// client's runtime threads exist there and a request would wait forever.
+    fn refuse_in_forked_child(&self) -> Result<(), Error> {
+        if std::process::id() == self.pid {
+            return Ok(());
+        }
+        Err(Error::invalid(
+            "this client was made in another process: after fork() the child has none of the client's threads, so it cannot run requests; make a new client in the child with ylokh_client_new (and leave this one to the parent)",
+        ))
+    }
+
     /// Cancels every running request and stops the runtime once each one's `on_done` has
     /// returned. From a library thread it cannot wait: a teardown thread finishes the job.
     fn shutdown(&mut self) {
         let Some(runtime) = self.runtime.take() else {
             return;
         };
+        if self.refuse_in_forked_child().is_err() {
+            // The threads belong to the parent: nothing here can be stopped or joined, so the
+            // runtime is left as it is (its memory is the child's copy of the parent's).
+            log!(
+                DEBUG,
+                "client free in a fork()ed child: the parent's threads are left alone"
+            );
+            std::mem::forget(runtime);
+            std::mem::forget(self.shared.clone());
+            return;
+        }
         {
             let mut registry = self
                 .shared
@@ -200,48 +241,45 @@ fn connect_target(options: &Options) -> String {
     }
 }
 
-/// At most 5 redirects. reqwest drops `Authorization` when a redirect leaves the origin, but
-/// not `x-api-key` (the Messages API's key header): such a redirect is not followed when a key
-/// is set, so the key never reaches another origin.
-fn redirect_policy(options: &Options) -> reqwest::redirect::Policy {
-    let keeps_key_across_origins =
-        options.api == crate::dialect::Api::Messages && options.api_key.is_some();
-    reqwest::redirect::Policy::custom(move |attempt| {
-        if attempt.previous().len() >= 5 {
-            return attempt.error("too many redirects (more than 5)");
-        }
-        let first = &attempt.previous()[0];
-        let same_origin = attempt.url().scheme() == first.scheme()
-            && attempt.url().host_str() == first.host_str()
-            && attempt.url().port_or_known_default() == first.port_or_known_default();
-        if keeps_key_across_origins && !same_origin {
-            return attempt.stop();
-        }
-        attempt.follow()
-    })
-}
-
 /// The HTTP client; `pooled` false makes one that keeps no connection alive.
 fn http_client(options: &Options, pooled: bool) -> Result<reqwest::Client, Error> {
+    http_client_for(options, pooled, true)
+}
+
+/// The HTTP client, with the credential headers (the API key's, and every header that
+/// [`Options::is_credential_header`]) or without them: the client for another origin, where a
+/// 307/308 leads. Redirects are followed by the request itself (`request/redirect.rs`), not
+/// here: reqwest's policy cannot drop headers it does not know.
+fn http_client_for(
+    options: &Options,
+    pooled: bool,
+    credentials: bool,
+) -> Result<reqwest::Client, Error> {
     let mut headers = reqwest::header::HeaderMap::new();
     for (name, value) in &options.headers {
-        headers.insert(name.clone(), value.clone());
+        if credentials || !options.is_credential_header(name) {
+            headers.insert(name.clone(), value.clone());
+        }
     }
     // The API key where the dialect wants it (Bearer, or x-api-key), marked sensitive so that
     // it never shows in Debug output.
     let caller_set_version = headers.contains_key("anthropic-version");
     let key = options.api_key.as_ref().map(|k| k.expose());
     for (name, value) in options.api.auth_headers(key, caller_set_version) {
+        let secret = name != "anthropic-version";
+        if secret && !credentials {
+            continue;
+        }
         let mut value = reqwest::header::HeaderValue::from_str(&value)
             .map_err(|_| Error::invalid("the API key contains a control character"))?;
-        value.set_sensitive(name != "anthropic-version");
+        value.set_sensitive(secret);
         headers.insert(name, value);
     }
     let mut builder = reqwest::Client::builder()
         .use_rustls_tls()
         .default_headers(headers)
         .user_agent(concat!("libylokh/", env!("CARGO_PKG_VERSION")))
-        .redirect(redirect_policy(options))
+        .redirect(reqwest::redirect::Policy::none())
         .pool_idle_timeout(Duration::from_secs(60))
         .tcp_nodelay(true);
     if !pooled {

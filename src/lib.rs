@@ -24,6 +24,7 @@ mod outcome;
 mod panic;
 mod pull;
 mod request;
+mod secrets;
 mod silence;
 mod sink;
 pub mod sse;

@@ -121,7 +121,8 @@ pub fn set_callback(
 }
 
 pub fn emit(level: Level, args: fmt::Arguments<'_>) {
-    let text = args.to_string();
+    // No record carries a secret a client holds, whatever formatted it.
+    let text = crate::secrets::scrub(args.to_string());
     // Copy the callback out and release the lock before calling it: a callback that calls into
     // the library (which logs again) must not take the read lock twice, which deadlocks when a
     // writer is waiting in `set_callback` in between.

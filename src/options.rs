@@ -30,7 +30,7 @@ impl fmt::Debug for Secret {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Options {
     pub base_url: reqwest::Url,
     pub api_key: Option<Secret>,
@@ -57,6 +57,8 @@ pub struct Options {
     pub api: Api,
     /// Chat streams ask for usage (`stream_options.include_usage`) unless the params set it.
     pub stream_usage: bool,
+    /// Header names the caller marked as secret (`ylokh_options_set_secret_header`).
+    pub secret_headers: Vec<HeaderName>,
 }
 
 impl Options {
@@ -107,6 +109,7 @@ impl Options {
             pull_chunks: false,
             api: Api::ChatCompletions,
             stream_usage: true,
+            secret_headers: Vec::new(),
         }
     }
 
@@ -136,7 +139,8 @@ impl Options {
         Ok(())
     }
 
-    /// Sets, replaces (case-insensitively) or, with `None`, removes a header.
+    /// Sets, replaces (case-insensitively) or, with `None`, removes a header. Framing and
+    /// connection headers are refused: the library sets them from the body and the connection.
     pub fn set_header(&mut self, name: &str, value: Option<&str>) -> Result<(), Error> {
         let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
             Error::invalid(format!(
@@ -144,16 +148,106 @@ impl Options {
                 crate::error::snippet(name.as_bytes(), 64)
             ))
         })?;
+        if FRAMING_HEADERS.contains(&name.as_str()) {
+            return Err(Error::invalid(format!(
+                "the header '{name}' cannot be set: the library writes the message framing and connection headers itself (a wrong one would cut or corrupt the request)"
+            )));
+        }
         self.headers.retain(|(n, _)| *n != name);
         if let Some(value) = value {
-            let value = HeaderValue::from_str(value).map_err(|_| {
+            let mut value = HeaderValue::from_str(value).map_err(|_| {
                 Error::invalid(format!(
                     "the value for header '{name}' contains CR, LF or another control character"
                 ))
             })?;
+            value.set_sensitive(self.is_credential_header(&name));
             self.headers.push((name, value));
         }
         Ok(())
+    }
+
+    /// As [`set_header`](Self::set_header), and marks the name as a credential: its value is
+    /// never shown and never sent to another origin on a redirect. The mark stays with the name.
+    pub fn set_secret_header(&mut self, name: &str, value: Option<&str>) -> Result<(), Error> {
+        let header = HeaderName::from_bytes(name.as_bytes()).ok();
+        if let Some(header) = header.filter(|h| !FRAMING_HEADERS.contains(&h.as_str())) {
+            if !self.secret_headers.contains(&header) {
+                self.secret_headers.push(header);
+            }
+        }
+        self.set_header(name, value)
+    }
+
+    /// Whether a header carries a credential: one the library knows (see
+    /// [`is_known_credential`]) or one the caller marked secret.
+    pub fn is_credential_header(&self, name: &HeaderName) -> bool {
+        is_known_credential(name.as_str()) || self.secret_headers.contains(name)
+    }
+
+    /// Every secret these options hold, for the scrubber: the API key, the values of the
+    /// credential headers, and the userinfo of the base URL and the proxy.
+    pub fn secrets(&self) -> crate::secrets::Secrets {
+        let mut secrets = crate::secrets::Secrets::default();
+        if let Some(key) = &self.api_key {
+            secrets.add(key.expose());
+        }
+        for (name, value) in &self.headers {
+            if self.is_credential_header(name) {
+                if let Ok(value) = value.to_str() {
+                    secrets.add_header_value(value);
+                }
+            }
+        }
+        for url in std::iter::once(&self.base_url).chain(&self.proxy) {
+            secrets.add_userinfo(url.username(), url.password());
+        }
+        secrets
+    }
+
+    /// Takes the user name and password out of the base URL and gives them as the
+    /// `Authorization: Basic` value they stand for (what reqwest would send), so that no URL
+    /// the library shows or logs carries them.
+    pub fn take_base_url_userinfo(&mut self) -> Option<HeaderValue> {
+        let url = &mut self.base_url;
+        if url.username().is_empty() && url.password().is_none() {
+            return None;
+        }
+        let decode = |s: &str| {
+            let mut out = Vec::new();
+            let bytes = s.as_bytes();
+            let mut i = 0;
+            while i < bytes.len() {
+                match (
+                    bytes[i],
+                    s.get(i + 1..i + 3).map(|h| u8::from_str_radix(h, 16)),
+                ) {
+                    (b'%', Some(Ok(b))) => {
+                        out.push(b);
+                        i += 3;
+                    }
+                    (b, _) => {
+                        out.push(b);
+                        i += 1;
+                    }
+                }
+            }
+            String::from_utf8_lossy(&out).into_owned()
+        };
+        let pair = format!(
+            "{}:{}",
+            decode(url.username()),
+            decode(url.password().unwrap_or(""))
+        );
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+        use base64::Engine;
+        let mut value = HeaderValue::from_str(&format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(pair)
+        ))
+        .ok()?;
+        value.set_sensitive(true);
+        Some(value)
     }
 
     pub fn set_proxy(&mut self, url: Option<&str>) -> Result<(), Error> {
@@ -216,6 +310,84 @@ impl Options {
         }
         self.max_event_bytes = n;
         Ok(())
+    }
+}
+
+/// Headers that frame the message or manage the connection: the HTTP client writes them, and
+/// a caller's copy would cut or corrupt the request (`Content-Length: 5` sent five bytes).
+pub(crate) const FRAMING_HEADERS: &[&str] = &[
+    "content-length",
+    "transfer-encoding",
+    "host",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "upgrade",
+    "te",
+    "trailer",
+    "expect",
+];
+
+/// Header names that carry credentials, whoever sets them: never shown, never sent to another
+/// origin on a redirect. Authorization and cookies (curl's rule), the API key headers of
+/// Azure OpenAI (`api-key`), Anthropic (`x-api-key`), Gemini (`x-goog-api-key`), Azure API
+/// Management and Cloudflare's AI Gateway, and any name ending in `-key`, `-token`, `-secret`
+/// or `-password`.
+pub fn is_known_credential(name: &str) -> bool {
+    const NAMES: &[&str] = &[
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "cookie2",
+        "api-key",
+        "x-api-key",
+        "x-goog-api-key",
+        "ocp-apim-subscription-key",
+        "cf-aig-authorization",
+        "x-auth-token",
+    ];
+    let name = name.to_ascii_lowercase();
+    NAMES.contains(&name.as_str())
+        || ["-key", "-token", "-secret", "-password"]
+            .iter()
+            .any(|end| name.ends_with(end))
+}
+
+impl fmt::Debug for Options {
+    /// Every setting, but no secret: URLs without userinfo, the key and credential header
+    /// values as `<secret>`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let shown = match value.to_str() {
+                    Ok(v) if !self.is_credential_header(name) && !value.is_sensitive() => v,
+                    _ => "<secret>",
+                };
+                (name.as_str(), shown)
+            })
+            .collect();
+        f.debug_struct("Options")
+            .field("base_url", &redact_url(&self.base_url))
+            .field("api_key", &self.api_key)
+            .field("headers", &headers)
+            .field("secret_headers", &self.secret_headers)
+            .field("proxy", &self.proxy.as_ref().map(redact_url))
+            .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("read_timeout", &self.read_timeout)
+            .field("first_token_timeout", &self.first_token_timeout)
+            .field("max_retries", &self.max_retries)
+            .field("resume", &self.resume)
+            .field("default_model", &self.default_model)
+            .field("default_params", &self.default_params)
+            .field("worker_threads", &self.worker_threads)
+            .field("max_event_bytes", &self.max_event_bytes)
+            .field("pull_chunks", &self.pull_chunks)
+            .field("api", &self.api)
+            .field("stream_usage", &self.stream_usage)
+            .finish_non_exhaustive()
     }
 }
 
@@ -336,5 +508,76 @@ mod tests {
         assert!(!format!("{o:?}").contains("sk-secret-123"));
         let err = o.set_api_key(Some("sk-secret\n")).unwrap_err();
         assert!(!err.message.contains("sk-secret"));
+    }
+
+    #[test]
+    fn no_secret_shows_in_debug() {
+        let mut o = Options::compatible("http://user:url-pass-1@127.0.0.1:8080/v1").unwrap();
+        o.set_proxy(Some("http://puser:proxy-pass-2@127.0.0.1:3128"))
+            .unwrap();
+        o.set_header("x-goog-api-key", Some("gemini-key-3"))
+            .unwrap();
+        o.set_secret_header("X-Tenant", Some("tenant-4")).unwrap();
+        o.set_header("x-trace", Some("visible-5")).unwrap();
+        let shown = format!("{o:?}");
+        for secret in ["url-pass-1", "proxy-pass-2", "gemini-key-3", "tenant-4"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(
+            shown.contains("visible-5") && shown.contains("127.0.0.1:3128"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn framing_headers_are_refused_and_credentials_known_or_marked() {
+        let mut o = Options::ylokh();
+        for name in [
+            "Content-Length",
+            "transfer-encoding",
+            "HOST",
+            "Connection",
+            "TE",
+        ] {
+            let e = o.set_header(name, Some("5")).unwrap_err();
+            assert!(
+                e.message.contains(&name.to_ascii_lowercase()),
+                "{}",
+                e.message
+            );
+            assert!(o.set_secret_header(name, Some("5")).is_err());
+        }
+        assert!(o.secret_headers.is_empty(), "a refused name is not marked");
+        let is = |o: &Options, n: &str| {
+            o.is_credential_header(&HeaderName::from_bytes(n.as_bytes()).unwrap())
+        };
+        for name in [
+            "Authorization",
+            "api-key",
+            "X-Goog-Api-Key",
+            "cookie",
+            "x-my-token",
+        ] {
+            assert!(is(&o, name), "{name}");
+        }
+        assert!(!is(&o, "x-tenant") && !is(&o, "origin"));
+        o.set_secret_header("X-Tenant", Some("t")).unwrap();
+        o.set_header("x-tenant", Some("u")).unwrap();
+        assert!(is(&o, "x-tenant"), "the mark stays with the name");
+        assert!(o
+            .headers
+            .iter()
+            .all(|(n, v)| n != "x-tenant" || v.is_sensitive()));
+    }
+
+    #[test]
+    fn base_url_userinfo_becomes_a_basic_header() {
+        let mut o = Options::compatible("http://us%20er:p%40ss@127.0.0.1:8080/v1").unwrap();
+        let basic = o.take_base_url_userinfo().unwrap();
+        use base64::Engine;
+        let expected = base64::engine::general_purpose::STANDARD.encode("us er:p@ss");
+        assert_eq!(basic.to_str().unwrap(), format!("Basic {expected}"));
+        assert_eq!(o.base_url.as_str(), "http://127.0.0.1:8080/v1");
+        assert!(o.take_base_url_userinfo().is_none());
     }
 }

@@ -14,6 +14,10 @@ pub struct ylokh_client {
 /// Creates a client from `opts` (copied, so it may be freed right after; NULL: the Ylokh
 /// preset) and writes it to `*out`. The caller owns the client: free it with
 /// `ylokh_client_free`, from any thread. Any thread; about 2 ms (it starts the client's threads).
+/// (0.3) A client belongs to the process that made it: in a fork()ed child (which has none of
+/// its threads) every call that would start a request fails at once with
+/// YLOKH_INVALID_ARGUMENT and a message that says to make a new client in the child, and
+/// `ylokh_client_free` there returns without touching the parent's threads.
 #[no_mangle]
 pub unsafe extern "C" fn ylokh_client_new(
     opts: *const super::options::ylokh_options,

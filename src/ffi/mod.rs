@@ -34,7 +34,8 @@ thread_local! {
 }
 
 pub(crate) fn set_last_error(message: &str) {
-    let text = CString::new(message.replace('\0', " ")).expect("NULs were removed");
+    let message = crate::secrets::scrub(message.replace('\0', " "));
+    let text = CString::new(message).expect("NULs were removed");
     LAST_ERROR.with(|slot| *slot.borrow_mut() = Some(text));
 }
 

@@ -70,7 +70,10 @@ unsafe fn with(
     status_boundary(|| set(&mut unsafe { required_mut(opts, "opts") }?.inner))
 }
 
-/// Requests go to `{url}/chat/completions`. The string is copied.
+/// Requests go to `{url}/chat/completions`. The string is copied. (0.3) A user name and
+/// password in the URL (`http://user:pass@host/v1`) are sent as `Authorization: Basic` (unless
+/// an API key or an Authorization header is set) and are never shown: no message or log record
+/// carries them, in any encoding.
 #[no_mangle]
 pub unsafe extern "C" fn ylokh_options_set_base_url(
     opts: *mut ylokh_options,
@@ -94,7 +97,13 @@ pub unsafe extern "C" fn ylokh_options_set_api_key(
 }
 
 /// Sets or replaces a header sent with every request; a NULL value removes it. A name or value
-/// with CR/LF is YLOKH_INVALID_ARGUMENT.
+/// with CR/LF is YLOKH_INVALID_ARGUMENT, and so (0.3) are the headers the library writes itself:
+/// Content-Length, Transfer-Encoding, Host, Connection, Keep-Alive, Proxy-Connection, Upgrade,
+/// TE, Trailer and Expect. (0.3) Credential headers — Authorization, Proxy-Authorization,
+/// Cookie, api-key, x-api-key, x-goog-api-key, Ocp-Apim-Subscription-Key,
+/// cf-aig-authorization, X-Auth-Token, any name ending in -key, -token, -secret or -password,
+/// and names marked with `ylokh_options_set_secret_header` — are never shown in a message or
+/// log record and are not sent to another origin on a redirect.
 #[no_mangle]
 pub unsafe extern "C" fn ylokh_options_set_header(
     opts: *mut ylokh_options,
@@ -106,6 +115,27 @@ pub unsafe extern "C" fn ylokh_options_set_header(
     unsafe {
         with(opts, |o| {
             o.set_header(required_str(name, "name")?, optional_str(value, "value")?)
+        })
+    }
+}
+
+/// (0.3) As `ylokh_options_set_header`, and marks the header name as a secret: its value is
+/// scrubbed (as `[redacted]`) from every message, `ylokh_last_error`, log record and
+/// `message_json`, and the header is not sent to another origin when a 307/308 redirect leads
+/// there. The mark stays with the name for these options (a later `ylokh_options_set_header`
+/// of the same name is secret too); a NULL value removes the header. For credential headers the
+/// library does not know by name (see `ylokh_options_set_header`).
+#[no_mangle]
+pub unsafe extern "C" fn ylokh_options_set_secret_header(
+    opts: *mut ylokh_options,
+    name: *const c_char,
+    value: *const c_char,
+) -> ylokh_status {
+    // SAFETY: `opts` is NULL or a live options object that only this thread uses, and every
+    // string NULL or NUL-terminated (the contract of every ylokh_options_* function).
+    unsafe {
+        with(opts, |o| {
+            o.set_secret_header(required_str(name, "name")?, optional_str(value, "value")?)
         })
     }
 }

@@ -6,6 +6,7 @@
 mod body;
 mod chat_tools;
 mod dialect_events;
+mod redirect;
 mod response;
 mod resume;
 mod retry;
@@ -122,6 +123,7 @@ pub async fn run(
         .as_deref()
         .filter(|_| outcome.status == Status::Ok);
     outcome.message_json = (outcome.http_status != 0).then(|| progress.message.to_json(calls));
+    outcome.message_json = outcome.message_json.map(crate::secrets::scrub_json);
     outcome.n_tool_calls = progress.n_tool_calls;
     outcome.timings = timings(started, &progress, &outcome);
     outcome
@@ -182,8 +184,15 @@ async fn exchange(
 ) -> Result<(), Error> {
     let sent = Instant::now();
     let conversation = resumable.and_then(Resumable::conversation);
-    let (response, sent_at) =
-        retry::send_with_retries(target, body, stream, conversation, &mut progress.retries).await?;
+    let (response, sent_at) = retry::send_with_retries(
+        target,
+        body,
+        stream,
+        conversation,
+        &mut progress.retries,
+        &mut progress.headers_at,
+    )
+    .await?;
     progress.headers_at = Some(Instant::now());
     progress.sent_at = Some(sent_at);
     progress.http_status = response.status().as_u16();

@@ -135,7 +135,9 @@ pub(super) async fn http_error(target: &Target, mut response: reqwest::Response)
         .await
         .map(|(body, _)| body)
         .unwrap_or_default();
-    let text = chunk::error_body_text(&body);
+    // Scrubbed before it is parsed or cut, so that no part of a secret it echoes is quoted.
+    let body = target.scrub(String::from_utf8_lossy(&body).into_owned());
+    let text = chunk::error_body_text(body.as_bytes());
     let hint = match status.as_u16() {
         401 | 403 => " (check the API key: ylokh_options_set_api_key)",
         404 => " (check the base URL, which should end in /v1, and the model name)",

@@ -241,6 +241,8 @@ mod tests {
             options,
             make_unpooled: |_| Ok(reqwest::Client::new()),
             unpooled: std::sync::OnceLock::new(),
+            make_foreign: |_| Ok(reqwest::Client::new()),
+            foreign: std::sync::OnceLock::new(),
         }
     }
 

@@ -8,7 +8,7 @@ use super::transport::{error_chain, is_dead_connection};
 use crate::connect_log::on_new_connection;
 use crate::error::Error;
 use crate::log::{log, DEBUG, INFO, WARN};
-use crate::silence::{until_first_token, Silence};
+use crate::silence::until_first_token;
 use crate::status::Status;
 use reqwest::header::{HeaderMap, ACCEPT, CONTENT_TYPE};
 use std::time::Duration;
@@ -20,6 +20,7 @@ pub(super) async fn send_with_retries(
     stream: bool,
     conversation: Option<&str>,
     retries: &mut u32,
+    headers_at: &mut Option<std::time::Instant>,
 ) -> Result<(reqwest::Response, Instant), Error> {
     let options = &target.options;
     let mut attempt = 0;
@@ -32,21 +33,23 @@ pub(super) async fn send_with_retries(
         } else {
             &target.http
         };
-        let request = http
-            .post(target.endpoint.clone())
-            .header(CONTENT_TYPE, "application/json")
-            .header(
-                ACCEPT,
-                if stream {
-                    "text/event-stream"
-                } else {
-                    "application/json"
-                },
-            )
-            .body(body.clone());
-        let request = match conversation {
-            Some(id) => request.header(super::resume::HEADER, id),
-            None => request,
+        let build = |http: &reqwest::Client, url: reqwest::Url| {
+            let request = http
+                .post(url)
+                .header(CONTENT_TYPE, "application/json")
+                .header(
+                    ACCEPT,
+                    if stream {
+                        "text/event-stream"
+                    } else {
+                        "application/json"
+                    },
+                )
+                .body(body.clone());
+            match conversation {
+                Some(id) => request.header(super::resume::HEADER, id),
+                None => request,
+            }
         };
         log!(
             INFO,
@@ -58,18 +61,29 @@ pub(super) async fn send_with_retries(
         );
         let sent_at = Instant::now();
         let (sent, new_connection) = on_new_connection(async {
-            match options.first_token_timeout {
+            let send = super::redirect::send(target, http, build);
+            match (options.first_token_timeout, options.read_timeout) {
                 // A long prompt is read before the first byte comes: not an idle connection.
-                Some(limit) => until_first_token(sent_at + limit, limit, request.send()).await,
-                None => {
-                    Silence::new(options.read_timeout)
-                        .guard("waiting for the response headers", request.send())
-                        .await
-                }
+                (Some(limit), _) => until_first_token(sent_at + limit, limit, send).await,
+                (None, Some(limit)) => tokio::time::timeout(limit, send)
+                    .await
+                    .map_err(|_| headers_timeout(limit)),
+                (None, None) => Ok(send.await),
             }
         })
         .await;
-        let sent = sent?;
+        // The first-token or read timeout (`?`), then a redirect the request cannot follow.
+        let sent = match sent? {
+            Ok(sent) => sent,
+            Err(redirect) => {
+                *headers_at = Some(std::time::Instant::now());
+                return Err(redirect);
+            }
+        };
+        if sent.is_ok() {
+            // A response (any status): its time to first byte, also when it is an error.
+            *headers_at = Some(std::time::Instant::now());
+        }
         let retry_delay = match sent {
             Ok(response) if response.status().is_success() => return Ok((response, sent_at)),
             Ok(response) => {
@@ -115,6 +129,18 @@ pub(super) async fn send_with_retries(
         );
         tokio::time::sleep(retry_delay).await;
     }
+}
+
+/// The read timeout before the response head was complete. Whether part of it had arrived is
+/// not known here (the HTTP client reads the head whole), so the message says neither.
+fn headers_timeout(limit: Duration) -> Error {
+    Error::new(
+        Status::Timeout,
+        format!(
+            "the response headers did not arrive complete within {} ms of sending the request (read timeout, which covers the whole response head); raise it with ylokh_options_set_read_timeout_ms (0: no limit)",
+            limit.as_millis()
+        ),
+    )
 }
 
 pub(super) fn retryable(status: u16) -> bool {

@@ -13,6 +13,10 @@ pub struct Target {
     /// a new one; made on first use by [`Target::unpooled_http`].
     pub make_unpooled: fn(&Options) -> Result<reqwest::Client, Error>,
     pub unpooled: OnceLock<reqwest::Client>,
+    /// Makes a client like `http` without the credential headers, for a request that a
+    /// 307/308 sent to another origin; made on first use by [`Target::foreign_http`].
+    pub make_foreign: fn(&Options) -> Result<reqwest::Client, Error>,
+    pub foreign: OnceLock<reqwest::Client>,
 }
 
 impl Target {
@@ -24,5 +28,16 @@ impl Target {
         }
         let http = (self.make_unpooled)(&self.options)?;
         Ok(self.unpooled.get_or_init(|| http))
+    }
+}
+
+impl Target {
+    /// The client for another origin than the base URL's: no credential header.
+    pub fn foreign_http(&self) -> Result<&reqwest::Client, Error> {
+        if let Some(http) = self.foreign.get() {
+            return Ok(http);
+        }
+        let http = (self.make_foreign)(&self.options)?;
+        Ok(self.foreign.get_or_init(|| http))
     }
 }

@@ -9,13 +9,20 @@ use crate::status::Status;
 impl Target {
     /// Turns a transport error into a status and a message that says what to do.
     pub fn classify(&self, e: &reqwest::Error) -> Error {
-        let url = &self.endpoint;
+        // Where the failure happened: the endpoint, or where a redirect led.
+        let url = e.url().unwrap_or(&self.endpoint);
         let target = format!(
             "{}:{}",
             url.host_str().unwrap_or("?"),
             url.port_or_known_default().unwrap_or(0)
         );
-        let base = redact_url(&self.options.base_url);
+        let mut base = redact_url(&self.options.base_url);
+        if url.host_str() != self.endpoint.host_str()
+            || url.port_or_known_default() != self.endpoint.port_or_known_default()
+            || url.scheme() != self.endpoint.scheme()
+        {
+            base = format!("{base}, redirected to {}", redact_url(url));
+        }
         let detail = error_chain(e);
         let via = self
             .options
@@ -24,9 +31,14 @@ impl Target {
             .map(|p| format!(" through proxy {}", redact_url(p)))
             .unwrap_or_default();
         let lower = detail.to_ascii_lowercase();
-        if e.is_redirect() {
+        if sources(e).any(|s| {
+            s.downcast_ref::<hyper::Error>()
+                .is_some_and(hyper::Error::is_parse)
+        }) {
+            // An answer came, but not as HTTP: a head too large (more than 100 headers, or
+            // about 400 KiB) or malformed. Not a connection failure, and no retry will help.
             return Error::protocol(format!(
-                "the server redirected too many times (more than 5): {detail} (base URL {base})"
+                "the response head from {target} is too large or not valid HTTP: {detail}; is the base URL an HTTP API? (base URL {base})"
             ));
         }
         if e.is_timeout() {
@@ -88,21 +100,10 @@ impl Target {
         )
     }
 
-    /// Removes the API key and the proxy password from a message, should any lower layer ever
-    /// have echoed them.
-    pub fn scrub(&self, mut message: String) -> String {
-        let key = self.options.api_key.as_ref().map(|k| k.expose());
-        let proxy_password = self.options.proxy.as_ref().and_then(|p| p.password());
-        for secret in [key, proxy_password]
-            .into_iter()
-            .flatten()
-            .filter(|s| !s.is_empty())
-        {
-            if message.contains(secret) {
-                message = message.replace(secret, "[redacted]");
-            }
-        }
-        message
+    /// Removes every secret a client holds from a message (`crate::secrets`), should any
+    /// server or lower layer have echoed one.
+    pub fn scrub(&self, message: String) -> String {
+        crate::secrets::scrub(message)
     }
 }
 
