@@ -1,6 +1,7 @@
 //! Log records: off by default; a callback (process-wide, installed by the FFI layer) or, while
 //! none is set, stderr when the environment variable `YLOKH_LOG` names a level. A record that is
-//! off costs one atomic load. Records never contain the API key: nothing logs a request header.
+//! off costs one atomic load. No record contains a secret a client holds: each passes
+//! `secrets::scrub`.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
