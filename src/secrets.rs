@@ -113,11 +113,15 @@ impl Secrets {
         }
     }
 
-    fn found_in(&self, text: &str) -> bool {
-        self.needles.iter().any(|n| text.contains(n.as_str()))
-            || (text.contains(['%', '\\'])
-                && decode_escapes(text)
-                    .is_some_and(|d| self.needles.iter().any(|n| d.contains(n.as_str()))))
+    /// Whether a JSON document holds one of these secrets: as JSON writes it (escaped), or
+    /// hidden in `\u` escapes or percent-encoding; only then is the document decoded.
+    fn found_in_json(&self, json: &str) -> bool {
+        self.needles.iter().any(|n| {
+            let quoted = serde_json::to_string(n).unwrap_or_default();
+            json.contains(quoted.get(1..quoted.len().saturating_sub(1)).unwrap_or(n))
+        }) || ((json.contains("\\u") || json.contains('%'))
+            && decode_escapes(json)
+                .is_some_and(|d| self.needles.iter().any(|n| d.contains(n.as_str()))))
     }
 }
 
@@ -170,7 +174,7 @@ pub fn scrub_json(json: String) -> String {
     }
     let found = {
         let registry = REGISTRY.read().unwrap_or_else(|e| e.into_inner());
-        registry.iter().any(|s| s.found_in(&json))
+        registry.iter().any(|s| s.found_in_json(&json))
     };
     if !found {
         return json;
@@ -328,6 +332,15 @@ mod tests {
         let out = scrub_json(json);
         let value: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(value["content"], "the key is [redacted]");
+        drop(registration);
+        let mut quoted = Secrets::default();
+        quoted.add("pa\"ss");
+        let registration = register(quoted);
+        let out = scrub_json(r#"{"content":"x pa\"ss y"}"#.to_string());
+        assert_eq!(
+            out, r#"{"content":"x [redacted] y"}"#,
+            "found as JSON escapes it"
+        );
         drop(registration);
         let json = r#"{"content":"sk-abc-123"}"#.to_string();
         assert_eq!(
