@@ -175,7 +175,10 @@ typedef struct ylokh_result {
    `{"role":"assistant","content":TEXT or null,"reasoning_content":TEXT (only when there was
    some),"tool_calls":[{"id","type":"function","function":{"name","arguments"}}...] (only
    when the status is YLOKH_OK and there were calls)}`. Also set on failure (what arrived so
-   far, never tool calls); NULL only when no response arrived.
+   far, never tool calls); NULL only when no response arrived. (0.3) Text past
+   `ylokh_options_set_max_message_bytes` (default 16 MiB) is not kept: the message then
+   ends with `"truncated":true` (after `reasoning_content`). No tool calls when the answer
+   was cut by the token limit (finish_reason "length").
    */
   const char *message_json;
   /*
@@ -714,6 +717,21 @@ ylokh_status ylokh_options_set_api(struct ylokh_options *opts, uint32_t api);
  Turn it off for servers that reject the key.
  */
 ylokh_status ylokh_options_set_stream_usage(struct ylokh_options *opts, bool enabled);
+
+/*
+ (0.3) The most bytes of an answer's text and reasoning text (together, UTF-8 as received)
+ kept for `ylokh_result.message_json`. Default 16 MiB; 0 keeps none. Text past it still
+ reaches `on_token` / `on_reasoning` and the pull queue, and the request's status does not
+ change; `message_json` then holds the text up to the cap (cut at a character boundary) and
+ the member `"truncated":true`. Memory kept for the message is about this many bytes.
+ */
+ylokh_status ylokh_options_set_max_message_bytes(struct ylokh_options *opts, size_t n);
+
+/*
+ (0.3) The most tool calls one answer may have (at least 1). Default 1024. An answer with
+ more ends with YLOKH_PROTOCOL, a message that names this cap, and no call handed out.
+ */
+ylokh_status ylokh_options_set_max_tool_calls(struct ylokh_options *opts, uint32_t n);
 
 /*
  Starts a chat completion and writes its handle to `*out`.

@@ -5,7 +5,9 @@
 //! only when complete calls are given (never on failure: the caller passes `None`).
 //!
 //! Text is appended per token with a plain `String` push (amortised growth, no other work);
-//! the JSON is written once, at the end.
+//! the JSON is written once, at the end, escaping the text where it lies (one buffer, not
+//! two). What is kept is capped (`max_message_bytes`): text past the cap is not kept, and the
+//! message then says `"truncated":true` (after `reasoning_content`).
 
 use crate::tool_calls::ToolCall;
 
@@ -14,24 +16,55 @@ use crate::tool_calls::ToolCall;
 pub(crate) struct MessageBuilder {
     content: String,
     reasoning: String,
+    /// The most bytes of text and reasoning kept, together.
+    cap: usize,
+    /// Text arrived that the cap left out.
+    truncated: bool,
 }
 
 impl MessageBuilder {
     #[cfg(test)]
     pub(crate) fn new() -> Self {
-        Self::default()
+        Self::with_cap(usize::MAX)
+    }
+
+    /// Keeps at most `cap` bytes of text and reasoning text, together.
+    pub(crate) fn with_cap(cap: usize) -> Self {
+        MessageBuilder {
+            cap,
+            ..Self::default()
+        }
     }
 
     /// Appends answer text (one token's `content`).
     #[inline]
     pub(crate) fn push_content(&mut self, text: &str) {
-        self.content.push_str(text);
+        let room = self.room();
+        if text.len() <= room {
+            self.content.push_str(text);
+        } else {
+            self.content.push_str(cut(text, room));
+            self.truncated = true;
+        }
     }
 
     /// Appends reasoning text (one token's `reasoning_content` / `reasoning`).
     #[inline]
     pub(crate) fn push_reasoning(&mut self, text: &str) {
-        self.reasoning.push_str(text);
+        let room = self.room();
+        if text.len() <= room {
+            self.reasoning.push_str(text);
+        } else {
+            self.reasoning.push_str(cut(text, room));
+            self.truncated = true;
+        }
+    }
+
+    /// How many more bytes the cap keeps.
+    #[inline]
+    fn room(&self) -> usize {
+        self.cap
+            .saturating_sub(self.content.len() + self.reasoning.len())
     }
 
     #[cfg(test)]
@@ -51,28 +84,40 @@ impl MessageBuilder {
         self.reasoning.clear();
     }
 
+    /// [`into_json`](Self::into_json) of a copy.
+    #[cfg(test)]
+    pub(crate) fn to_json(&self, calls: Option<&[ToolCall]>) -> String {
+        self.clone().into_json(calls)
+    }
+
     /// The message's JSON text. `calls`: the complete calls when the answer ended well
     /// (`tool_calls` is written only when there is at least one); `None` otherwise.
-    /// `content` is `null` when no (non-empty) text arrived.
-    pub(crate) fn to_json(&self, calls: Option<&[ToolCall]>) -> String {
+    /// `content` is `null` when no (non-empty) text arrived. The text is escaped in its own
+    /// buffer, which becomes the message's: a long answer is held once.
+    pub(crate) fn into_json(self, calls: Option<&[ToolCall]>) -> String {
         let calls = calls.unwrap_or_default();
-        let mut out = String::with_capacity(
-            64 + self.content.len()
-                + self.reasoning.len()
-                + calls
-                    .iter()
-                    .map(|c| 64 + c.id.len() + c.name.len() + c.arguments.len())
-                    .sum::<usize>(),
-        );
-        out.push_str("{\"role\":\"assistant\",\"content\":");
-        if self.content.is_empty() {
+        // What follows the content, with a byte to spare for the C string's NUL.
+        let more = 64
+            + self.reasoning.len()
+            + calls
+                .iter()
+                .map(|c| 64 + c.id.len() + c.name.len() + c.arguments.len())
+                .sum::<usize>();
+        const HEAD: &str = "{\"role\":\"assistant\",\"content\":";
+        let mut out = if self.content.is_empty() {
+            let mut out = String::with_capacity(HEAD.len() + 4 + more);
+            out.push_str(HEAD);
             out.push_str("null");
+            out
         } else {
-            push_json_str(&mut out, &self.content);
-        }
+            json_in_place(self.content, HEAD, more)
+        };
         if !self.reasoning.is_empty() {
             out.push_str(",\"reasoning_content\":");
             push_json_str(&mut out, &self.reasoning);
+        }
+        if self.truncated {
+            out.push_str(",\"truncated\":true");
         }
         if !calls.is_empty() {
             out.push_str(",\"tool_calls\":[");
@@ -89,9 +134,102 @@ impl MessageBuilder {
     }
 }
 
-/// Appends `s` as a JSON string literal (serde_json's escaping).
+/// Appends `s` as a JSON string literal (serde_json's escaping), without a copy on the side.
 fn push_json_str(out: &mut String, s: &str) {
-    out.push_str(&serde_json::to_string(s).expect("a string always serializes"));
+    serde_json::to_writer(Appender(out), s).expect("a string always serializes");
+}
+
+/// `io::Write` into a `String`, for serde_json's escaper (which writes pieces of valid UTF-8:
+/// runs of the input between escapes, and ASCII escapes).
+struct Appender<'a>(&'a mut String);
+
+impl std::io::Write for Appender<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = std::str::from_utf8(buf)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        self.0.push_str(text);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The longest start of `text` that fits in `room` bytes and ends on a character boundary.
+#[cold]
+fn cut(text: &str, room: usize) -> &str {
+    let mut end = room.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// `head`, then `text` as a JSON string literal, written in `text`'s own buffer (escaped from
+/// its end backwards, so no byte is overwritten before it is read), with room for `more`
+/// bytes after it. The escapes are serde_json's.
+fn json_in_place(text: String, head: &str, more: usize) -> String {
+    let n = text.len();
+    let extra: usize = text
+        .bytes()
+        .map(|b| escape(b).map_or(0, |(_, len)| len - 1))
+        .sum();
+    let start = head.len() + 1;
+    let total = start + n + extra + 1;
+    let mut bytes = text.into_bytes();
+    bytes.reserve_exact(total + more - n);
+    bytes.resize(total, 0);
+    if extra == 0 {
+        bytes.copy_within(0..n, start);
+    } else {
+        let mut to = total - 1;
+        for from in (0..n).rev() {
+            let b = bytes[from];
+            match escape(b) {
+                None => {
+                    to -= 1;
+                    bytes[to] = b;
+                }
+                Some((sequence, len)) => {
+                    to -= len;
+                    bytes[to..to + len].copy_from_slice(&sequence[..len]);
+                }
+            }
+        }
+    }
+    bytes[..head.len()].copy_from_slice(head.as_bytes());
+    bytes[head.len()] = b'"';
+    bytes[total - 1] = b'"';
+    String::from_utf8(bytes).expect("escaping ASCII bytes keeps UTF-8 valid")
+}
+
+/// How a JSON string writes byte `b` when it must be escaped (serde_json's choices): the
+/// sequence and its length.
+fn escape(b: u8) -> Option<([u8; 6], usize)> {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let short = |c: u8| Some(([b'\\', c, 0, 0, 0, 0], 2));
+    match b {
+        b'"' => short(b'"'),
+        b'\\' => short(b'\\'),
+        b'\n' => short(b'n'),
+        b'\r' => short(b'r'),
+        b'\t' => short(b't'),
+        0x08 => short(b'b'),
+        0x0c => short(b'f'),
+        0..=0x1f => Some((
+            [
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(b >> 4)],
+                HEX[usize::from(b & 15)],
+            ],
+            6,
+        )),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -264,5 +402,49 @@ mod tests {
         assert_eq!(m.reasoning(), "");
         assert_eq!(m.content.capacity(), capacity);
         assert_eq!(m.to_json(None), r#"{"role":"assistant","content":null}"#);
+    }
+
+    #[test]
+    fn the_cap_keeps_whole_characters_up_to_it_and_marks_the_message_as_cut() {
+        let mut m = MessageBuilder::with_cap(10);
+        m.push_reasoning("think"); // 5
+        m.push_content("ab"); // 7
+        m.push_content("cé😀d"); // c (8), é (10); 😀 would pass the cap
+        m.push_content("more");
+        assert_eq!((m.content(), m.reasoning()), ("abcé", "think"));
+        assert_eq!(
+            m.to_json(None),
+            r#"{"role":"assistant","content":"abcé","reasoning_content":"think","truncated":true}"#
+        );
+        let mut exact = MessageBuilder::with_cap(4);
+        exact.push_content("four");
+        assert!(!exact.to_json(None).contains("truncated"));
+        let mut none = MessageBuilder::with_cap(0);
+        none.push_content("x");
+        none.push_reasoning("y");
+        assert_eq!(
+            none.to_json(None),
+            r#"{"role":"assistant","content":null,"truncated":true}"#
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn escaping_in_place_writes_what_serde_json_writes(text in ".*", controls in proptest::collection::vec(0u8..0x20, 0..4)) {
+            let mut text = text;
+            for c in controls {
+                text.push(char::from(c));
+                text.push('"');
+            }
+            let mut m = MessageBuilder::new();
+            m.push_content(&text);
+            let json = m.into_json(None);
+            let expected = format!(
+                "{{\"role\":\"assistant\",\"content\":{}}}",
+                serde_json::to_string(&text).unwrap()
+            );
+            let expected = if text.is_empty() { r#"{"role":"assistant","content":null}"#.to_owned() } else { expected };
+            proptest::prop_assert_eq!(json, expected);
+        }
     }
 }

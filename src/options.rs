@@ -13,6 +13,8 @@ pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_millis(120_000);
 pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_millis(10_000);
 pub(crate) const DEFAULT_MAX_RETRIES: u32 = 2;
 pub(crate) const DEFAULT_MAX_EVENT_BYTES: usize = 16 << 20;
+pub(crate) const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 << 20;
+pub(crate) const DEFAULT_MAX_TOOL_CALLS: u32 = 1024;
 
 /// An API key. Its `Debug` never shows it, and nothing in the library formats it.
 #[derive(Clone)]
@@ -59,6 +61,10 @@ pub struct Options {
     pub stream_usage: bool,
     /// Header names the caller marked as secret (`ylokh_options_set_secret_header`).
     pub secret_headers: Vec<HeaderName>,
+    /// The most bytes of an answer's text and reasoning text kept for `message_json`.
+    pub max_message_bytes: usize,
+    /// The most tool calls one answer may have.
+    pub max_tool_calls: u32,
 }
 
 impl Options {
@@ -110,6 +116,8 @@ impl Options {
             api: Api::ChatCompletions,
             stream_usage: true,
             secret_headers: Vec::new(),
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            max_tool_calls: DEFAULT_MAX_TOOL_CALLS,
         }
     }
 
@@ -387,7 +395,26 @@ impl fmt::Debug for Options {
             .field("pull_chunks", &self.pull_chunks)
             .field("api", &self.api)
             .field("stream_usage", &self.stream_usage)
+            .field("max_message_bytes", &self.max_message_bytes)
+            .field("max_tool_calls", &self.max_tool_calls)
             .finish_non_exhaustive()
+    }
+}
+
+impl Options {
+    /// Any value: 0 keeps no text.
+    pub fn set_max_message_bytes(&mut self, n: usize) {
+        self.max_message_bytes = n;
+    }
+
+    pub fn set_max_tool_calls(&mut self, n: u32) -> Result<(), Error> {
+        if n == 0 {
+            return Err(Error::invalid(
+                "max tool calls must be at least 1 (a request that wants none sends no tools)",
+            ));
+        }
+        self.max_tool_calls = n;
+        Ok(())
     }
 }
 

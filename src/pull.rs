@@ -12,6 +12,11 @@ use tokio::sync::Notify;
 
 /// How many events wait at most before the task stops reading.
 pub(crate) const CAPACITY: usize = 256;
+/// How many bytes of text wait at most (one event of any size always fits in an empty queue):
+/// large events do not multiply by the count.
+pub(crate) const CAPACITY_BYTES: usize = 4 << 20;
+/// The largest buffer kept for reuse; larger ones are freed when the consumer is done.
+const SPARE_MAX: usize = 16 << 10;
 
 pub enum PullEvent {
     /// Text with a NUL after it (the NUL is not part of the text).
@@ -24,6 +29,17 @@ pub enum PullEvent {
 }
 
 impl PullEvent {
+    /// The bytes its text counts for in the queue (with its NUL); 0 for DONE.
+    fn bytes(&self) -> usize {
+        match self {
+            PullEvent::Token(b)
+            | PullEvent::Reasoning(b)
+            | PullEvent::Chunk(b)
+            | PullEvent::ToolCall(b) => b.len(),
+            PullEvent::Done(_) => 0,
+        }
+    }
+
     /// The text's buffer, to be recycled.
     pub fn into_buffer(self) -> Option<Vec<u8>> {
         match self {
@@ -51,6 +67,10 @@ struct Inner {
     /// Buffers of events the consumer is done with: once there are enough of them, queuing an
     /// event allocates nothing.
     spare: Vec<Vec<u8>>,
+    /// The bytes of the queued texts.
+    bytes: usize,
+    /// The producer waits for room.
+    waiting: bool,
 }
 
 pub struct PullQueue {
@@ -66,6 +86,8 @@ impl PullQueue {
             inner: Mutex::new(Inner {
                 events: VecDeque::with_capacity(16),
                 spare: Vec::new(),
+                bytes: 0,
+                waiting: false,
             }),
             ready: Condvar::new(),
             space: Notify::new(),
@@ -82,7 +104,9 @@ impl PullQueue {
             notified.as_mut().enable();
             {
                 let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-                if inner.events.len() < CAPACITY {
+                let room = inner.events.is_empty() || inner.bytes + text.len() <= CAPACITY_BYTES;
+                if inner.events.len() < CAPACITY && room {
+                    inner.bytes += text.len() + 1;
                     let mut buffer = inner.spare.pop().unwrap_or_default();
                     buffer.clear();
                     buffer.extend_from_slice(text);
@@ -99,6 +123,7 @@ impl PullQueue {
                     }
                     return;
                 }
+                inner.waiting = true;
             }
             notified.await;
         }
@@ -115,10 +140,11 @@ impl PullQueue {
     pub fn pop(&self, timeout: Option<Duration>) -> Option<PullEvent> {
         let (event, was_full) =
             crate::wait::wait_for(&self.inner, &self.ready, timeout, |inner| {
-                let was_full = inner.events.len() >= CAPACITY;
-                inner.events.pop_front().map(|e| (e, was_full))
+                let event = inner.events.pop_front()?;
+                inner.bytes -= event.bytes();
+                Some((event, std::mem::take(&mut inner.waiting)))
             })?;
-        // The producer waits only on a full queue.
+        // Woken only when it waits for room.
         if was_full {
             self.space.notify_one();
         }
@@ -129,7 +155,7 @@ impl PullQueue {
     pub fn recycle(&self, event: PullEvent) {
         if let Some(buffer) = event.into_buffer() {
             let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-            if inner.spare.len() < CAPACITY {
+            if inner.spare.len() < CAPACITY && buffer.capacity() <= SPARE_MAX {
                 inner.spare.push(buffer);
             }
         }

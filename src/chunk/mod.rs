@@ -8,11 +8,13 @@
 //! [`parsed`] holds the result; [`scan`] is the fast path for the usual chunk (with [`text`],
 //! its string helpers); [`serde_doc`] is the reference parser and reads error bodies.
 
+mod count;
 mod parsed;
 mod scan;
 mod serde_doc;
 mod text;
 
+pub use count::token_count;
 pub use parsed::{Parsed, Usage};
 pub use serde_doc::{error_body_text, parse_with_serde};
 

@@ -1,6 +1,7 @@
 //! The reference parser (serde) for every document, and the text of error bodies.
 
-use super::parsed::{Parsed, Usage};
+use super::count::usage_of;
+use super::parsed::Parsed;
 use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -11,7 +12,7 @@ use std::fmt;
 pub fn parse_with_serde(json: &[u8]) -> Result<Parsed<'_>, serde_json::Error> {
     let doc: Doc<'_> = serde_json::from_slice(json)?;
     let mut parsed = Parsed {
-        usage: doc.usage.map(UsageDe::into_usage),
+        usage: doc.usage.as_ref().and_then(usage_of),
         error: doc.error.map(error_text),
         timings: doc.timings.map(RawValue::get),
         ..Parsed::default()
@@ -78,8 +79,9 @@ fn error_text(raw: &RawValue) -> String {
 struct Doc<'a> {
     #[serde(borrow, default)]
     choices: Option<FirstChoice<'a>>,
+    /// Read leniently (`count.rs`): odd usage never fails the document.
     #[serde(default)]
-    usage: Option<UsageDe>,
+    usage: Option<serde_json::Value>,
     #[serde(borrow, default)]
     error: Option<&'a RawValue>,
     #[serde(borrow, default)]
@@ -108,26 +110,6 @@ struct Delta<'a> {
     tool_calls: Option<&'a RawValue>,
     #[serde(borrow, default)]
     function_call: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
-struct UsageDe {
-    #[serde(default)]
-    prompt_tokens: Option<i64>,
-    #[serde(default)]
-    completion_tokens: Option<i64>,
-    #[serde(default)]
-    total_tokens: Option<i64>,
-}
-
-impl UsageDe {
-    fn into_usage(self) -> Usage {
-        Usage {
-            prompt_tokens: self.prompt_tokens.unwrap_or(-1),
-            completion_tokens: self.completion_tokens.unwrap_or(-1),
-            total_tokens: self.total_tokens.unwrap_or(-1),
-        }
-    }
 }
 
 /// A JSON string, borrowed from the input when it has no escapes.

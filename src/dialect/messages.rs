@@ -197,12 +197,15 @@ impl MessagesStream {
             "cache_read_input_tokens",
             "cache_creation_input_tokens",
         ]
-        .map(|name| counts.get(name).and_then(Value::as_i64));
+        .map(|name| counts.get(name).and_then(crate::chunk::token_count));
         let prompt: i64 = inputs.iter().flatten().sum();
         if inputs.iter().any(Option::is_some) && (prompt > 0 || self.usage.prompt_tokens < 0) {
             self.usage.prompt_tokens = prompt;
         }
-        if let Some(output) = counts.get("output_tokens").and_then(Value::as_i64) {
+        if let Some(output) = counts
+            .get("output_tokens")
+            .and_then(crate::chunk::token_count)
+        {
             self.usage.completion_tokens = output;
         }
         self.usage = usage(self.usage.prompt_tokens, self.usage.completion_tokens, None);

@@ -19,6 +19,7 @@
 
 mod chat;
 mod messages;
+mod progress;
 mod responses;
 mod responses_body;
 mod shared_body;
@@ -182,6 +183,9 @@ pub(crate) enum Event<'a> {
     Terminal,
     /// Nothing for the caller (pings, lifecycle events, unknown event types, `[DONE]`).
     Ignored,
+    /// Nothing for the caller, but the answer moved: a running step's progress event (see
+    /// `progress.rs`); it resets the read timeout. Reported instead of `Ignored`.
+    Progress,
 }
 
 impl PartialEq for Fragment<'_> {
@@ -225,6 +229,14 @@ impl StreamState {
             _ if event_type == "error" => "error",
             Some(Value::String(kind)) => kind.as_str(),
             _ => event_type,
+        };
+        let moves = match self {
+            StreamState::Responses(_) => progress::responses_moves(kind, &value),
+            StreamState::Messages(_) => progress::messages_moves(kind, &value),
+        };
+        let mut emit = |event: Event<'_>| match event {
+            Event::Ignored if moves => emit(Event::Progress),
+            event => emit(event),
         };
         Ok(match self {
             StreamState::Responses(state) => state.on_event(kind, &value, &mut emit),

@@ -250,7 +250,7 @@ impl ResponsesStream {
         emit(Event::FinishReason(reason))?;
         match response.get("usage") {
             Some(counts @ Value::Object(_)) => {
-                let count = |name| counts.get(name).and_then(Value::as_i64);
+                let count = |name| counts.get(name).and_then(crate::chunk::token_count);
                 emit(Event::Usage(usage(
                     count("input_tokens").unwrap_or(-1),
                     count("output_tokens").unwrap_or(-1),

@@ -633,7 +633,7 @@ fn fold(run: &mut Run, assembler: &mut ToolCallAssembler, event: Event<'_>) -> C
             return ControlFlow::Break(());
         }
         Event::Terminal => run.terminals += 1,
-        Event::Ignored => run.ignored += 1,
+        Event::Ignored | Event::Progress => run.ignored += 1,
     }
     ControlFlow::Continue(())
 }

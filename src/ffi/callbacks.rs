@@ -166,7 +166,7 @@ impl EventHandler for CallbackSink {
 
     fn done(&mut self, outcome: Outcome) {
         if let Some(on_done) = self.callbacks.on_done {
-            let result = CResult::new(&outcome);
+            let result = CResult::new(outcome);
             // SAFETY: a C callback of the documented signature; the result and its strings live
             // until it returns.
             unsafe { on_done(self.callbacks.user_data, result.as_ptr()) };

@@ -397,3 +397,33 @@ pub unsafe extern "C" fn ylokh_options_set_stream_usage(
         })
     }
 }
+
+/// (0.3) The most bytes of an answer's text and reasoning text (together, UTF-8 as received)
+/// kept for `ylokh_result.message_json`. Default 16 MiB; 0 keeps none. Text past it still
+/// reaches `on_token` / `on_reasoning` and the pull queue, and the request's status does not
+/// change; `message_json` then holds the text up to the cap (cut at a character boundary) and
+/// the member `"truncated":true`. Memory kept for the message is about this many bytes.
+#[no_mangle]
+pub unsafe extern "C" fn ylokh_options_set_max_message_bytes(
+    opts: *mut ylokh_options,
+    n: usize,
+) -> ylokh_status {
+    // SAFETY: as for ylokh_options_set_api.
+    unsafe {
+        with(opts, |o| {
+            o.set_max_message_bytes(n);
+            Ok(())
+        })
+    }
+}
+
+/// (0.3) The most tool calls one answer may have (at least 1). Default 1024. An answer with
+/// more ends with YLOKH_PROTOCOL, a message that names this cap, and no call handed out.
+#[no_mangle]
+pub unsafe extern "C" fn ylokh_options_set_max_tool_calls(
+    opts: *mut ylokh_options,
+    n: u32,
+) -> ylokh_status {
+    // SAFETY: as for ylokh_options_set_api.
+    unsafe { with(opts, |o| o.set_max_tool_calls(n)) }
+}

@@ -262,7 +262,7 @@ pub unsafe extern "C" fn ylokh_request_next(
                 }
                 match queue.pop(timeout(timeout_ms)) {
                     None => return Ok(YLOKH_PENDING),
-                    Some(PullEvent::Done(outcome)) => pulled.done = Some(CResult::new(&outcome)),
+                    Some(PullEvent::Done(outcome)) => pulled.done = Some(CResult::new(*outcome)),
                     Some(event) => pulled.current = Some(event),
                 }
             }

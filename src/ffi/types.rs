@@ -33,7 +33,10 @@ pub struct ylokh_result {
     /// `{"role":"assistant","content":TEXT or null,"reasoning_content":TEXT (only when there was
     /// some),"tool_calls":[{"id","type":"function","function":{"name","arguments"}}...] (only
     /// when the status is YLOKH_OK and there were calls)}`. Also set on failure (what arrived so
-    /// far, never tool calls); NULL only when no response arrived.
+    /// far, never tool calls); NULL only when no response arrived. (0.3) Text past
+    /// `ylokh_options_set_max_message_bytes` (default 16 MiB) is not kept: the message then
+    /// ends with `"truncated":true` (after `reasoning_content`). No tool calls when the answer
+    /// was cut by the token limit (finish_reason "length").
     pub message_json: *const c_char,
     /// (0.2) The number of complete tool calls handed out (`on_tool_call` or TOOL_CALL events).
     pub n_tool_calls: u32,
@@ -119,11 +122,26 @@ fn c_text(text: &Option<String>) -> Option<CString> {
         .map(|t| CString::new(t.replace('\0', " ")).expect("NULs were removed"))
 }
 
+/// A JSON text as a C string in its own buffer, so a long `message_json` is not copied (JSON
+/// text has no raw NUL: its escapes write `\u0000`; any other NUL becomes a space).
+fn json_c_text(text: Option<String>) -> Option<CString> {
+    text.map(|t| {
+        CString::new(t).unwrap_or_else(|e| {
+            let mut bytes = e.into_vec();
+            bytes
+                .iter_mut()
+                .filter(|b| **b == 0)
+                .for_each(|b| *b = b' ');
+            CString::new(bytes).expect("NULs were removed")
+        })
+    })
+}
+
 impl CResult {
-    pub(crate) fn new(outcome: &Outcome) -> Box<CResult> {
+    pub(crate) fn new(mut outcome: Outcome) -> Box<CResult> {
         let message = c_text(&outcome.message);
         let finish_reason = c_text(&outcome.finish_reason);
-        let message_json = c_text(&outcome.message_json);
+        let message_json = json_c_text(outcome.message_json.take());
         let server_timings_json = c_text(&outcome.timings.server_json);
         let ptr = |s: &Option<CString>| s.as_ref().map_or(std::ptr::null(), |s| s.as_ptr());
         Box::new(CResult {

@@ -26,6 +26,7 @@ enum Owned {
     Usage(Usage),
     ServerError(String),
     Terminal,
+    Progress,
 }
 
 fn own(event: Event<'_>) -> Option<Owned> {
@@ -42,6 +43,7 @@ fn own(event: Event<'_>) -> Option<Owned> {
         Event::Usage(u) => Owned::Usage(u),
         Event::ServerError(m) => Owned::ServerError(m),
         Event::Terminal => Owned::Terminal,
+        Event::Progress => Owned::Progress,
         Event::Ignored => return None,
     })
 }
@@ -155,6 +157,7 @@ async fn apply(
                 if let ControlFlow::Break(e) = flow {
                     return Err(e);
                 }
+                super::chat_tools::within_caps(progress.tools.over())?;
             }
             Owned::FinishReason(reason) => {
                 progress.generation_ended();
@@ -171,6 +174,7 @@ async fn apply(
                 progress.generation_ended();
                 terminal = true
             }
+            Owned::Progress => progress.answer_moved(),
         }
     }
     Ok(terminal)

@@ -23,7 +23,7 @@ use resume::Resumable;
 
 use crate::dialect::Api;
 use crate::error::Error;
-use crate::log::{log, DEBUG, INFO};
+use crate::log::{log, DEBUG, INFO, WARN};
 use crate::outcome::{Outcome, Timings};
 use crate::sink::Sink;
 use crate::status::Status;
@@ -39,7 +39,7 @@ pub async fn run(
     sink: &mut Sink,
 ) -> Outcome {
     let started = Instant::now();
-    let mut progress = Progress::new(stream, target.options.api.stream_state());
+    let mut progress = Progress::new(stream, target.options.api.stream_state(), &target.options);
     // A resumable stream: llama.cpp's conversation stream (the server keeps a copy under a
     // fresh id and goes on when the connection drops), or a Responses background response.
     let resumable = match target.options.api {
@@ -122,8 +122,9 @@ pub async fn run(
         .calls
         .as_deref()
         .filter(|_| outcome.status == Status::Ok);
-    outcome.message_json = (outcome.http_status != 0).then(|| progress.message.to_json(calls));
-    outcome.message_json = outcome.message_json.map(crate::secrets::scrub_json);
+    let message = std::mem::take(&mut progress.message);
+    outcome.message_json = (outcome.http_status != 0)
+        .then(|| crate::secrets::scrub_json(message.into_json(calls)));
     outcome.n_tool_calls = progress.n_tool_calls;
     outcome.timings = timings(started, &progress, &outcome);
     outcome
@@ -208,11 +209,21 @@ async fn exchange(
         response::read_whole(target, response, sink, progress).await?;
     }
     // The answer ended well: only now are its tool calls complete, and handed out in order.
-    let calls = if stream || progress.dialect.is_some() {
+    let mut calls = if stream || progress.dialect.is_some() {
         std::mem::take(&mut progress.tools).finish()
     } else {
         std::mem::take(&mut progress.whole_calls)
     };
+    if progress.finish_reason.as_deref() == Some("length") && !calls.is_empty() {
+        // The model did not finish its turn: a call it was writing may be cut anywhere, and
+        // none of them may reach a tool or go back into the conversation as if whole.
+        log!(
+            WARN,
+            "{} tool call(s) not handed out: the answer was cut by the token limit (finish_reason \"length\")",
+            calls.len()
+        );
+        calls.clear();
+    }
     for call in &calls {
         if state.is_cancelled() {
             return Err(cancelled());

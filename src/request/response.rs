@@ -45,6 +45,8 @@ pub(super) struct Progress {
     pub(super) headers_at: Option<Instant>,
     /// When the first token (text, reasoning or a tool-call piece) arrived.
     pub(super) first_token: Option<Instant>,
+    /// The answer moved since the read timeout last looked (see [`Progress::token_seen`]).
+    moved: bool,
     /// When the answer's end (its finish reason or the dialect's end event) arrived.
     pub(super) generation_end: Option<Instant>,
     /// Retries of the request and resumes of its stream.
@@ -55,18 +57,38 @@ pub(super) struct Progress {
 }
 
 impl Progress {
-    pub(super) fn new(streaming: bool, dialect: Option<StreamState>) -> Progress {
+    pub(super) fn new(
+        streaming: bool,
+        dialect: Option<StreamState>,
+        options: &crate::options::Options,
+    ) -> Progress {
         Progress {
             streaming,
             dialect,
+            message: MessageBuilder::with_cap(options.max_message_bytes),
+            tools: ToolCallAssembler::with_caps(options.max_tool_calls, options.max_event_bytes),
             ..Progress::default()
         }
     }
 
-    /// Notes the first token's time; one branch per token after it.
+    /// A token (text, reasoning or a tool-call piece) arrived: the answer moved. Notes the
+    /// first token's time; one branch and one store per token after it.
     #[inline]
     pub(super) fn token_seen(&mut self) {
+        self.moved = true;
         first_time(&mut self.first_token);
+    }
+
+    /// The answer moved without a token (a dialect's progress event for a running step).
+    #[inline]
+    pub(super) fn answer_moved(&mut self) {
+        self.moved = true;
+    }
+
+    /// Whether the answer moved since the last call. Before the first token every read counts
+    /// (the first-token timeout, when set, is the one that counts only tokens).
+    fn take_moved(&mut self) -> bool {
+        std::mem::take(&mut self.moved) || self.first_token.is_none()
     }
 
     /// Notes the end of the generation (the first finish reason or end event).
@@ -218,10 +240,19 @@ pub(super) async fn read_stream(
                 until_first_token(deadline, limit, read_chunk(&mut response, progress.tokens))
                     .await?
             }
-            // A read timeout is a broken connection too.
-            None => next_chunk(&mut silence, &mut response, progress.tokens)
-                .await
-                .and_then(|next| next),
+            // A read timeout is a broken connection too. After the first token, only what
+            // moves the answer resets it: pings, comments and empty events do not.
+            None => {
+                let moved = progress.take_moved();
+                silence
+                    .watch(
+                        moved,
+                        "reading the response body",
+                        read_chunk(&mut response, progress.tokens),
+                    )
+                    .await
+                    .and_then(|next| next)
+            }
         };
         let broke = match (next, resumable) {
             (Ok(Some(bytes)), _) => Ok(bytes),
@@ -337,7 +368,21 @@ fn unfinished(progress: &Progress, decoder: &Decoder) -> Result<(), Error> {
 
 /// One JSON document from the server (a stream event, or the whole body when not streaming).
 async fn deliver(json: &[u8], sink: &mut Sink, progress: &mut Progress) -> Result<(), Error> {
-    let parsed = chunk::parse(json, &mut progress.scratch).map_err(|e| {
+    // The scratch buffer is lent out, so that what the parser borrows from it leaves the rest
+    // of `progress` free (for `Progress::token_seen`).
+    let mut scratch = std::mem::take(&mut progress.scratch);
+    let delivered = deliver_parsed(json, &mut scratch, sink, progress).await;
+    progress.scratch = scratch;
+    delivered
+}
+
+async fn deliver_parsed(
+    json: &[u8],
+    scratch: &mut String,
+    sink: &mut Sink,
+    progress: &mut Progress,
+) -> Result<(), Error> {
+    let parsed = chunk::parse(json, scratch).map_err(|e| {
         Error::protocol(format!(
             "the server sent JSON that does not parse ({e}): {}",
             snippet(json, 200)
@@ -363,31 +408,35 @@ async fn deliver(json: &[u8], sink: &mut Sink, progress: &mut Progress) -> Resul
         slot.push_str(reason);
     }
     if let Some(text) = parsed.reasoning.as_deref().filter(|t| !t.is_empty()) {
-        first_time(&mut progress.first_token);
+        progress.token_seen();
         progress.message.push_reasoning(text);
         sink.reasoning(text).await?;
     }
     if let Some(text) = parsed.content.as_deref().filter(|t| !t.is_empty()) {
-        first_time(&mut progress.first_token);
+        progress.token_seen();
         progress.tokens += 1;
         progress.message.push_content(text);
         sink.token(text).await?;
     }
     if parsed.tool_calls.is_some() || parsed.function_call.is_some() {
         let (fragments, function_call) = (parsed.tool_calls, parsed.function_call);
-        first_time(&mut progress.first_token);
         if progress.streaming {
-            super::chat_tools::fold_tool_calls(
+            let pieces = super::chat_tools::fold_tool_calls(
                 fragments,
                 function_call,
                 &mut progress.tools,
                 sink,
             )?;
+            if pieces {
+                progress.token_seen();
+            }
         } else {
+            progress.token_seen();
             progress.whole_calls = tool_calls::from_message_parts(
                 super::chat_tools::value(fragments)?.as_ref(),
                 super::chat_tools::value(function_call)?.as_ref(),
             );
+            super::chat_tools::within_caps(progress.tools.too_many(progress.whole_calls.len()))?;
         }
     }
     Ok(())

@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod capi;
+mod limits;
 pub mod transcript;
 
 use std::collections::HashMap;
@@ -358,6 +359,9 @@ async fn respond(
             return resumable(s, scenario, req, state).await;
         }
         "bgresume" | "bgstall" => return background(s, scenario, req, state).await,
+        "longanswer" | "pings" | "hosted" | "lengthcut" | "oddusage" | "manycalls" => {
+            return limits::respond(s, scenario).await;
+        }
         "stream" => return fixture(s, "llama-stream", "llama-stream.sse").await,
         "streamcl" => {
             let body = std::fs::read(format!("{FIXTURES}/llama-stream.sse"))?;
