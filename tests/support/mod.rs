@@ -6,6 +6,7 @@
 //! (or `.json`) 3 bytes at a time.
 #![allow(dead_code)]
 
+mod agentloop;
 pub mod capi;
 pub mod transcript;
 
@@ -358,6 +359,7 @@ async fn respond(
             return resumable(s, scenario, req, state).await;
         }
         "bgresume" | "bgstall" => return background(s, scenario, req, state).await,
+        "agentloop" => return agentloop::respond(s, req).await,
         "stream" => return fixture(s, "llama-stream", "llama-stream.sse").await,
         "streamcl" => {
             let body = std::fs::read(format!("{FIXTURES}/llama-stream.sse"))?;
