@@ -149,3 +149,18 @@ def test_every_request_sends_its_history_translated() -> None:
     assert body["system"] == "Be brief." and "messages" in body
     assert body["messages"][0]["content"][1] == {
         "type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBO"}}
+
+
+def test_a_library_without_the_02_functions_is_refused_at_import() -> None:
+    # The 0.1 fallbacks are gone: a library that lacks what every request needs is named at
+    # import. libc stands in for such a library (it loads, and has none of them).
+    import ctypes.util
+    import subprocess
+    import sys
+
+    libc = ctypes.util.find_library("c")
+    assert libc
+    env = dict(os.environ, YLOKH_LIB=libc)
+    out = subprocess.run([sys.executable, "-c", "import ylokh"], env=env, capture_output=True, text=True)
+    assert out.returncode != 0
+    assert "needs libylokh 0.2 or newer" in out.stderr and "ylokh_chat_send" in out.stderr, out.stderr

@@ -153,3 +153,13 @@ test('closing a client with requests running while a log handler is set does not
   assert.equal(statuses, Array(4).fill('YLOKH_CANCELLED').join(' '));
   assert.ok(Number(cancelled) >= 4, child.stdout);
 });
+
+test('a library without the 0.2 functions is refused at import, naming what it lacks', () => {
+  // libc stands in for an old libylokh: it loads, and has none of them.
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', "import 'ylokh'"], {
+    cwd: fileURLToPath(new URL('.', import.meta.url)), env: { ...process.env, YLOKH_LIB: 'libc.so.6' }, encoding: 'utf8',
+  });
+  assert.notEqual(child.status, 0);
+  assert.match(child.stderr, /needs libylokh 0\.2 or newer/);
+  assert.match(child.stderr, /ylokh_chat_send/);
+});
