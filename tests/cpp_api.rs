@@ -90,7 +90,10 @@ fn cpp_tool_loop_completes_in_every_dialect() {
         .expect("run the C++ tool loop");
     let stdout = String::from_utf8_lossy(&output.stdout);
     println!("{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    assert!(output.status.success(), "the C++ tool loop failed (see above)");
+    assert!(
+        output.status.success(),
+        "the C++ tool loop failed (see above)"
+    );
     for api in 1..=3 {
         assert!(stdout.contains(&format!("api {api}: ok")), "{stdout}");
     }

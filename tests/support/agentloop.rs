@@ -60,7 +60,14 @@ pub(super) async fn respond(s: &mut Sock, req: &Request) -> std::io::Result<bool
                     "param": null, "code": null}}),
             };
             let text = error.to_string();
-            whole(s, "400 Bad Request", "application/json", "", text.as_bytes()).await?;
+            whole(
+                s,
+                "400 Bad Request",
+                "application/json",
+                "",
+                text.as_bytes(),
+            )
+            .await?;
         }
         Ok(answer) if body["stream"] == true => {
             head(s, "200 OK", "text/event-stream", "").await?;
@@ -229,7 +236,9 @@ fn messages(body: &Value) -> Result<Answer, String> {
         }
         let content = blocks(m);
         if content.is_empty() && !(role == "user" && m["content"].is_string()) {
-            return Err(format!("messages.{i}: all messages must have non-empty content"));
+            return Err(format!(
+                "messages.{i}: all messages must have non-empty content"
+            ));
         }
         for (j, block) in content.iter().enumerate() {
             if block["type"] == "text" && block["text"].as_str().is_none_or(str::is_empty) {
@@ -238,7 +247,9 @@ fn messages(body: &Value) -> Result<Answer, String> {
                 ));
             }
             if block["type"] == "tool_use" && !block["input"].is_object() {
-                return Err(format!("messages.{i}.content.{j}.tool_use.input: Input should be a valid dictionary"));
+                return Err(format!(
+                    "messages.{i}.content.{j}.tool_use.input: Input should be a valid dictionary"
+                ));
             }
         }
         let uses: Vec<&Value> = content
@@ -266,9 +277,15 @@ fn messages(body: &Value) -> Result<Answer, String> {
             continue;
         }
         if role != "user" || results.iter().enumerate().any(|(k, &j)| k != j) {
-            return Err(format!("messages.{i}: tool_result blocks must be at the start of a user message's content"));
+            return Err(format!(
+                "messages.{i}: tool_result blocks must be at the start of a user message's content"
+            ));
         }
-        let previous = if i > 0 { blocks(&messages[i - 1]) } else { Vec::new() };
+        let previous = if i > 0 {
+            blocks(&messages[i - 1])
+        } else {
+            Vec::new()
+        };
         for &j in &results {
             let id = &content[j]["tool_use_id"];
             if !previous
@@ -304,7 +321,11 @@ fn events(dialect: Dialect, answer: &Answer) -> Vec<String> {
     let named = |kind: &str, v: Value| format!("event: {kind}\ndata: {v}\n\n");
     match dialect {
         Dialect::Chat => {
-            let delta = |d: Value| data(json!({"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": d, "finish_reason": null}]}));
+            let delta = |d: Value| {
+                data(
+                    json!({"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": d, "finish_reason": null}]}),
+                )
+            };
             let mut out = vec![
                 delta(json!({"role": "assistant", "content": text1})),
                 delta(json!({"content": text2})),
@@ -317,7 +338,11 @@ fn events(dialect: Dialect, answer: &Answer) -> Vec<String> {
                     ));
                 }
             }
-            let reason = if answer.call.is_some() { "tool_calls" } else { "stop" };
+            let reason = if answer.call.is_some() {
+                "tool_calls"
+            } else {
+                "stop"
+            };
             out.push(data(json!({"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": reason}]})));
             out.push("data: [DONE]\n\n".into());
             out
@@ -334,21 +359,48 @@ fn events(dialect: Dialect, answer: &Answer) -> Vec<String> {
             let message = json!({"id": "msg_loop", "type": "message", "role": "assistant", "status": "completed",
                 "content": [{"type": "output_text", "text": answer.text, "annotations": []}]});
             let mut out = vec![
-                ev("response.created", json!({"response": response("in_progress", json!([]))})),
-                ev("response.output_item.added", json!({"output_index": 0, "item": {"id": "msg_loop", "type": "message", "role": "assistant", "status": "in_progress", "content": []}})),
-                ev("response.output_text.delta", json!({"item_id": "msg_loop", "output_index": 0, "content_index": 0, "delta": text1})),
-                ev("response.output_text.delta", json!({"item_id": "msg_loop", "output_index": 0, "content_index": 0, "delta": text2})),
-                ev("response.output_item.done", json!({"output_index": 0, "item": message})),
+                ev(
+                    "response.created",
+                    json!({"response": response("in_progress", json!([]))}),
+                ),
+                ev(
+                    "response.output_item.added",
+                    json!({"output_index": 0, "item": {"id": "msg_loop", "type": "message", "role": "assistant", "status": "in_progress", "content": []}}),
+                ),
+                ev(
+                    "response.output_text.delta",
+                    json!({"item_id": "msg_loop", "output_index": 0, "content_index": 0, "delta": text1}),
+                ),
+                ev(
+                    "response.output_text.delta",
+                    json!({"item_id": "msg_loop", "output_index": 0, "content_index": 0, "delta": text2}),
+                ),
+                ev(
+                    "response.output_item.done",
+                    json!({"output_index": 0, "item": message}),
+                ),
             ];
             let mut output = vec![message.clone()];
             if let Some(id) = answer.call {
                 let item = |status: &str, arguments: &str| json!({"id": "fc_calc_1", "type": "function_call", "status": status, "call_id": id, "name": "calc", "arguments": arguments});
-                out.push(ev("response.output_item.added", json!({"output_index": 1, "item": item("in_progress", "")})));
+                out.push(ev(
+                    "response.output_item.added",
+                    json!({"output_index": 1, "item": item("in_progress", "")}),
+                ));
                 for half in [half1, half2] {
-                    out.push(ev("response.function_call_arguments.delta", json!({"item_id": "fc_calc_1", "output_index": 1, "delta": half})));
+                    out.push(ev(
+                        "response.function_call_arguments.delta",
+                        json!({"item_id": "fc_calc_1", "output_index": 1, "delta": half}),
+                    ));
                 }
-                out.push(ev("response.function_call_arguments.done", json!({"item_id": "fc_calc_1", "output_index": 1, "arguments": CALL_ARGUMENTS})));
-                out.push(ev("response.output_item.done", json!({"output_index": 1, "item": item("completed", CALL_ARGUMENTS)})));
+                out.push(ev(
+                    "response.function_call_arguments.done",
+                    json!({"item_id": "fc_calc_1", "output_index": 1, "arguments": CALL_ARGUMENTS}),
+                ));
+                out.push(ev(
+                    "response.output_item.done",
+                    json!({"output_index": 1, "item": item("completed", CALL_ARGUMENTS)}),
+                ));
                 output.push(item("completed", CALL_ARGUMENTS));
             }
             let mut done = response("completed", Value::Array(output));
@@ -362,10 +414,22 @@ fn events(dialect: Dialect, answer: &Answer) -> Vec<String> {
                 named(kind, v)
             };
             let mut out = vec![
-                ev("message_start", json!({"message": {"id": "msg_loop", "type": "message", "role": "assistant", "content": [], "model": "recorded", "stop_reason": null, "usage": {"input_tokens": 40, "output_tokens": 1}}})),
-                ev("content_block_start", json!({"index": 0, "content_block": {"type": "text", "text": ""}})),
-                ev("content_block_delta", json!({"index": 0, "delta": {"type": "text_delta", "text": text1}})),
-                ev("content_block_delta", json!({"index": 0, "delta": {"type": "text_delta", "text": text2}})),
+                ev(
+                    "message_start",
+                    json!({"message": {"id": "msg_loop", "type": "message", "role": "assistant", "content": [], "model": "recorded", "stop_reason": null, "usage": {"input_tokens": 40, "output_tokens": 1}}}),
+                ),
+                ev(
+                    "content_block_start",
+                    json!({"index": 0, "content_block": {"type": "text", "text": ""}}),
+                ),
+                ev(
+                    "content_block_delta",
+                    json!({"index": 0, "delta": {"type": "text_delta", "text": text1}}),
+                ),
+                ev(
+                    "content_block_delta",
+                    json!({"index": 0, "delta": {"type": "text_delta", "text": text2}}),
+                ),
                 ev("content_block_stop", json!({"index": 0})),
             ];
             if let Some(id) = answer.call {
@@ -375,7 +439,11 @@ fn events(dialect: Dialect, answer: &Answer) -> Vec<String> {
                 }
                 out.push(ev("content_block_stop", json!({"index": 1})));
             }
-            let reason = if answer.call.is_some() { "tool_use" } else { "end_turn" };
+            let reason = if answer.call.is_some() {
+                "tool_use"
+            } else {
+                "end_turn"
+            };
             out.push(ev("message_delta", json!({"delta": {"stop_reason": reason, "stop_sequence": null}, "usage": {"output_tokens": 12}})));
             out.push(ev("message_stop", json!({})));
             out
@@ -392,16 +460,24 @@ fn whole_body(dialect: Dialect, answer: &Answer) -> Value {
                 message["tool_calls"] = json!([{"id": id, "type": "function",
                     "function": {"name": "calc", "arguments": CALL_ARGUMENTS}}]);
             }
-            let reason = if answer.call.is_some() { "tool_calls" } else { "stop" };
+            let reason = if answer.call.is_some() {
+                "tool_calls"
+            } else {
+                "stop"
+            };
             json!({"object": "chat.completion", "choices": [{"index": 0, "message": message, "finish_reason": reason}],
                 "usage": {"prompt_tokens": 40, "completion_tokens": 12, "total_tokens": 52}})
         }
         Dialect::Responses => {
-            let mut output = vec![json!({"id": "msg_loop", "type": "message", "role": "assistant", "status": "completed",
-                "content": [{"type": "output_text", "text": answer.text, "annotations": []}]})];
+            let mut output = vec![
+                json!({"id": "msg_loop", "type": "message", "role": "assistant", "status": "completed",
+                "content": [{"type": "output_text", "text": answer.text, "annotations": []}]}),
+            ];
             if let Some(id) = answer.call {
-                output.push(json!({"id": "fc_calc_1", "type": "function_call", "status": "completed",
-                    "call_id": id, "name": "calc", "arguments": CALL_ARGUMENTS}));
+                output.push(
+                    json!({"id": "fc_calc_1", "type": "function_call", "status": "completed",
+                    "call_id": id, "name": "calc", "arguments": CALL_ARGUMENTS}),
+                );
             }
             json!({"id": "resp_loop", "object": "response", "status": "completed", "output": output,
                 "usage": {"input_tokens": 40, "output_tokens": 12, "total_tokens": 52}})
@@ -413,7 +489,11 @@ fn whole_body(dialect: Dialect, answer: &Answer) -> Value {
                     json!({"type": "tool_use", "id": id, "name": "calc", "input": arguments_object()}),
                 );
             }
-            let reason = if answer.call.is_some() { "tool_use" } else { "end_turn" };
+            let reason = if answer.call.is_some() {
+                "tool_use"
+            } else {
+                "end_turn"
+            };
             json!({"id": "msg_loop", "type": "message", "role": "assistant", "model": "recorded",
                 "content": content, "stop_reason": reason, "stop_sequence": null,
                 "usage": {"input_tokens": 40, "output_tokens": 12}})
