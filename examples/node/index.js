@@ -327,8 +327,8 @@ export class Conversation {
   }
 }
 
-// While a log handler is set, ylokh_client_free (which waits for each request's end, and a request's
-// end writes a log record whose handler must run on this thread) runs on a pool thread.
+// Once a log handler has been set, ylokh_client_free (which waits for each request's end, and a
+// request's end writes a log record whose handler must run on this thread) runs on a pool thread.
 let logsToJs = false;
 function freeClient(handle) {
   if (logsToJs) ffi.client_free.async(handle, () => {});
