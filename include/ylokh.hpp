@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <exception>
 #include <functional>
 #include <iterator>
@@ -129,14 +130,118 @@ inline void check(ylokh_status status) {
 inline uint64_t to_ms(std::optional<std::chrono::milliseconds> timeout) {
     return timeout ? static_cast<uint64_t>(timeout->count() < 0 ? 0 : timeout->count()) : UINT64_MAX;
 }
-// C views of messages; valid while `messages` lives.
-inline std::vector<ylokh_message> c_messages(const std::vector<Message> &messages) {
-    std::vector<ylokh_message> out;
-    out.reserve(messages.size());
-    for (const Message &m : messages) out.push_back(ylokh_message{m.role.c_str(), m.content.c_str()});
-    return out;
-}
 inline const char *c_str_or_null(const std::optional<std::string> &s) { return s ? s->c_str() : nullptr; }
+
+// Just enough JSON to read a YLOKH_EVENT_TOOL_CALL text (valid JSON the library wrote): strings
+// (escapes decoded to UTF-8), numbers, and skipping any other value.
+struct JsonReader {
+    const char *p, *end;
+    void ws() {
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) ++p;
+    }
+    bool eat(char c) {
+        ws();
+        if (p < end && *p == c) {
+            ++p;
+            return true;
+        }
+        return false;
+    }
+    static void utf8(std::string &out, uint32_t cp) {
+        if (cp < 0x80) {
+            out += static_cast<char>(cp);
+        } else if (cp < 0x800) {
+            out += static_cast<char>(0xC0 | (cp >> 6));
+            out += static_cast<char>(0x80 | (cp & 0x3F));
+        } else if (cp < 0x10000) {
+            out += static_cast<char>(0xE0 | (cp >> 12));
+            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+            out += static_cast<char>(0x80 | (cp & 0x3F));
+        } else {
+            out += static_cast<char>(0xF0 | (cp >> 18));
+            out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+            out += static_cast<char>(0x80 | (cp & 0x3F));
+        }
+    }
+    bool hex4(uint32_t &v) {
+        if (end - p < 4) return false;
+        v = 0;
+        for (int i = 0; i < 4; ++i, ++p) {
+            char c = *p;
+            int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+            if (d < 0) return false;
+            v = v * 16 + static_cast<uint32_t>(d);
+        }
+        return true;
+    }
+    bool string(std::string &out) {
+        if (!eat('"')) return false;
+        out.clear();
+        while (p < end && *p != '"') {
+            if (*p != '\\') {
+                out += *p++;
+                continue;
+            }
+            if (++p >= end) return false;
+            char e = *p++;
+            switch (e) {
+            case 'n': out += '\n'; break;
+            case 't': out += '\t'; break;
+            case 'r': out += '\r'; break;
+            case 'b': out += '\b'; break;
+            case 'f': out += '\f'; break;
+            case 'u': {
+                uint32_t cp = 0, low = 0;
+                if (!hex4(cp)) return false;
+                if (cp >= 0xD800 && cp < 0xDC00 && end - p >= 6 && p[0] == '\\' && p[1] == 'u') {
+                    p += 2;
+                    if (!hex4(low)) return false;
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+                }
+                utf8(out, cp);
+                break;
+            }
+            default: out += e;  // " \ /
+            }
+        }
+        return eat('"');
+    }
+    bool skip() {  // any value
+        ws();
+        if (p >= end) return false;
+        if (*p == '"') {
+            std::string ignored;
+            return string(ignored);
+        }
+        if (*p == '{' || *p == '[') {
+            char close = *p == '{' ? '}' : ']';
+            ++p;
+            if (eat(close)) return true;
+            do {
+                if (close == '}') {
+                    std::string key;
+                    if (!string(key) || !eat(':')) return false;
+                }
+                if (!skip()) return false;
+            } while (eat(','));
+            return eat(close);
+        }
+        while (p < end && *p != ',' && *p != '}' && *p != ']') ++p;
+        return true;
+    }
+    // Calls `member(key)` for each member of an object; `member` reads or skips the value.
+    template <typename F>
+    bool object(F &&member) {
+        if (!eat('{')) return false;
+        if (eat('}')) return true;
+        do {
+            std::string key;
+            if (!string(key) || !eat(':') || !member(key)) return false;
+        } while (eat(','));
+        return eat('}');
+    }
+};
 }  // namespace detail
 
 // Client settings (a builder). Every setter throws Error on a bad value and returns the
@@ -263,6 +368,38 @@ struct ToolCall {
         t.arguments = std::string_view(c.arguments ? c.arguments : "", c.arguments ? c.arguments_len : 0);
         t.arguments_valid = c.arguments_valid;
         return t;
+    }
+};
+
+// A complete tool call, owned: what Stream::tool_calls() and Completion::tool_calls hold.
+struct OwnedToolCall {
+    uint32_t index = 0;
+    std::string id;         // the server's id, or "call_<index>"
+    std::string name;
+    std::string arguments;  // JSON text, "{}" when none
+
+    // From a YLOKH_EVENT_TOOL_CALL text: {"index":I,"id":ID,"type":"function","function":{...}}.
+    static std::optional<OwnedToolCall> from_json(std::string_view json) {
+        OwnedToolCall call;
+        detail::JsonReader r{json.data(), json.data() + json.size()};
+        bool ok = r.object([&](const std::string &key) {
+            if (key == "index") {
+                r.ws();
+                const char *start = r.p;
+                if (!r.skip()) return false;
+                call.index = static_cast<uint32_t>(std::strtoul(std::string(start, r.p).c_str(), nullptr, 10));
+                return true;
+            }
+            if (key == "id") return r.string(call.id);
+            if (key != "function") return r.skip();
+            return r.object([&](const std::string &inner) {
+                if (inner == "name") return r.string(call.name);
+                if (inner == "arguments") return r.string(call.arguments);
+                return r.skip();
+            });
+        });
+        if (!ok) return std::nullopt;
+        return call;
     }
 };
 
@@ -492,8 +629,10 @@ private:
 // A streamed answer to iterate over (the pull interface): no callbacks, no foreign threads.
 //   for (std::string_view token : client.stream(messages)) ...
 // Each token is valid until the iterator moves on. When the request fails, the increment that
-// reaches the end throws Error; result() then has the outcome. Move-only; destroying it
-// cancels the request. One thread at a time.
+// reaches the end throws Error; result() then has the outcome. With tools, the complete calls
+// are in tool_calls() once the iteration reached the end (and result().message_json is the
+// assistant turn to add to the conversation). Move-only; destroying it cancels the request.
+// One thread at a time.
 class Stream {
 public:
     class iterator {
@@ -525,7 +664,7 @@ public:
 
     Stream(Stream &&other) noexcept
         : req_(std::exchange(other.req_, nullptr)), done_(other.done_), result_(std::move(other.result_)),
-          reasoning_(std::move(other.reasoning_)) {}
+          reasoning_(std::move(other.reasoning_)), tool_calls_(std::move(other.tool_calls_)) {}
     Stream &operator=(Stream &&) = delete;
     Stream(const Stream &) = delete;
     Stream &operator=(const Stream &) = delete;
@@ -545,6 +684,9 @@ public:
     const Result &result() const noexcept { return result_; }
     // Reasoning text seen so far (the model's "thinking", when it sends any).
     const std::string &reasoning() const noexcept { return reasoning_; }
+    // The complete tool calls, in index order (only when the answer ended well: they come just
+    // before the end).
+    const std::vector<OwnedToolCall> &tool_calls() const noexcept { return tool_calls_; }
 
 private:
     friend class Client;
@@ -562,6 +704,11 @@ private:
                 reasoning_.append(event.text, event.len);
                 continue;
             }
+            if (event.kind == YLOKH_EVENT_TOOL_CALL) {
+                if (auto call = OwnedToolCall::from_json(std::string_view(event.text, event.len)))
+                    tool_calls_.push_back(std::move(*call));
+                continue;
+            }
             if (event.kind == YLOKH_EVENT_DONE) {
                 done_ = true;
                 result_ = Result::from(*event.result);
@@ -575,12 +722,14 @@ private:
     bool done_ = false;
     Result result_;
     std::string reasoning_;
+    std::vector<OwnedToolCall> tool_calls_;
 };
 
 // An answer and how it ended, from Client::try_complete.
 struct Completion {
     std::string text;
     Result result;
+    std::vector<OwnedToolCall> tool_calls;  // the complete tool calls, when it ended OK
 };
 
 // A client: its own runtime threads and connection pool. Thread-safe: start requests from any
@@ -695,10 +844,18 @@ public:
         return out;
     }
 
-    // Streams the answer as a range of tokens (the pull interface). Throws Error when it cannot
-    // start; see Stream for failures on the way.
+    // Streams the answer as a range of tokens (the pull interface); options.tools_json asks for
+    // tool calls (Stream::tool_calls()). Throws Error when it cannot start; see Stream for
+    // failures on the way.
     Stream stream(const std::vector<Message> &messages, const RequestOptions &options = {}) {
-        return Stream(start_pull(messages, options));
+        return stream(conversation_of(messages), options);
+    }
+    // The same over a conversation (copied when the request starts): a tool loop's history.
+    Stream stream(const Conversation &conversation, const RequestOptions &options = {}) {
+        ylokh_request *req = nullptr;
+        Result error = try_pull(conversation, options, options.stream, req);
+        if (!error.ok()) throw Error(std::move(error));
+        return Stream(req);
     }
 
     // The whole answer as one string. Sends `"stream": false` (options.stream is ignored;
@@ -710,28 +867,34 @@ public:
         return std::move(c.text);
     }
 
-    // The non-throwing twin of complete: the text so far and how it ended.
-    Completion try_complete(const std::vector<Message> &messages, RequestOptions options = {}) {
-        options.stream = false;
-        Completion c;
-        std::vector<ylokh_message> cm = detail::c_messages(messages);
-        ylokh_request *req = nullptr;
-        ylokh_status status = ylokh_chat_start(client_, detail::c_str_or_null(options.model), cm.data(), cm.size(),
-                                               detail::c_str_or_null(options.params_json), options.stream, nullptr,
-                                               &req);
-        if (status != YLOKH_OK) {
-            c.result = Result::last_error(status);
-            return c;
+    // The non-throwing twin of complete: the text so far, the tool calls and how it ended.
+    Completion try_complete(const std::vector<Message> &messages, const RequestOptions &options = {}) {
+        std::optional<Conversation> conversation;
+        try {
+            conversation = conversation_of(messages);
+        } catch (const Error &e) {
+            return Completion{{}, e.result(), {}};
         }
+        return try_complete(*conversation, options);
+    }
+    Completion try_complete(const Conversation &conversation, const RequestOptions &options = {}) {
+        Completion c;
+        ylokh_request *req = nullptr;
+        c.result = try_pull(conversation, options, false, req);
+        if (!c.result.ok()) return c;
         std::unique_ptr<ylokh_request, void (*)(ylokh_request *)> owned(req, ylokh_request_free);
         for (;;) {
             ylokh_event event{};
-            status = ylokh_request_next(req, UINT64_MAX, &event);
+            ylokh_status status = ylokh_request_next(req, UINT64_MAX, &event);
             if (status != YLOKH_OK) {
                 c.result = Result::last_error(status);
                 return c;
             }
             if (event.kind == YLOKH_EVENT_TOKEN) c.text.append(event.text, event.len);
+            if (event.kind == YLOKH_EVENT_TOOL_CALL) {
+                if (auto call = OwnedToolCall::from_json(std::string_view(event.text, event.len)))
+                    c.tool_calls.push_back(std::move(*call));
+            }
             if (event.kind == YLOKH_EVENT_DONE) {
                 c.result = Result::from(*event.result);
                 return c;
@@ -744,21 +907,39 @@ public:
 
 private:
     explicit Client(ylokh_client *raw) noexcept : client_(raw) {}
-    Result try_start(const std::vector<Message> *messages, const Conversation *conversation, Handlers handlers,
-                     const RequestOptions &options, Request &out) {
-        auto state = std::make_shared<Request::State>();
-        state->handlers = std::move(handlers);
-        auto ref = std::make_unique<Request::Ref>(state);
-        std::vector<ylokh_message> c = messages ? detail::c_messages(*messages) : std::vector<ylokh_message>();
+    // Every request starts through ylokh_chat_send with its history as a conversation, so
+    // whatever a dialect translates (tool calls and results, images, reasoning), C++ gets.
+    static Conversation conversation_of(const std::vector<Message> &messages) {
+        Conversation c;
+        for (const Message &m : messages) c.add(m.role, m.content);
+        return c;
+    }
+    static ylokh_chat_request chat_request(const Conversation &conversation, const RequestOptions &options,
+                                           bool stream) {
         ylokh_chat_request req{};
         req.struct_size = sizeof req;
         req.model = detail::c_str_or_null(options.model);
-        req.messages = c.data();
-        req.n_messages = c.size();
-        req.conversation = conversation ? conversation->get() : nullptr;
+        req.conversation = conversation.get();
         req.tools_json = detail::c_str_or_null(options.tools_json);
         req.params_json = detail::c_str_or_null(options.params_json);
-        req.stream = options.stream;
+        req.stream = stream;
+        return req;
+    }
+    Result try_start(const std::vector<Message> *messages, const Conversation *conversation, Handlers handlers,
+                     const RequestOptions &options, Request &out) {
+        std::optional<Conversation> built;
+        if (messages) {
+            try {
+                built = conversation_of(*messages);
+            } catch (const Error &e) {
+                return e.result();
+            }
+            conversation = &*built;
+        }
+        auto state = std::make_shared<Request::State>();
+        state->handlers = std::move(handlers);
+        auto ref = std::make_unique<Request::Ref>(state);
+        ylokh_chat_request req = chat_request(*conversation, options, options.stream);
         req.user_data = ref.get();
         const Handlers &h = state->handlers;
         req.on_token = h.on_token ? &Request::on_token : nullptr;
@@ -777,12 +958,12 @@ private:
         out = std::move(request);
         return Result{};
     }
-    ylokh_request *start_pull(const std::vector<Message> &messages, const RequestOptions &options) {
-        std::vector<ylokh_message> c = detail::c_messages(messages);
-        ylokh_request *req = nullptr;
-        detail::check(ylokh_chat_start(client_, detail::c_str_or_null(options.model), c.data(), c.size(),
-                                       detail::c_str_or_null(options.params_json), options.stream, nullptr, &req));
-        return req;
+    Result try_pull(const Conversation &conversation, const RequestOptions &options, bool stream,
+                    ylokh_request *&out) {
+        ylokh_chat_request req = chat_request(conversation, options, stream);
+        req.pull = true;
+        ylokh_status status = ylokh_chat_send(client_, &req, &out);
+        return status == YLOKH_OK ? Result{} : Result::last_error(status);
     }
     ylokh_client *client_ = nullptr;
 };

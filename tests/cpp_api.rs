@@ -70,3 +70,32 @@ fn cpp_agent_example_runs_the_tool_loop() {
         assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
     }
 }
+
+/// tests/cpp/agent_loop.cpp: the README's tool loop written once in C++ — over stream() with
+/// tools, over try_complete() with tools, and through run_tools() — against the `agentloop`
+/// scenario in each wire dialect (Chat Completions, Responses, Messages), which answers 400 as
+/// the real API does when the second request is wrong; and stream() without tools refused there
+/// (it once dropped them).
+#[test]
+#[ignore = "needs g++: run tests/run.sh"]
+fn cpp_tool_loop_completes_in_every_dialect() {
+    let server = start_server();
+    let exe = tmp_path("cpp_agent_loop");
+    compile("g++", &["tests/cpp/agent_loop.cpp"], &exe, FLAGS);
+    let output = Command::new(&exe)
+        .arg(server.url())
+        .env("ASAN_OPTIONS", "detect_leaks=1:halt_on_error=1")
+        .env("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1")
+        .output()
+        .expect("run the C++ tool loop");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    println!("{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "the C++ tool loop failed (see above)"
+    );
+    for api in 1..=3 {
+        assert!(stdout.contains(&format!("api {api}: ok")), "{stdout}");
+    }
+    assert!(stdout.contains(", 0 failed"), "{stdout}");
+}

@@ -8,7 +8,7 @@ export interface Message {
   [key: string]: unknown;
 }
 
-/** The wire dialect: "responses" and "messages" need libylokh 0.2. */
+/** The wire dialect; messages, tools and results stay in the chat format whichever it is. */
 export type Api = 'chat' | 'responses' | 'messages';
 
 export interface ClientOptions {
@@ -29,6 +29,12 @@ export interface ClientOptions {
   params?: Record<string, unknown>;
   /** Retries on connect errors, 408, 409, 429 and 5xx. Default 2. */
   maxRetries?: number;
+  /** Resume a stream that breaks mid-answer where it broke (llama.cpp's conversation streams,
+   * OpenAI's background responses); a cancel then stops the generation on the server. */
+  resume?: boolean;
+  /** Longest wait in milliseconds from sending a request to its first token (the read timeout
+   * waits meanwhile); unset or 0: none. Ends the request with YLOKH_TIMEOUT. */
+  firstTokenTimeout?: number;
 }
 
 /** A tool definition in the chat format. */
@@ -42,7 +48,7 @@ export interface RequestOptions {
   /** Aborting cancels the request and closes its connection; the stream then throws a
    * YlokhError with statusName "YLOKH_CANCELLED" (its `cause`: the signal's reason). */
   signal?: AbortSignal;
-  /** Tool definitions (libylokh 0.2). */
+  /** Tool definitions in the chat format (translated for Responses and Messages). */
   tools?: Tool[];
   /** Body keys, merged last: they win. */
   params?: Record<string, unknown>;
@@ -122,5 +128,10 @@ export default Client;
 export const libraryPath: string;
 /** The loaded library's version, e.g. "0.1.0". */
 export const version: string;
-/** Whether the loaded library exports `symbol` (e.g. "ylokh_chat_send", libylokh 0.2). */
+/** Whether the loaded library exports `symbol`. */
 export function has(symbol: string): boolean;
+
+/** Sends the library's log records (level 1 error .. 5 trace; default 4, debug) to `handler`,
+ * on the main thread (records from library threads are queued to the event loop); null turns it
+ * off. Resolves once the handler is in place and the previous one runs no more. */
+export function setLogHandler(handler: ((level: number, message: string) => void) | null, level?: number): Promise<void>;

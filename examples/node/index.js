@@ -14,7 +14,7 @@ const { ffi, koffi } = c;
 
 export const libraryPath = c.libraryPath;
 export const version = c.version;
-/** Whether the loaded library exports `symbol` (e.g. the libylokh 0.2 additions). */
+/** Whether the loaded library exports `symbol`. */
 export const has = c.has;
 
 export class YlokhError extends Error {
@@ -38,11 +38,6 @@ function lastError(status) {
 
 function check(status) {
   if (status !== c.OK) throw lastError(status);
-}
-
-function needs02(what) {
-  return new YlokhError(c.INVALID_ARGUMENT,
-    `needs libylokh 0.2: ${what} (the loaded library, ${c.libraryPath}, is ${c.version})`);
 }
 
 const count = (n) => (Number(n) < 0 ? null : Number(n));
@@ -202,35 +197,43 @@ const poller = {
   },
 };
 
-/** Chat-format messages that fit ylokh_message (role and content, both strings). */
-function plain(messages) {
-  return messages.every((m) => m && Object.keys(m).length === 2 && typeof m.role === 'string'
-    && typeof m.content === 'string');
+/** A ylokh_conversation holding `messages` as given (free it with ylokh_conversation_free). */
+function conversationOf(messages) {
+  const conversation = ffi.conversation_new();
+  if (!conversation) throw lastError(c.INTERNAL);
+  try {
+    messages.forEach((m, i) => {
+      if (m === null || typeof m !== 'object' || Array.isArray(m)) {
+        throw new YlokhError(c.INVALID_ARGUMENT,
+          `messages[${i}] is ${m === null ? 'null' : Array.isArray(m) ? 'an array' : `a ${typeof m}`}, not an object with a "role" (a chat-format message)`);
+      }
+      const status = ffi.conversation_add_json(conversation, JSON.stringify(m));
+      if (status !== c.OK) throw new YlokhError(status, `messages[${i}]: ${ffi.last_error() ?? ''}`);
+    });
+  } catch (e) {
+    ffi.conversation_free(conversation);
+    throw e;
+  }
+  return conversation;
 }
 
+/** Starts a request through ylokh_chat_send, the history as a conversation (each message as
+ * given: tool calls and results, content parts and reasoning reach every wire dialect translated). */
 function start(client, messages, { model, tools, params } = {}, stream) {
   if (!client.handle) throw new YlokhError(c.INVALID_ARGUMENT, 'the client is closed');
   const history = messages instanceof Conversation ? messages.messages : [...messages];
-  let body = { ...(params ?? {}) };
-  let cMessages = [];
-  if (plain(history)) {
-    cMessages = history.map((m) => ({ role: m.role, content: m.content }));
-  } else {
-    // Tool calls and results, content parts: as the body's "messages", which params_json may set.
-    body = { messages: history, ...body };
-  }
-  const paramsJson = Object.keys(body).length ? JSON.stringify(body) : null;
+  const paramsJson = params && Object.keys(params).length ? JSON.stringify(params) : null;
+  const conversation = conversationOf(history);
   const out = [null];
-  if (tools != null) {
-    if (!c.has02) throw needs02('tools (ylokh_chat_send and YLOKH_EVENT_TOOL_CALL)');
+  try {
     check(ffi.chat_send(client.handle, {
-      struct_size: c.sizeofChatRequest, model: model ?? null, messages: cMessages, n_messages: cMessages.length,
-      conversation: null, tools_json: JSON.stringify(tools), params_json: paramsJson, stream, pull: true,
+      struct_size: c.sizeofChatRequest, model: model ?? null, messages: null, n_messages: 0, conversation,
+      tools_json: tools != null ? JSON.stringify(tools) : null, params_json: paramsJson, stream, pull: true,
       user_data: null, on_token: null, on_reasoning: null, on_chunk: null, on_tool_call_delta: null,
       on_tool_call: null, on_done: null,
     }, out));
-  } else {
-    check(ffi.chat_start(client.handle, model ?? null, cMessages, cMessages.length, paramsJson, stream, null, out));
+  } finally {
+    ffi.conversation_free(conversation); // the request copied it
   }
   return new Pulled(out[0]);
 }
@@ -324,33 +327,46 @@ export class Conversation {
   }
 }
 
-const clients = new FinalizationRegistry((handle) => ffi.client_free(handle));
+// Once a log handler has been set, ylokh_client_free (which waits for each request's end, and a
+// request's end writes a log record whose handler must run on this thread) runs on a pool thread.
+let logsToJs = false;
+function freeClient(handle) {
+  if (logsToJs) ffi.client_free.async(handle, () => {});
+  else ffi.client_free(handle);
+}
+
+const clients = new FinalizationRegistry(freeClient);
 
 export class Client {
   /**
    * @param {object} [options]
    * baseURL (default: YLOKH_BASE_URL, else the Ylokh preset), apiKey (default: YLOKH_API_KEY),
-   * model, api ("chat"; "responses" and "messages" need libylokh 0.2), timeout (ms, whole
-   * request), proxy, headers, params (default body keys), maxRetries.
+   * model, api ("chat", "responses" or "messages"), timeout (ms, whole request), proxy, headers,
+   * params (default body keys), maxRetries, resume (a broken stream goes on where it broke),
+   * firstTokenTimeout (ms from sending to the first token).
    */
-  constructor({ baseURL, apiKey, model, api = 'chat', timeout, proxy, headers, params, maxRetries } = {}) {
+  constructor({ baseURL, apiKey, model, api = 'chat', timeout, proxy, headers, params, maxRetries, resume,
+    firstTokenTimeout } = {}) {
     this.baseURL = baseURL ?? process.env.YLOKH_BASE_URL ?? null;
     this.model = model ?? null;
     this.api = api;
     if (!(api in c.APIS)) {
       throw new YlokhError(c.INVALID_ARGUMENT, `api must be one of ${Object.keys(c.APIS).join(', ')}, not ${JSON.stringify(api)}`);
     }
-    if (api !== 'chat' && !ffi.options_set_api) throw needs02(`api: "${api}" (ylokh_options_set_api)`);
     const opts = this.baseURL ? ffi.options_new_compatible(this.baseURL) : ffi.options_new();
     if (!opts) throw lastError(c.INVALID_ARGUMENT);
     try {
       const key = apiKey ?? process.env.YLOKH_API_KEY;
       if (key) check(ffi.options_set_api_key(opts, key));
       if (model) check(ffi.options_set_default_model(opts, model));
-      if (ffi.options_set_api) check(ffi.options_set_api(opts, c.APIS[api]));
+      check(ffi.options_set_api(opts, c.APIS[api]));
       if (proxy) check(ffi.options_set_proxy(opts, proxy));
       if (timeout != null) check(ffi.options_set_timeout_ms(opts, Math.max(0, Math.round(timeout))));
       if (maxRetries != null) check(ffi.options_set_max_retries(opts, maxRetries));
+      if (resume) check(ffi.options_set_resume(opts, true));
+      if (firstTokenTimeout != null) {
+        check(ffi.options_set_first_token_timeout_ms(opts, Math.max(0, Math.round(firstTokenTimeout))));
+      }
       for (const [name, value] of Object.entries(headers ?? {})) check(ffi.options_set_header(opts, name, value ?? null));
       if (params) check(ffi.options_set_default_params(opts, JSON.stringify(params)));
       const out = [null];
@@ -380,10 +396,55 @@ export class Client {
   close() {
     if (this.handle) {
       clients.unregister(this);
-      ffi.client_free(this.handle);
+      freeClient(this.handle);
       this.handle = null;
     }
   }
+}
+
+// The log handler's registered callback (koffi), and the chain of ylokh_set_log_callback calls.
+let logCallback = null;
+let logChain = Promise.resolve();
+
+/**
+ * Sends the library's log records (level 1 error .. 5 trace; default 4, debug) to
+ * `handler(level, message)`; null turns it off. Records from library threads reach the handler on
+ * the main thread (koffi queues them to the event loop; the library thread waits meanwhile), so it
+ * runs between other JavaScript, never beside it. Resolves once the handler is in place (and the
+ * previous one will not run again). Turn it off (`await setLogHandler(null)`) before the process
+ * exits if requests may still be running.
+ */
+export function setLogHandler(handler, level = 4) {
+  if (handler != null && typeof handler !== 'function') {
+    return Promise.reject(new YlokhError(c.INVALID_ARGUMENT, 'the log handler must be a function or null'));
+  }
+  if (handler) logsToJs = true;
+  const next = handler
+    ? koffi.register((_userData, lvl, message) => {
+      try {
+        handler(lvl, message ?? '');
+      } catch {
+        // an exception must not cross into the library
+      }
+    }, koffi.pointer(c.LogFn))
+    : null;
+  const install = () => new Promise((resolve, reject) => {
+    // On a pool thread: ylokh_set_log_callback waits for calls of the previous callback still
+    // running, and those wait for this thread.
+    ffi.set_log_callback.async(next ? level : 0, next, null, (err, status) => {
+      if (err || status !== c.OK) {
+        if (next) koffi.unregister(next);
+        reject(err ?? new YlokhError(status, 'ylokh_set_log_callback refused the handler'));
+        return;
+      }
+      const previous = logCallback;
+      logCallback = next;
+      if (previous) koffi.unregister(previous);
+      resolve();
+    });
+  });
+  logChain = logChain.then(install, install);
+  return logChain;
 }
 
 export default Client;

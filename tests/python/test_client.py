@@ -152,7 +152,8 @@ def test_conversations_keep_every_kind_of_message():
     _, body = echoed(c.complete(conversation))
     assert [m["role"] for m in body["messages"]] == ["system", "user", "assistant", "user"]
     assert body["messages"][2]["content"] == first.text
-    # Messages the C struct cannot carry (tool calls and results, content parts) go as JSON.
+    # Every message goes into the request's conversation as it is (tool calls and results,
+    # content parts).
     rich = [
         {"role": "user", "content": [{"type": "text", "text": "What is the weather?"}]},
         {"role": "assistant", "content": None, "tool_calls": [
@@ -303,41 +304,27 @@ def test_a_hundred_concurrent_slow_astreams_all_progress_together():
     assert time.monotonic() - started < 5
 
 
-def test_api_dialects_and_tools_need_the_02_library():
+def test_api_dialects_and_tools():
     assert Client(base_url=f"{SERVER}/stream/v1", api="chat").complete(MESSAGES, stream=True).text == EXPECTED
     with pytest.raises(YlokhError) as info:
         Client(base_url=f"{SERVER}/stream/v1", api="nonsense")  # type: ignore[arg-type]
     assert info.value.status_name == "YLOKH_INVALID_ARGUMENT"
-    if ylokh.has("ylokh_options_set_api"):
-        # The same call over the other two wire APIs: only the option changes.
-        for api, fixture, text in (
-            ("responses", "responses-openai-text", "Hi there! How can I help?"),
-            ("messages", "messages-tools", "Checking both cities."),
-        ):
-            c = Client(base_url=f"{SERVER}/replay3-dialects.{fixture}/v1", api=api)
-            result = c.complete(MESSAGES, stream=True)
-            assert result.text == text
-            if api == "messages":
-                assert [t.name for t in result.tool_calls] == ["get_weather", "get_weather"]
-                assert result.tool_calls[0].parsed_arguments() == {"city": "Paris"}
-                assert result.finish_reason == "tool_calls"
-    else:
-        for api in ("responses", "messages"):
-            with pytest.raises(YlokhError) as info:
-                Client(base_url=f"{SERVER}/stream/v1", api=api)
-            assert info.value.status_name == "YLOKH_INVALID_ARGUMENT"
-            assert info.value.message.startswith("needs libylokh 0.2: api=")
+    # The same call over the other two wire APIs: only the option changes.
+    for api, fixture, text in (
+        ("responses", "responses-openai-text", "Hi there! How can I help?"),
+        ("messages", "messages-tools", "Checking both cities."),
+    ):
+        c = Client(base_url=f"{SERVER}/replay3-dialects.{fixture}/v1", api=api)  # type: ignore[arg-type]
+        result = c.complete(MESSAGES, stream=True)
+        assert result.text == text
+        if api == "messages":
+            assert [t.name for t in result.tool_calls] == ["get_weather", "get_weather"]
+            assert result.tool_calls[0].parsed_arguments() == {"city": "Paris"}
+            assert result.finish_reason == "tool_calls"
 
 
 def test_tool_calls():
     tools = [{"type": "function", "function": {"name": "weather", "parameters": {"type": "object"}}}]
-    if not ylokh.has("ylokh_chat_send"):
-        # libylokh 0.1: a clear error, at the call; with 0.2 the rest of this test runs.
-        with pytest.raises(YlokhError) as info:
-            client("toolcall").stream(MESSAGES, tools=tools)
-        assert info.value.status_name == "YLOKH_INVALID_ARGUMENT"
-        assert info.value.message.startswith("needs libylokh 0.2: tools")
-        return
     events = list(client("toolcall").stream(MESSAGES, tools=tools))
     calls = [e.tool_call for e in events if e.type == "tool_call"]
     assert [(c.id, c.name, c.parsed_arguments()) for c in calls] == [("call_1", "weather", {"city": "Oslo"})]

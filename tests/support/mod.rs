@@ -6,6 +6,7 @@
 //! (or `.json`) 3 bytes at a time.
 #![allow(dead_code)]
 
+mod agentloop;
 pub mod capi;
 mod limits;
 pub mod transcript;
@@ -362,6 +363,7 @@ async fn respond(
         "longanswer" | "pings" | "hosted" | "lengthcut" | "oddusage" | "manycalls" => {
             return limits::respond(s, scenario).await;
         }
+        "agentloop" => return agentloop::respond(s, req).await,
         "stream" => return fixture(s, "llama-stream", "llama-stream.sse").await,
         "streamcl" => {
             let body = std::fs::read(format!("{FIXTURES}/llama-stream.sse"))?;

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Client, Conversation, YlokhError, has, libraryPath, version } from 'ylokh';
+import { Client, Conversation, YlokhError, libraryPath, version } from 'ylokh';
 
 const SERVER = process.env.YLOKH_TEST_SERVER;
 assert.ok(SERVER, 'YLOKH_TEST_SERVER (the loopback server tests/node.rs starts)');
@@ -194,28 +194,17 @@ test('api dialects: the same call over Responses and Messages', async () => {
     ['responses', 'responses-openai-text', 'Hi there! How can I help?'],
     ['messages', 'messages-tools', 'Checking both cities.'],
   ]) {
-    if (has('ylokh_options_set_api')) {
-      const result = await client(`replay3-dialects.${fixture}`, { api }).complete(MESSAGES, { stream: true });
-      assert.equal(result.text, text);
-      if (api === 'messages') {
-        assert.deepEqual(result.toolCalls.map((c) => c.function.name), ['get_weather', 'get_weather']);
-        assert.equal(result.finishReason, 'tool_calls');
-      }
-    } else {
-      assert.throws(() => client('stream', { api }), (e) => e.statusName === 'YLOKH_INVALID_ARGUMENT'
-        && e.message.startsWith(`needs libylokh 0.2: api: "${api}"`));
+    const result = await client(`replay3-dialects.${fixture}`, { api }).complete(MESSAGES, { stream: true });
+    assert.equal(result.text, text);
+    if (api === 'messages') {
+      assert.deepEqual(result.toolCalls.map((c) => c.function.name), ['get_weather', 'get_weather']);
+      assert.equal(result.finishReason, 'tool_calls');
     }
   }
 });
 
 test('tool calls', async () => {
   const tools = [{ type: 'function', function: { name: 'weather', parameters: { type: 'object' } } }];
-  if (!has('ylokh_chat_send')) {
-    // libylokh 0.1: a clear error; with 0.2 the rest of this test runs.
-    await assert.rejects(collect(client('toolcall').stream(MESSAGES, { tools })),
-      (e) => e.statusName === 'YLOKH_INVALID_ARGUMENT' && e.message.startsWith('needs libylokh 0.2: tools'));
-    return;
-  }
   for (const stream of [true, false]) {
     const events = await collect(client('toolcall').stream(MESSAGES, { tools, stream }));
     const calls = events.filter((e) => e.type === 'tool_call').map((e) => e.toolCall);

@@ -8,7 +8,11 @@ Two interfaces:
   `Ylokh.create_completion(...)`, with the server in YLOKH_BASE_URL / YLOKH_API_KEY;
 - `Client(base_url=..., api_key=..., model=..., api="chat")` with `stream()` (an iterator of
   Events), `astream()` (an async iterator), `complete()` / `acomplete()` (a Result), message
-  histories as lists of dicts or a `Conversation`, and tool calls (libylokh 0.2).
+  histories as lists of dicts or a `Conversation`, and tool calls.
+
+Every request starts through ylokh_chat_send with the history as a conversation (each message
+dict as given), so tool loops, images and reasoning work over every wire dialect. The package
+needs libylokh 0.2 or newer.
 
 Every failure raises YlokhError (status, status_name, http_status, message).
 

@@ -140,7 +140,7 @@ class _Collector:
             text = "".join(self.text)
             if payload.message_json:
                 message: Dict[str, Any] = json.loads(payload.message_json)
-            else:  # libylokh 0.1: text only (0.1 has no tool calls)
+            else:  # the library sets it whenever a response arrived; this is only a safe default
                 message = {"role": "assistant", "content": text}
             self.result = Result(
                 text=text, reasoning="".join(self.reasoning), finish_reason=payload.finish_reason,
@@ -263,10 +263,12 @@ class AsyncStream(AsyncIterator[Event]):
 
 class Client:
     """A connection to one server: `base_url` (None: YLOKH_BASE_URL, else the Ylokh preset),
-    `api_key` (None: YLOKH_API_KEY), the default `model`, the wire dialect `api` ("chat";
-    "responses" and "messages" need libylokh 0.2), a whole-request `timeout` in seconds, a
-    `proxy` URL, extra `headers`, default body `params`, `max_retries`. Thread-safe; its
-    requests share keep-alive connections. close() (or `with`) frees it."""
+    `api_key` (None: YLOKH_API_KEY), the default `model`, the wire dialect `api` ("chat",
+    "responses" or "messages"), a whole-request `timeout` in seconds, a
+    `proxy` URL, extra `headers`, default body `params`, `max_retries`, `resume` (a stream
+    that breaks is resumed where it broke, ylokh_options_set_resume) and `first_token_timeout`
+    (seconds from sending to the first token; the read timeout waits meanwhile).
+    Thread-safe; its requests share keep-alive connections. close() (or `with`) frees it."""
 
     def __init__(
         self,
@@ -280,6 +282,8 @@ class Client:
         headers: Optional[Mapping[str, Optional[str]]] = None,
         params: Optional[Mapping[str, Any]] = None,
         max_retries: Optional[int] = None,
+        resume: bool = False,
+        first_token_timeout: Optional[float] = None,
     ):
         self._client: Optional[int] = None
         self.base_url = base_url or os.environ.get("YLOKH_BASE_URL") or None
@@ -290,6 +294,7 @@ class Client:
             model=model, api=api, proxy=proxy, timeout=timeout, max_retries=max_retries,
             headers=list((headers or {}).items()),
             default_params_json=json.dumps(dict(params)) if params is not None else None,
+            resume=resume, first_token_timeout=first_token_timeout,
         )
 
     def _start(self, messages: Messages, model: Optional[str], tools: Optional[Sequence[Mapping[str, Any]]],
@@ -304,9 +309,10 @@ class Client:
 
     def stream(self, messages: Messages, *, model: Optional[str] = None, tools: Optional[Sequence[Mapping[str, Any]]] = None,
                params: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> Stream:
-        """Starts a streamed answer. `messages`: chat-format dicts or a Conversation; `tools`:
-        chat-format tool definitions (libylokh 0.2); `params` and `**kwargs`: body keys, merged
-        last (they win)."""
+        """Starts a streamed answer. `messages`: chat-format dicts (any the chat format allows:
+        tool calls and results, content parts, an answer's `result.message`) or a Conversation,
+        sent as a conversation that every wire dialect translates; `tools`: chat-format tool
+        definitions; `params` and `**kwargs`: body keys, merged last (they win)."""
         return Stream(self._start(messages, model, tools, params, kwargs, True))
 
     def astream(self, messages: Messages, *, model: Optional[str] = None, tools: Optional[Sequence[Mapping[str, Any]]] = None,

@@ -11,7 +11,7 @@ from typing import Any, Callable, List, Optional, Tuple
 
 # Statuses and event kinds (include/ylokh.h).
 OK, PENDING, INVALID_ARGUMENT, RECURSIVE_CALL = 0, 1, 2, 3
-HTTP_STATUS, CANCELLED = 7, 11
+HTTP_STATUS, CANCELLED, INTERNAL = 7, 11, 13
 EVENT_TOKEN, EVENT_REASONING, EVENT_CHUNK, EVENT_DONE = 1, 2, 3, 4
 EVENT_TOOL_CALL = 5  # libylokh 0.2
 FOREVER = 2**64 - 1
@@ -34,14 +34,8 @@ _RESULT_01: List[Tuple[str, Any]] = [
 ]
 
 
-class Result01(ctypes.Structure):
-    """ylokh_result as libylokh 0.1 lays it out."""
-
-    _fields_ = _RESULT_01
-
-
-class Result02(ctypes.Structure):
-    """ylokh_result with the members libylokh 0.2 appends (read only from a 0.2 library)."""
+class Result(ctypes.Structure):
+    """ylokh_result: the 0.1 members, then those libylokh 0.2 appends."""
 
     _fields_ = _RESULT_01 + [
         ("message_json", ctypes.c_char_p),
@@ -123,7 +117,7 @@ def _load() -> Tuple[ctypes.CDLL, str]:
             "package), install libylokh (libylokh.so.0), or set YLOKH_LIB to the path of "
             "libylokh.so"
         ) from e
-    P, U32, U64, SZ, STR = ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint64, ctypes.c_size_t, ctypes.c_char_p
+    P, U32, U64, STR = ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint64, ctypes.c_char_p
     signatures = {
         "ylokh_options_new": ([], P),
         "ylokh_options_new_compatible": ([STR], P),
@@ -137,7 +131,6 @@ def _load() -> Tuple[ctypes.CDLL, str]:
         "ylokh_options_set_default_params": ([P, STR], U32),
         "ylokh_client_new": ([P, ctypes.POINTER(P)], U32),
         "ylokh_client_free": ([P], None),
-        "ylokh_chat_start": ([P, STR, ctypes.POINTER(Message), SZ, STR, ctypes.c_bool, P, ctypes.POINTER(P)], U32),
         "ylokh_request_next": ([P, U64, ctypes.POINTER(Event)], U32),
         "ylokh_request_cancel": ([P], U32),
         "ylokh_request_free": ([P], None),
@@ -145,13 +138,27 @@ def _load() -> Tuple[ctypes.CDLL, str]:
         "ylokh_last_error": ([], STR),
         "ylokh_version": ([], STR),
         "ylokh_set_log_callback": ([U32, LOG_FN, P], U32),
-        # libylokh 0.2: present only in libraries that have them (see has()).
+        # libylokh 0.2, which this package needs: every request starts through ylokh_chat_send
+        # with a conversation.
         "ylokh_options_set_api": ([P, U32], U32),
+        "ylokh_options_set_resume": ([P, ctypes.c_bool], U32),
+        "ylokh_options_set_first_token_timeout_ms": ([P, U64], U32),
         "ylokh_chat_send": ([P, ctypes.POINTER(ChatRequest), ctypes.POINTER(P)], U32),
+        "ylokh_conversation_new": ([], P),
+        "ylokh_conversation_free": ([P], None),
+        "ylokh_conversation_add_json": ([P, STR], U32),
     }
+    missing = [name for name in signatures if not hasattr(lib, name)]
+    if missing:
+        version = lib.ylokh_version() if hasattr(lib, "ylokh_version") else None
+        raise ImportError(
+            f"libylokh at {path} is too old for this package (version "
+            f"{version.decode() if version else 'unknown'}; it lacks {', '.join(missing)}): this "
+            "package needs libylokh 0.2 or newer. Install it from the same libylokh checkout "
+            "(`pip install ./examples/python` builds the library into the package), or point "
+            "YLOKH_LIB at a newer libylokh.so"
+        )
     for name, (args, result) in signatures.items():
-        if not hasattr(lib, name):
-            continue
         fn = getattr(lib, name)
         fn.argtypes = args
         fn.restype = result
@@ -162,11 +169,8 @@ library, library_path = _load()
 
 
 def has(symbol: str) -> bool:
-    """Whether the loaded library exports `symbol` (the 0.2 additions are optional)."""
+    """Whether the loaded library exports `symbol` (e.g. a function newer than 0.2)."""
     return hasattr(library, symbol)
-
-
-Result = Result02 if has("ylokh_chat_send") else Result01
 
 
 def version() -> str:
@@ -206,14 +210,6 @@ def check(status: int) -> None:
         raise YlokhError.last(status)
 
 
-def needs_02(what: str) -> YlokhError:
-    """The error for a feature of libylokh 0.2 asked of an older library."""
-    return YlokhError(
-        INVALID_ARGUMENT,
-        f"needs libylokh 0.2: {what} (the loaded library, {library_path}, is {version()})",
-    )
-
-
 def _header_step(opts: int, name: str, value: Optional[str]) -> Callable[[], Any]:
     return lambda: library.ylokh_options_set_header(opts, name.encode(), value.encode() if value is not None else None)
 
@@ -229,6 +225,8 @@ def new_client(
     max_retries: Optional[int] = None,
     headers: Optional[List[Tuple[str, Optional[str]]]] = None,
     default_params_json: Optional[str] = None,
+    resume: bool = False,
+    first_token_timeout: Optional[float] = None,
 ) -> int:
     """Options, then a client (an opaque handle to free with ylokh_client_free). `base_url`
     None: the Ylokh preset; else an OpenAI-compatible server."""
@@ -237,8 +235,6 @@ def new_client(
         if api not in APIS:
             raise YlokhError(INVALID_ARGUMENT, f"api must be one of {', '.join(APIS)}, not {api!r}")
         api_value = APIS[api]
-        if api != "chat" and not has("ylokh_options_set_api"):
-            raise needs_02(f"api={api!r} (ylokh_options_set_api)")
     opts = library.ylokh_options_new_compatible(base_url.encode()) if base_url else library.ylokh_options_new()
     if not opts:
         raise YlokhError.last(INVALID_ARGUMENT)
@@ -248,7 +244,7 @@ def new_client(
             steps.append(lambda: library.ylokh_options_set_api_key(opts, api_key.encode()))
         if model:
             steps.append(lambda: library.ylokh_options_set_default_model(opts, model.encode()))
-        if api_value is not None and has("ylokh_options_set_api"):
+        if api_value is not None:
             steps.append(lambda: library.ylokh_options_set_api(opts, api_value))
         if proxy:
             steps.append(lambda: library.ylokh_options_set_proxy(opts, proxy.encode()))
@@ -257,6 +253,11 @@ def new_client(
             steps.append(lambda: library.ylokh_options_set_timeout_ms(opts, ms))
         if max_retries is not None:
             steps.append(lambda: library.ylokh_options_set_max_retries(opts, max_retries))
+        if resume:
+            steps.append(lambda: library.ylokh_options_set_resume(opts, True))
+        if first_token_timeout is not None:
+            first_ms = max(0, int(first_token_timeout * 1000))
+            steps.append(lambda: library.ylokh_options_set_first_token_timeout_ms(opts, first_ms))
         for name, value in headers or []:
             steps.append(_header_step(opts, name, value))
         if default_params_json is not None:

@@ -56,13 +56,39 @@ def _rate(r: float) -> Optional[float]:
     return None if r < 0 else float(r)
 
 
-def _plain(messages: Sequence[Mapping[str, Any]]) -> bool:
-    """Messages that fit ylokh_message: only "role" and "content", both strings."""
-    return all(
-        isinstance(m, Mapping) and set(m.keys()) == {"role", "content"}
-        and isinstance(m["role"], str) and isinstance(m["content"], str)
-        for m in messages
-    )
+def _message_json(i: int, message: Any, as_text: bool) -> bytes:
+    """One message as the JSON ylokh_conversation_add_json takes. `as_text` (the seed's way): a
+    role or content that JSON cannot carry as it is becomes str(...)."""
+    if not isinstance(message, Mapping):
+        raise YlokhError(_ffi.INVALID_ARGUMENT, f"messages[{i}] is a {type(message).__name__}, not a dict "
+                         "with a \"role\" (a chat-format message)")
+    m = dict(message)
+    if as_text:
+        if "role" in m and not isinstance(m["role"], str):
+            m["role"] = str(m["role"])
+        if "content" in m and not isinstance(m["content"], (str, list, type(None))):
+            m["content"] = str(m["content"])
+    try:
+        return json.dumps(m, ensure_ascii=False).encode()
+    except (TypeError, ValueError) as e:
+        raise YlokhError(_ffi.INVALID_ARGUMENT, f"messages[{i}] cannot be sent as JSON: {e}") from None
+
+
+def _conversation(messages: Sequence[Mapping[str, Any]], as_text: bool) -> int:
+    """A ylokh_conversation holding `messages` as given (free it with ylokh_conversation_free)."""
+    conversation = library.ylokh_conversation_new()
+    if not conversation:
+        raise YlokhError.last(_ffi.INTERNAL)
+    try:
+        for i, message in enumerate(messages):
+            status = library.ylokh_conversation_add_json(conversation, _message_json(i, message, as_text))
+            if status != _ffi.OK:
+                e = YlokhError.last(status)
+                raise YlokhError(status, f"messages[{i}]: {e.message}") from None
+    except BaseException:
+        library.ylokh_conversation_free(conversation)
+        raise
+    return int(conversation)
 
 
 class PulledRequest:
@@ -79,42 +105,27 @@ class PulledRequest:
         tools: Optional[Sequence[Mapping[str, Any]]] = None,
         as_text: bool = False,
     ):
-        """`as_text`: every message goes through ylokh_message as str(role), str(content) (the
-        seed's way). Otherwise messages that are not plain role/content strings (tool calls,
-        tool results, content parts) are sent as the body's "messages" through params_json,
-        whose keys win over the library's."""
+        """Starts the request through ylokh_chat_send, with the messages as a conversation (each
+        dict as given, so tool calls, tool results, content parts and reasoning reach every wire
+        dialect translated). `as_text`: the seed's leniency (see _message_json)."""
         self._req: Optional[int] = None
         self._state = threading.Lock()  # guards _req against cancel() racing close()
         self._busy = threading.Lock()  # held while a thread is inside ylokh_request_next
         self._event = _ffi.Event()
         self.done: Optional[Done] = None
         self.owner: object = None  # what must live as long as the request (its Client)
-        body: Dict[str, Any] = dict(params or {})
-        keep: List[bytes] = []
-        if as_text or _plain(messages):
-            c_messages = (_ffi.Message * len(messages))()
-            for i, m in enumerate(messages):
-                role, content = str(m["role"]).encode(), str(m["content"]).encode()
-                keep += [role, content]
-                c_messages[i] = _ffi.Message(role, content)
-            n = len(messages)
-        else:
-            body = {"messages": [dict(m) for m in messages], **body}
-            c_messages, n = (_ffi.Message * 0)(), 0
-        params_json = json.dumps(body).encode() if body else None
-        c_model = model.encode() if model else None
+        params_json = json.dumps(dict(params)).encode() if params else None
+        tools_json = json.dumps(list(tools)).encode() if tools is not None else None
+        conversation = _conversation(messages, as_text)
         req = ctypes.c_void_p()
-        if tools is not None:
-            if not _ffi.has("ylokh_chat_send"):
-                raise _ffi.needs_02("tools (ylokh_chat_send and YLOKH_EVENT_TOOL_CALL)")
-            tools_json = json.dumps(list(tools)).encode()
+        try:
             request = _ffi.ChatRequest(
-                struct_size=ctypes.sizeof(_ffi.ChatRequest), model=c_model, messages=c_messages,
-                n_messages=n, tools_json=tools_json, params_json=params_json, stream=stream, pull=True,
+                struct_size=ctypes.sizeof(_ffi.ChatRequest), model=model.encode() if model else None,
+                conversation=conversation, tools_json=tools_json, params_json=params_json, stream=stream, pull=True,
             )
             _ffi.check(library.ylokh_chat_send(client, ctypes.byref(request), ctypes.byref(req)))
-        else:
-            _ffi.check(library.ylokh_chat_start(client, c_model, c_messages, n, params_json, stream, None, ctypes.byref(req)))
+        finally:
+            library.ylokh_conversation_free(conversation)  # the request copied it
         self._req = req.value
 
     def next(self, timeout_ms: int) -> Optional[Pulled]:
@@ -134,8 +145,8 @@ class PulledRequest:
                     return event.kind, ctypes.string_at(event.text, event.len).decode("utf-8")
                 if event.kind == _ffi.EVENT_DONE:
                     r = ctypes.cast(event.result, ctypes.POINTER(_ffi.Result)).contents
-                    message_json = getattr(r, "message_json", None)
-                    server_timings = getattr(r, "server_timings_json", None)
+                    message_json = r.message_json
+                    server_timings = r.server_timings_json
                     self.done = Done(
                         status=int(r.status),
                         http_status=int(r.http_status),
@@ -145,12 +156,12 @@ class PulledRequest:
                         completion_tokens=_count(r.completion_tokens),
                         total_tokens=_count(r.total_tokens),
                         message_json=message_json.decode() if message_json else None,
-                        ttfb_ms=_count(getattr(r, "ttfb_ms", -1)),
-                        ttft_ms=_count(getattr(r, "ttft_ms", -1)),
-                        duration_ms=_count(getattr(r, "duration_ms", -1)),
-                        tokens_per_s=_rate(getattr(r, "tokens_per_s", -1.0)),
-                        retries=int(getattr(r, "retries", 0)),
-                        resumes=int(getattr(r, "resumes", 0)),
+                        ttfb_ms=_count(r.ttfb_ms),
+                        ttft_ms=_count(r.ttft_ms),
+                        duration_ms=_count(r.duration_ms),
+                        tokens_per_s=_rate(r.tokens_per_s),
+                        retries=int(r.retries),
+                        resumes=int(r.resumes),
                         server_timings=json.loads(server_timings) if server_timings else None,
                     )
                     return _ffi.EVENT_DONE, self.done

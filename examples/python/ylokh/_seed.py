@@ -41,7 +41,7 @@ def _free_clients() -> None:
 
 def _start(model: str, messages: List[Dict[str, str]], stream: bool, proxy: Optional[str],
            timeout: float, kwargs: Dict[str, Any]) -> PulledRequest:
-    # tools=[...] goes through ylokh_chat_send, so that complete calls come back as events.
+    # tools=[...] is the request's tools_json (complete calls come back as events), not a body key.
     tools = kwargs.pop("tools", None)
     return PulledRequest(_client(proxy, timeout), model or None, messages, kwargs, stream, tools=tools,
                          as_text=True)
