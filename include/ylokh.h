@@ -69,16 +69,6 @@
  */
 #define YLOKH_EVENT_TOOL_CALL 5
 
-typedef struct Option_DoneFn Option_DoneFn;
-
-typedef struct Option_TextFn Option_TextFn;
-
-typedef struct Option_ToolCallFn Option_ToolCallFn;
-
-typedef struct Option_ylokh_step_fn Option_ylokh_step_fn;
-
-typedef struct Option_ylokh_tool_fn Option_ylokh_tool_fn;
-
 /*
  A started agent run. Methods: `ylokh_agent_cancel`, `ylokh_agent_wait`, `ylokh_agent_free`.
  */
@@ -125,96 +115,6 @@ typedef struct ylokh_tool_reply ylokh_tool_reply;
  A status code: `YLOKH_OK` or the reason a call or a request failed.
  */
 typedef uint32_t ylokh_status;
-
-/*
- What an agent run does. The caller allocates it, sets `struct_size` to
- `sizeof(ylokh_agent_request)` and every member it uses (zero the rest, `= {0}`). Read
- during `ylokh_agent_run` only, except `conversation`, `sessions`' sessions and the callbacks'
- `user_data`, which must stay valid until `on_done` has returned.
- */
-typedef struct ylokh_agent_request {
-  /*
-   `sizeof(ylokh_agent_request)` as the caller's header has it.
-   */
-  size_t struct_size;
-  /*
-   The history to send; the run appends each assistant message with calls and each call's
-   result to it (not the final answer: append `result->message_json` yourself when you go
-   on). The caller must not use it until `on_done` has returned. Not NULL.
-   */
-  struct ylokh_conversation *conversation;
-  /*
-   NULL: the client's default model.
-   */
-  const char *model;
-  /*
-   NULL or the caller's own tools, a chat-format JSON array; their calls go to `on_tool`.
-   */
-  const char *tools_json;
-  /*
-   NULL or a JSON object of extra body parameters for every model turn, merged last.
-   */
-  const char *params_json;
-  bool stream;
-  /*
-   MCP sessions whose tools are offered too (listed at start unless listed before); their
-   calls go to the session (see the README for the naming rule when names collide).
-   */
-  struct ylokh_mcp_session *const *sessions;
-  size_t n_sessions;
-  /*
-   Model turns at most; 0: 10.
-   */
-  uint32_t max_steps;
-  /*
-   The time limit of each MCP tool call; 0: 60000.
-   */
-  uint64_t tool_timeout_ms;
-  /*
-   Passed back to every callback.
-   */
-  void *user_data;
-  /*
-   Each model turn's streaming events, as in `ylokh_chat_request`; a non-zero return stops
-   the run with YLOKH_ABORTED.
-   */
-  struct Option_TextFn on_token;
-  struct Option_TextFn on_reasoning;
-  struct Option_TextFn on_chunk;
-  struct Option_ToolCallFn on_tool_call_delta;
-  struct Option_ToolCallFn on_tool_call;
-  /*
-   Runs a call of one of the caller's tools, on the run's thread (it may block; it may call
-   `ylokh_mcp_session_call`), one call at a time, in the model's order. Answer with
-   `ylokh_tool_reply_set` (no answer: ""). A tool that failed answers with `is_error`
-   true: the model sees it, the run goes on. A non-zero return stops the run with
-   YLOKH_ABORTED. NULL: such calls get the error result "there is no tool named …".
-   */
-  struct Option_ylokh_tool_fn on_tool;
-  /*
-   After each step whose calls were run and appended (`step` from 1; `result` that turn's);
-   non-zero stops the run with YLOKH_ABORTED.
-   */
-  struct Option_ylokh_step_fn on_step;
-  /*
-   Exactly once per started run, last, on the run's thread.
-   */
-  struct Option_DoneFn on_done;
-} ylokh_agent_request;
-
-/*
- One chat message. Both strings are copied by `ylokh_chat_start`.
- */
-typedef struct ylokh_message {
-  /*
-   "system", "user", "assistant", ... (UTF-8, not NULL).
-   */
-  const char *role;
-  /*
-   The message text (UTF-8, not NULL).
-   */
-  const char *content;
-} ylokh_message;
 
 /*
  (0.2) A tool call, complete (`on_tool_call`, where every member is set) or a piece of one as
@@ -320,6 +220,96 @@ typedef struct ylokh_result {
    */
   const char *server_timings_json;
 } ylokh_result;
+
+/*
+ What an agent run does. The caller allocates it, sets `struct_size` to
+ `sizeof(ylokh_agent_request)` and every member it uses (zero the rest, `= {0}`). Read
+ during `ylokh_agent_run` only, except `conversation`, `sessions`' sessions and the callbacks'
+ `user_data`, which must stay valid until `on_done` has returned.
+ */
+typedef struct ylokh_agent_request {
+  /*
+   `sizeof(ylokh_agent_request)` as the caller's header has it.
+   */
+  size_t struct_size;
+  /*
+   The history to send; the run appends each assistant message with calls and each call's
+   result to it (not the final answer: append `result->message_json` yourself when you go
+   on). The caller must not use it until `on_done` has returned. Not NULL.
+   */
+  struct ylokh_conversation *conversation;
+  /*
+   NULL: the client's default model.
+   */
+  const char *model;
+  /*
+   NULL or the caller's own tools, a chat-format JSON array; their calls go to `on_tool`.
+   */
+  const char *tools_json;
+  /*
+   NULL or a JSON object of extra body parameters for every model turn, merged last.
+   */
+  const char *params_json;
+  bool stream;
+  /*
+   MCP sessions whose tools are offered too (listed at start unless listed before); their
+   calls go to the session (see the README for the naming rule when names collide).
+   */
+  struct ylokh_mcp_session *const *sessions;
+  size_t n_sessions;
+  /*
+   Model turns at most; 0: 10.
+   */
+  uint32_t max_steps;
+  /*
+   The time limit of each MCP tool call; 0: 60000.
+   */
+  uint64_t tool_timeout_ms;
+  /*
+   Passed back to every callback.
+   */
+  void *user_data;
+  /*
+   Each model turn's streaming events, as in `ylokh_chat_request`; a non-zero return stops
+   the run with YLOKH_ABORTED.
+   */
+  int (*on_token)(void *user_data, const char *text, size_t len);
+  int (*on_reasoning)(void *user_data, const char *text, size_t len);
+  int (*on_chunk)(void *user_data, const char *json, size_t len);
+  int (*on_tool_call_delta)(void *user_data, const struct ylokh_tool_call *call);
+  int (*on_tool_call)(void *user_data, const struct ylokh_tool_call *call);
+  /*
+   Runs a call of one of the caller's tools, on the run's thread (it may block; it may call
+   `ylokh_mcp_session_call`), one call at a time, in the model's order. Answer with
+   `ylokh_tool_reply_set` (no answer: ""). A tool that failed answers with `is_error`
+   true: the model sees it, the run goes on. A non-zero return stops the run with
+   YLOKH_ABORTED. NULL: such calls get the error result "there is no tool named …".
+   */
+  int (*on_tool)(void *user_data, const struct ylokh_tool_call *call, struct ylokh_tool_reply *reply);
+  /*
+   After each step whose calls were run and appended (`step` from 1; `result` that turn's);
+   non-zero stops the run with YLOKH_ABORTED.
+   */
+  int (*on_step)(void *user_data, uint32_t step, const struct ylokh_result *result);
+  /*
+   Exactly once per started run, last, on the run's thread.
+   */
+  void (*on_done)(void *user_data, const struct ylokh_result *result);
+} ylokh_agent_request;
+
+/*
+ One chat message. Both strings are copied by `ylokh_chat_start`.
+ */
+typedef struct ylokh_message {
+  /*
+   "system", "user", "assistant", ... (UTF-8, not NULL).
+   */
+  const char *role;
+  /*
+   The message text (UTF-8, not NULL).
+   */
+  const char *content;
+} ylokh_message;
 
 /*
  What to ask and where the answer goes. The caller allocates it, sets `struct_size` to

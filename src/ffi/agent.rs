@@ -1,6 +1,6 @@
 //! (0.3) The agent runner: `ylokh_agent_request` + `ylokh_agent_run` run the whole tool loop.
 
-use super::callbacks::{CallbackSink, Callbacks, DoneFn, TextFn, ToolCallFn};
+use super::callbacks::{CallbackSink, Callbacks, DoneFn};
 use super::client::ylokh_client;
 use super::conversation::ylokh_conversation;
 use super::mcp::ylokh_mcp_session;
@@ -21,16 +21,8 @@ use std::ffi::{c_char, c_int, c_void, CString};
 use std::mem::{offset_of, size_of};
 use std::time::Duration;
 
-/// A tool function: runs `call` and answers through `reply` (`ylokh_tool_reply_set`).
-pub type ylokh_tool_fn = unsafe extern "C" fn(
-    user_data: *mut c_void,
-    call: *const ylokh_tool_call,
-    reply: *mut ylokh_tool_reply,
-) -> c_int;
-
-/// After each step (a model turn whose calls were run).
-pub type ylokh_step_fn =
-    unsafe extern "C" fn(user_data: *mut c_void, step: u32, result: *const ylokh_result) -> c_int;
+type ToolFn = unsafe extern "C" fn(*mut c_void, *const ylokh_tool_call, *mut ylokh_tool_reply) -> c_int;
+type StepFn = unsafe extern "C" fn(*mut c_void, u32, *const ylokh_result) -> c_int;
 
 /// What an agent run does. The caller allocates it, sets `struct_size` to
 /// `sizeof(ylokh_agent_request)` and every member it uses (zero the rest, `= {0}`). Read
@@ -63,22 +55,38 @@ pub struct ylokh_agent_request {
     pub user_data: *mut c_void,
     /// Each model turn's streaming events, as in `ylokh_chat_request`; a non-zero return stops
     /// the run with YLOKH_ABORTED.
-    pub on_token: Option<TextFn>,
-    pub on_reasoning: Option<TextFn>,
-    pub on_chunk: Option<TextFn>,
-    pub on_tool_call_delta: Option<ToolCallFn>,
-    pub on_tool_call: Option<ToolCallFn>,
+    pub on_token: Option<
+        unsafe extern "C" fn(user_data: *mut c_void, text: *const c_char, len: usize) -> c_int,
+    >,
+    pub on_reasoning: Option<
+        unsafe extern "C" fn(user_data: *mut c_void, text: *const c_char, len: usize) -> c_int,
+    >,
+    pub on_chunk: Option<
+        unsafe extern "C" fn(user_data: *mut c_void, json: *const c_char, len: usize) -> c_int,
+    >,
+    pub on_tool_call_delta:
+        Option<unsafe extern "C" fn(user_data: *mut c_void, call: *const ylokh_tool_call) -> c_int>,
+    pub on_tool_call:
+        Option<unsafe extern "C" fn(user_data: *mut c_void, call: *const ylokh_tool_call) -> c_int>,
     /// Runs a call of one of the caller's tools, on the run's thread (it may block; it may call
     /// `ylokh_mcp_session_call`), one call at a time, in the model's order. Answer with
     /// `ylokh_tool_reply_set` (no answer: ""). A tool that failed answers with `is_error`
     /// true: the model sees it, the run goes on. A non-zero return stops the run with
     /// YLOKH_ABORTED. NULL: such calls get the error result "there is no tool named …".
-    pub on_tool: Option<ylokh_tool_fn>,
+    pub on_tool: Option<
+        unsafe extern "C" fn(
+            user_data: *mut c_void,
+            call: *const ylokh_tool_call,
+            reply: *mut ylokh_tool_reply,
+        ) -> c_int,
+    >,
     /// After each step whose calls were run and appended (`step` from 1; `result` that turn's);
     /// non-zero stops the run with YLOKH_ABORTED.
-    pub on_step: Option<ylokh_step_fn>,
+    pub on_step: Option<
+        unsafe extern "C" fn(user_data: *mut c_void, step: u32, result: *const ylokh_result) -> c_int,
+    >,
     /// Exactly once per started run, last, on the run's thread.
-    pub on_done: Option<DoneFn>,
+    pub on_done: Option<unsafe extern "C" fn(user_data: *mut c_void, result: *const ylokh_result)>,
 }
 
 /// Where a tool function writes its answer (valid during `on_tool` only).
@@ -98,8 +106,8 @@ struct CAgent {
     sink: CallbackSink,
     conversation: *mut ylokh_conversation,
     user_data: *mut c_void,
-    on_tool: Option<ylokh_tool_fn>,
-    on_step: Option<ylokh_step_fn>,
+    on_tool: Option<ToolFn>,
+    on_step: Option<StepFn>,
     on_done: Option<DoneFn>,
 }
 

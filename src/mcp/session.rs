@@ -22,6 +22,8 @@ use tokio::runtime::Handle;
 
 /// How long `free` waits for a stdio server's processes to be gone.
 const REAP_WAIT: Duration = Duration::from_secs(5);
+/// How long a session may take to close before its server is killed.
+const CLOSE_WAIT: Duration = Duration::from_millis(500);
 
 /// Our side of the session: it notices `notifications/tools/list_changed`.
 #[derive(Clone)]
@@ -232,9 +234,12 @@ impl Session {
                 }
                 let mut config = StreamableHttpClientTransportConfig::with_uri(url.to_owned());
                 config.custom_headers = custom;
-                let transport = StreamableHttpClientTransport::with_client(Http(http), config);
                 let service = runtime
-                    .block_on(async { tokio::time::timeout(timeout, watch.serve(transport)).await })
+                    .block_on(async {
+                        // Made inside the runtime: rmcp spawns its worker task here.
+                        let transport = StreamableHttpClientTransport::with_client(Http(http), config);
+                        tokio::time::timeout(timeout, watch.serve(transport)).await
+                    })
                     .map_err(limit)?
                     .map_err(|e| {
                         Error::new(Status::Connect, format!("MCP server {name} at {shown}: initialization failed: {e}"))
@@ -390,10 +395,16 @@ impl Drop for Session {
     /// server's process group and, off the library's threads, waits until it is reaped.
     fn drop(&mut self) {
         let Some(service) = self.service.take() else { return };
-        let name = self.name.clone();
+        let (name, pgid) = (self.name.clone(), self.pgid);
         let end = async move {
-            if tokio::time::timeout(Duration::from_secs(2), service.cancel()).await.is_err() {
-                log!(WARN, "MCP server {name}: the session did not close within 2 s; it is dropped");
+            // A server that does not end when its input closes is killed (SIGKILL to its
+            // group); rmcp's transport then reaps it.
+            if tokio::time::timeout(CLOSE_WAIT, service.cancel()).await.is_err() {
+                log!(DEBUG, "MCP server {name}: not closed within {} ms: killed", CLOSE_WAIT.as_millis());
+                if pgid > 0 {
+                    // SAFETY: a signal to the server's own process group.
+                    unsafe { libc::kill(-pgid, libc::SIGKILL) };
+                }
             }
         };
         if crate::thread::on_library_thread() {
