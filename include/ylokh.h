@@ -758,11 +758,12 @@ const char *ylokh_mcp_session_tools(struct ylokh_mcp_session *s,
                                     uint64_t timeout_ms);
 
 /*
- Whether the server's tool list changed since it was accepted: a
- `notifications/tools/list_changed` arrived or a listing differed (a WARN record names the
- tools added, removed or changed). While true, `ylokh_mcp_session_call` fails with
- YLOKH_PROTOCOL and an agent run gives the model an error result instead of calling: a
- changed tool is never used silently. NULL: false.
+ Whether the server's tool list changed since it was accepted (the first listing): a
+ listing differed, or the server sent `notifications/tools/list_changed` and a new listing
+ (made here, blocking at most 30 s) differs; a WARN record names the tools added, removed
+ or changed. While true, `ylokh_mcp_session_call` fails with YLOKH_PROTOCOL and an agent run
+ gives the model an error result instead of calling: a changed tool is never used silently.
+ NULL, or a listing that failed: true (`ylokh_last_error` says why).
  */
 bool ylokh_mcp_session_tools_changed(const struct ylokh_mcp_session *s);
 

@@ -108,3 +108,84 @@ fn the_agent_runner_runs_tools_from_c_and_mcp_against_the_loopback_server() {
     let output = run(&["agent", &server.url(), fake.to_str().unwrap()]);
     assert!(passed(&output), "see the C program's output above");
 }
+
+/// Where tests/run.sh installs the reference servers (a venv for mcp-server-time, an npm
+/// prefix for server-everything); YLOKH_MCP_VENV / YLOKH_MCP_NPM override.
+fn cache(var: &str, dir: &str) -> PathBuf {
+    std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/ylokh").join(dir)
+    })
+}
+
+fn mcp_server_time() -> String {
+    let exe = cache("YLOKH_MCP_VENV", "mcp-venv").join("bin/mcp-server-time");
+    assert!(exe.exists(), "{} is missing: run tests/run.sh", exe.display());
+    exe.display().to_string()
+}
+
+fn server_everything() -> String {
+    let js = cache("YLOKH_MCP_NPM", "mcp-npm")
+        .join("node_modules/@modelcontextprotocol/server-everything/dist/index.js");
+    assert!(js.exists(), "{} is missing: run tests/run.sh", js.display());
+    js.display().to_string()
+}
+
+#[test]
+#[ignore = "needs mcp-server-time (PyPI): run tests/run.sh"]
+fn mcp_server_time_over_stdio_from_c() {
+    let time = mcp_server_time();
+    let output = run(&[
+        "stdio",
+        "convert_time",
+        r#"{"source_timezone":"UTC","time":"12:00","target_timezone":"Asia/Tokyo"}"#,
+        "T21:00:00+09:00",
+        "--",
+        &time,
+        "--local-timezone",
+        "Europe/Oslo",
+    ]);
+    assert!(passed(&output), "see the C program's output above");
+}
+
+#[test]
+#[ignore = "needs @modelcontextprotocol/server-everything (npm) and node: run tests/run.sh"]
+fn server_everything_over_stdio_from_c() {
+    let js = server_everything();
+    let output = run(&[
+        "stdio",
+        "echo",
+        r#"{"message":"round trip"}"#,
+        "round trip",
+        "--",
+        "node",
+        &js,
+        "stdio",
+    ]);
+    assert!(passed(&output), "see the C program's output above");
+}
+
+#[test]
+#[ignore = "needs @modelcontextprotocol/server-everything (npm) and node: run tests/run.sh"]
+fn server_everything_over_streamable_http_from_c() {
+    let js = server_everything();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = Command::new("node")
+        .args([&js, "streamableHttp"])
+        .env("PORT", port.to_string())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let url = format!("http://127.0.0.1:{port}/mcp");
+    let output = run(&["http", &url, "get-sum", r#"{"a":17,"b":25}"#, "42"]);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(passed(&output), "see the C program's output above");
+}

@@ -2,7 +2,7 @@
 
 use super::client::ylokh_client;
 use super::status::ylokh_status;
-use super::{optional_str, ptr_boundary, required_ref, required_str, status_boundary, void_boundary, Out};
+use super::{boundary, optional_str, ptr_boundary, required_ref, required_str, status_boundary, void_boundary, Out};
 use crate::error::Error;
 use crate::mcp::{http_client, Command, Session, ToolOutput, Transport};
 use crate::status::Status;
@@ -222,15 +222,23 @@ fn timeout(ms: u64) -> Duration {
     Duration::from_millis(if ms == 0 { DEFAULT_CONNECT_MS } else { ms })
 }
 
-/// Whether the server's tool list changed since it was accepted: a
-/// `notifications/tools/list_changed` arrived or a listing differed (a WARN record names the
-/// tools added, removed or changed). While true, `ylokh_mcp_session_call` fails with
-/// YLOKH_PROTOCOL and an agent run gives the model an error result instead of calling: a
-/// changed tool is never used silently. NULL: false.
+/// Whether the server's tool list changed since it was accepted (the first listing): a
+/// listing differed, or the server sent `notifications/tools/list_changed` and a new listing
+/// (made here, blocking at most 30 s) differs; a WARN record names the tools added, removed
+/// or changed. While true, `ylokh_mcp_session_call` fails with YLOKH_PROTOCOL and an agent run
+/// gives the model an error result instead of calling: a changed tool is never used silently.
+/// NULL, or a listing that failed: true (`ylokh_last_error` says why).
 #[no_mangle]
 pub unsafe extern "C" fn ylokh_mcp_session_tools_changed(s: *const ylokh_mcp_session) -> bool {
-    // SAFETY: NULL or a live session (the contract).
-    unsafe { s.as_ref() }.is_some_and(|s| s.inner.tools_changed())
+    boundary(
+        |_| true,
+        || {
+            not_on_runtime("ylokh_mcp_session_tools_changed")?;
+            // SAFETY: NULL or a live session (the contract).
+            let s = unsafe { required_ref(s, "session")? };
+            s.inner.tools_changed(timeout(0))
+        },
+    )
 }
 
 /// Lists the tools again and accepts that list as the session's (calls go through again).

@@ -29,13 +29,13 @@ const CLOSE_WAIT: Duration = Duration::from_millis(500);
 #[derive(Clone)]
 struct Watch {
     name: Arc<str>,
-    changed: Arc<AtomicBool>,
+    notified: Arc<AtomicBool>,
 }
 
 impl ClientHandler for Watch {
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
-        log!(WARN, "MCP server {}: notifications/tools/list_changed: its tools changed; calls fail until the caller lists and accepts them again", self.name);
-        self.changed.store(true, Ordering::SeqCst);
+        log!(DEBUG, "MCP server {}: notifications/tools/list_changed: the list is compared before the next call", self.name);
+        self.notified.store(true, Ordering::SeqCst);
     }
 }
 
@@ -63,8 +63,10 @@ pub struct Session {
     runtime: Handle,
     service: Option<RunningService<RoleClient, Watch>>,
     peer: Peer<RoleClient>,
-    /// Set by the notification or by a listing that differs from the accepted one.
-    changed: Arc<AtomicBool>,
+    /// Set by `notifications/tools/list_changed`: list again before the next call.
+    notified: Arc<AtomicBool>,
+    /// Set when a listing differs from the accepted one.
+    changed: AtomicBool,
     tools: Mutex<Tools>,
     /// The stdio server's process group, 0 for HTTP.
     pgid: i32,
@@ -187,10 +189,10 @@ impl Session {
         timeout: Duration,
     ) -> Result<Session, Error> {
         let name = name.map_or_else(|| default_name(&transport), clean_name);
-        let changed = Arc::new(AtomicBool::new(false));
+        let notified = Arc::new(AtomicBool::new(false));
         let watch = Watch {
             name: name.clone().into(),
-            changed: changed.clone(),
+            notified: notified.clone(),
         };
         let limit = |e: tokio::time::error::Elapsed| {
             let _ = e;
@@ -253,7 +255,8 @@ impl Session {
             service: Some(service),
             name,
             runtime: runtime.clone(),
-            changed,
+            notified,
+            changed: AtomicBool::new(false),
             tools: Mutex::default(),
             pgid,
         })
@@ -287,6 +290,7 @@ impl Session {
         let differs = match &tools.accepted {
             None => {
                 tools.accepted = Some(listed.clone());
+                self.notified.store(false, Ordering::SeqCst);
                 false
             }
             Some(accepted) if *accepted == listed => false,
@@ -303,9 +307,18 @@ impl Session {
         Ok((Value::Array(array), self.changed.load(Ordering::SeqCst)))
     }
 
-    /// Whether a change of the tool list was noticed and not yet accepted.
-    pub fn tools_changed(&self) -> bool {
-        self.changed.load(Ordering::SeqCst)
+    /// Whether the tool list changed since it was accepted. After a
+    /// `notifications/tools/list_changed` this lists the tools again (within `timeout`) and
+    /// compares: a server that says "changed" and lists the same tools has not changed them.
+    pub fn tools_changed(&self, timeout: Duration) -> Result<bool, Error> {
+        let accepted = self.tools.lock().unwrap_or_else(|e| e.into_inner()).accepted.is_some();
+        if accepted && self.notified.swap(false, Ordering::SeqCst) {
+            if let Err(e) = self.tools(None, timeout) {
+                self.notified.store(true, Ordering::SeqCst);
+                return Err(e);
+            }
+        }
+        Ok(self.changed.load(Ordering::SeqCst))
     }
 
     /// Accepts the server's current tool list (listing it again) and lets calls through.
@@ -314,6 +327,7 @@ impl Session {
         let mut tools = self.tools.lock().unwrap_or_else(|e| e.into_inner());
         tools.accepted = Some(listed);
         tools.latest = None;
+        self.notified.store(false, Ordering::SeqCst);
         self.changed.store(false, Ordering::SeqCst);
         Ok(())
     }
@@ -354,7 +368,7 @@ impl Session {
         timeout: Duration,
         cancel: impl std::future::Future<Output = ()> + Send,
     ) -> Result<ToolOutput, Error> {
-        if self.changed.load(Ordering::SeqCst) {
+        if self.tools_changed(timeout)? {
             return Err(Error::protocol(format!(
                 "MCP server {}: its tool list changed since it was accepted, so {tool} was not called; look at the new list (ylokh_mcp_session_tools) and accept it (ylokh_mcp_session_accept_tools) if you trust it",
                 self.name
