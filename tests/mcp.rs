@@ -189,3 +189,22 @@ fn server_everything_over_streamable_http_from_c() {
     let _ = server.wait();
     assert!(passed(&output), "see the C program's output above");
 }
+
+/// examples/mcp_agent.c, its MCP server given on the command line (the fake one) and the
+/// loopback model that calls `echo`: the answer quotes what the MCP tool returned.
+#[test]
+fn example_mcp_agent_answers_through_an_mcp_tool() {
+    let server = start_server();
+    let fake = fake_server();
+    let exe = built("mcp_agent_example", "examples/mcp_agent.c");
+    let output = Command::new(&exe)
+        .arg(&fake)
+        .env("YLOKH_BASE_URL", format!("{}/mcploop/v1", server.url()))
+        .env("FAKE_MCP_GREETING", "from MCP: ")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    eprintln!("{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success());
+    assert_eq!(stdout.trim(), "The tool said: from MCP: hi");
+}
