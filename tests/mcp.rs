@@ -208,3 +208,36 @@ fn example_mcp_agent_answers_through_an_mcp_tool() {
     assert!(output.status.success());
     assert_eq!(stdout.trim(), "The tool said: from MCP: hi");
 }
+
+/// README.md's "MCP servers" program, against the fake server.
+#[test]
+fn readme_mcp_tools_program_lists_and_calls() {
+    let source = tmp_path("readme_mcp_tools.c");
+    std::fs::write(&source, support::readme_block("mcp_tools.c")).unwrap();
+    let exe = built("readme_mcp_tools", source.to_str().unwrap());
+    let output = Command::new(&exe).arg(fake_server()).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    eprintln!("{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success());
+    assert!(stdout.starts_with("tools: [{\"type\":\"function\",\"function\":{\"name\":\"echo\""));
+    assert!(stdout.ends_with("\nhi\n"), "{stdout}");
+}
+
+/// README.md's "Agent runner" program, against the recorded two-step exchange.
+#[test]
+fn readme_agent_runner_program_runs_the_loop() {
+    let server = start_server();
+    let source = tmp_path("readme_agent_runner.c");
+    std::fs::write(&source, support::readme_block("agent_runner.c")).unwrap();
+    let exe = built("readme_agent_runner", source.to_str().unwrap());
+    let output = Command::new(&exe)
+        .arg(format!("{}/toolloop/v1", server.url()))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    eprintln!("{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success());
+    assert!(stdout.contains("[calc {\"a\": 17, \"op\": \"*\", \"b\": 23}]\n"), "{stdout}");
+    assert!(stdout.contains("The answer: 17 times 23 is 391.\n[YLOKH_OK"), "{stdout}");
+    assert!(stdout.ends_with("3 messages in the conversation\n"), "{stdout}");
+}
