@@ -241,3 +241,63 @@ fn readme_agent_runner_program_runs_the_loop() {
     assert!(stdout.contains("The answer: 17 times 23 is 391.\n[YLOKH_OK"), "{stdout}");
     assert!(stdout.ends_with("3 messages in the conversation\n"), "{stdout}");
 }
+
+fn run_under(tool: &[&str], exe: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = if tool.is_empty() {
+        Command::new(exe)
+    } else {
+        let mut c = Command::new(tool[0]);
+        c.args(&tool[1..]).arg(exe);
+        c
+    };
+    let output = command.args(args).envs(env.iter().copied()).output().unwrap();
+    eprintln!("--- stdout:\n{}", String::from_utf8_lossy(&output.stdout));
+    eprintln!("--- stderr:\n{}", String::from_utf8_lossy(&output.stderr));
+    output
+}
+
+/// The sessions, the misbehaving server, 100 sessions and the runner under valgrind memcheck:
+/// no errors, no definitely-lost bytes, and the process count back to baseline.
+#[test]
+#[ignore = "needs valgrind: run tests/run.sh"]
+fn sessions_are_clean_under_valgrind() {
+    let server = start_server();
+    let fake = fake_server();
+    let exe = mcp_test();
+    let valgrind = [
+        "valgrind",
+        "--error-exitcode=1",
+        "--leak-check=full",
+        "--errors-for-leak-kinds=definite",
+        "--quiet",
+    ];
+    let fake = fake.to_str().unwrap();
+    for args in [vec!["fake", fake], vec!["many", fake], vec!["agent", &server.url(), fake]] {
+        let output = run_under(&valgrind, &exe, &args, &[]);
+        assert!(passed(&output), "valgrind: {args:?} (see the output above)");
+    }
+}
+
+/// The same under AddressSanitizer (leaks included) and UBSan.
+#[test]
+#[ignore = "needs the sanitizer runtimes: run tests/run.sh"]
+fn sessions_are_clean_under_address_and_undefined_behaviour_sanitizers() {
+    let server = start_server();
+    let fake = fake_server();
+    let exe = tmp_path("mcp_test_asan");
+    compile(
+        "gcc",
+        &["tests/c/mcp_test.c"],
+        &exe,
+        &["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"],
+    );
+    let env = [
+        ("ASAN_OPTIONS", "detect_leaks=1:halt_on_error=1"),
+        ("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1"),
+    ];
+    let fake = fake.to_str().unwrap();
+    for args in [vec!["fake", fake], vec!["many", fake], vec!["agent", &server.url(), fake]] {
+        let output = run_under(&[], &exe, &args, &env);
+        assert!(passed(&output), "ASan: {args:?} (see the output above)");
+    }
+}

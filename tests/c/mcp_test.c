@@ -339,6 +339,28 @@ static void test_agent(const char *llm, const char *fake) {
     ylokh_conversation_free(conv);
     ylokh_client_free(c);
 
+    /* Cancel from another thread (here: the starting one) while a model turn hangs. */
+    snprintf(url, sizeof url, "%s/silent/v1", llm);
+    ylokh_client *c3 = new_client(url);
+    conv = ylokh_conversation_new();
+    ylokh_conversation_add(conv, "user", "Hello?");
+    agent_rec rec6 = {0};
+    ylokh_agent_request req = {0};
+    req.struct_size = sizeof req;
+    req.conversation = conv;
+    req.stream = true;
+    req.user_data = &rec6;
+    req.on_done = a_done;
+    ylokh_agent *a = NULL;
+    CHECK(ylokh_agent_run(c3, &req, &a) == YLOKH_OK, "run: %s", err());
+    CHECK(ylokh_agent_wait(a, 200) == YLOKH_PENDING, "still running");
+    CHECK(ylokh_agent_cancel(a) == YLOKH_OK, "cancel");
+    st = ylokh_agent_wait(a, 5000);
+    CHECK(st == YLOKH_CANCELLED && rec6.done == 1 && rec6.status == YLOKH_CANCELLED, "cancelled: %s %d", ylokh_status_str(st), rec6.done);
+    ylokh_agent_free(a);
+    ylokh_conversation_free(conv);
+    ylokh_client_free(c3);
+
     /* An MCP tool through the runner: the loopback model calls `echo`, then quotes the result. */
     snprintf(url, sizeof url, "%s/mcploop/v1", llm);
     c = new_client(url);
