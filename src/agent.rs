@@ -65,6 +65,7 @@ pub struct AgentInput {
 }
 
 /// Which session answers a tool name the model sees, and under which name the server knows it.
+#[derive(Debug)]
 struct Route {
     session: usize,
     tool: String,
@@ -182,7 +183,10 @@ pub fn start(
 ) -> Result<Run, Error> {
     let mut listed = Vec::with_capacity(sessions.len());
     for s in &sessions {
-        listed.push((s.name().to_owned(), s.accepted_tools(None, input.tool_timeout)?));
+        listed.push((
+            s.name().to_owned(),
+            s.accepted_tools(None, input.tool_timeout)?,
+        ));
     }
     let (tools, routes) = offered_tools(&input.tools, &listed)?;
     let state = Arc::new(RequestState::new());
@@ -215,7 +219,10 @@ struct Loop {
 }
 
 fn cancelled() -> Error {
-    Error::new(Status::Cancelled, "the agent run was cancelled (ylokh_agent_cancel)")
+    Error::new(
+        Status::Cancelled,
+        "the agent run was cancelled (ylokh_agent_cancel)",
+    )
 }
 
 impl Loop {
@@ -254,7 +261,7 @@ impl Loop {
             let (mut outcome, calls) = self.turn();
             add(total, &outcome);
             if outcome.status != Status::Ok || calls.is_empty() {
-                outcome.usage = total.clone();
+                outcome.usage = *total;
                 return outcome;
             }
             log!(DEBUG, "agent step {step}: {} tool calls", calls.len());
@@ -297,9 +304,13 @@ impl Loop {
             run_state.cancelled().await;
             turn_state.cancel();
         });
-        self.held.start(body, stream, Sink::Handler(Box::new(sink)), turn);
+        self.held
+            .start(body, stream, Sink::Handler(Box::new(sink)), turn);
         let result = rx.recv().unwrap_or_else(|_| {
-            (Outcome::failed(Error::internal("the model turn ended without an outcome")), Vec::new())
+            (
+                Outcome::failed(Error::internal("the model turn ended without an outcome")),
+                Vec::new(),
+            )
         });
         watcher.abort();
         result
@@ -322,7 +333,9 @@ impl Loop {
             } else {
                 reply.text
             };
-            self.events().conversation().add_tool_result(&call.id, &content)?;
+            self.events()
+                .conversation()
+                .add_tool_result(&call.id, &content)?;
         }
         Ok(())
     }
@@ -331,7 +344,12 @@ impl Loop {
         if let Some(route) = self.routes.get(&call.name) {
             let session = &self.sessions[route.session];
             let state = self.held.state.clone();
-            return match session.call_until(&route.tool, &call.arguments, self.input.tool_timeout, async move { state.cancelled().await }) {
+            return match session.call_until(
+                &route.tool,
+                &call.arguments,
+                self.input.tool_timeout,
+                async move { state.cancelled().await },
+            ) {
                 Ok(output) => Ok(ToolReply {
                     text: model_text(&output),
                     is_error: output.is_error,
@@ -339,7 +357,10 @@ impl Loop {
                 Err(e) if e.status == Status::Cancelled => Err(cancelled()),
                 Err(e) => {
                     log!(WARN, "agent: the tool {} failed: {}", call.name, e.message);
-                    Ok(ToolReply { text: e.message, is_error: true })
+                    Ok(ToolReply {
+                        text: e.message,
+                        is_error: true,
+                    })
                 }
             };
         }
@@ -364,7 +385,7 @@ fn finish(stopped: Outcome, last: Option<&Outcome>, total: &crate::chunk::Usage)
         },
         None => stopped,
     };
-    outcome.usage = total.clone();
+    outcome.usage = *total;
     outcome
 }
 
@@ -381,21 +402,45 @@ mod tests {
     fn names_are_prefixed_only_where_two_sources_collide() {
         let caller = [tool("search")];
         let sessions = [
-            ("time".to_owned(), vec![tool("get_current_time"), tool("search")]),
-            ("web".to_owned(), vec![tool("fetch"), tool("get_current_time")]),
+            (
+                "time".to_owned(),
+                vec![tool("get_current_time"), tool("search")],
+            ),
+            (
+                "web".to_owned(),
+                vec![tool("fetch"), tool("get_current_time")],
+            ),
         ];
         let (offered, routes) = offered_tools(&caller, &sessions).unwrap();
-        let names: Vec<_> = offered.iter().map(|t| t["function"]["name"].as_str().unwrap()).collect();
-        assert_eq!(names, ["search", "time_get_current_time", "time_search", "fetch", "web_get_current_time"]);
+        let names: Vec<_> = offered
+            .iter()
+            .map(|t| t["function"]["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "search",
+                "time_get_current_time",
+                "time_search",
+                "fetch",
+                "web_get_current_time"
+            ]
+        );
         assert_eq!(routes["time_search"].tool, "search");
         assert_eq!(routes["web_get_current_time"].session, 1);
         assert_eq!(routes["fetch"].tool, "fetch");
-        assert!(!routes.contains_key("search"), "the caller's own tool is not routed to a session");
+        assert!(
+            !routes.contains_key("search"),
+            "the caller's own tool is not routed to a session"
+        );
     }
 
     #[test]
     fn two_sessions_of_one_name_with_the_same_tool_are_refused() {
-        let sessions = [("s".to_owned(), vec![tool("t")]), ("s".to_owned(), vec![tool("t")])];
+        let sessions = [
+            ("s".to_owned(), vec![tool("t")]),
+            ("s".to_owned(), vec![tool("t")]),
+        ];
         let e = offered_tools(&[], &sessions).unwrap_err();
         assert_eq!(e.status, Status::InvalidArgument);
         assert!(e.message.contains("different names"), "{}", e.message);

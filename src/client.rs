@@ -75,7 +75,12 @@ impl Client {
     /// The runtime, for work that is not a request (MCP sessions); an error while the client
     /// is being freed.
     pub fn runtime_handle(&self) -> Result<tokio::runtime::Handle, Error> {
-        Ok(self.runtime.as_ref().ok_or_else(shutting_down)?.handle().clone())
+        Ok(self
+            .runtime
+            .as_ref()
+            .ok_or_else(shutting_down)?
+            .handle()
+            .clone())
     }
 
     /// Starts a request on the runtime. `before_spawn` runs once the request is registered and

@@ -43,7 +43,11 @@ fn run(args: &[&str]) -> Output {
         }
         _ => Command::new(&exe),
     };
-    let output = command.args(args).env("MCP_TEST_LOG", "1").output().unwrap();
+    let output = command
+        .args(args)
+        .env("MCP_TEST_LOG", "1")
+        .output()
+        .unwrap();
     eprintln!("--- stdout:\n{}", String::from_utf8_lossy(&output.stdout));
     eprintln!("--- stderr:\n{}", String::from_utf8_lossy(&output.stderr));
     output
@@ -67,7 +71,10 @@ fn sessions_list_call_and_survive_a_misbehaving_server() {
         log.contains("its tool list changed") || log.contains("list_changed"),
         "the change is logged"
     );
-    assert!(!log.contains("sk-secret-token"), "the bearer token reached the log");
+    assert!(
+        !log.contains("sk-secret-token"),
+        "the bearer token reached the log"
+    );
 }
 
 #[test]
@@ -92,13 +99,21 @@ fn a_caller_that_exits_without_freeing_leaves_no_orphan() {
     let deadline = Instant::now() + Duration::from_secs(5);
     // Gone, or a zombie of a parent that is gone (init reaps it).
     let alive = || {
-        std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .is_ok_and(|s| !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            !s.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
     };
     while alive() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(!alive(), "the server {pid} outlived the program that started it");
+    assert!(
+        !alive(),
+        "the server {pid} outlived the program that started it"
+    );
 }
 
 #[test]
@@ -113,13 +128,19 @@ fn the_agent_runner_runs_tools_from_c_and_mcp_against_the_loopback_server() {
 /// prefix for server-everything); YLOKH_MCP_VENV / YLOKH_MCP_NPM override.
 fn cache(var: &str, dir: &str) -> PathBuf {
     std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/ylokh").join(dir)
+        PathBuf::from(std::env::var("HOME").unwrap_or_default())
+            .join(".cache/ylokh")
+            .join(dir)
     })
 }
 
 fn mcp_server_time() -> String {
     let exe = cache("YLOKH_MCP_VENV", "mcp-venv").join("bin/mcp-server-time");
-    assert!(exe.exists(), "{} is missing: run tests/run.sh", exe.display());
+    assert!(
+        exe.exists(),
+        "{} is missing: run tests/run.sh",
+        exe.display()
+    );
     exe.display().to_string()
 }
 
@@ -237,9 +258,18 @@ fn readme_agent_runner_program_runs_the_loop() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     eprintln!("{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     assert!(output.status.success());
-    assert!(stdout.contains("[calc {\"a\": 17, \"op\": \"*\", \"b\": 23}]\n"), "{stdout}");
-    assert!(stdout.contains("The answer: 17 times 23 is 391.\n[YLOKH_OK"), "{stdout}");
-    assert!(stdout.ends_with("3 messages in the conversation\n"), "{stdout}");
+    assert!(
+        stdout.contains("[calc {\"a\": 17, \"op\": \"*\", \"b\": 23}]\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("The answer: 17 times 23 is 391.\n[YLOKH_OK"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.ends_with("3 messages in the conversation\n"),
+        "{stdout}"
+    );
 }
 
 fn run_under(tool: &[&str], exe: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -250,7 +280,11 @@ fn run_under(tool: &[&str], exe: &std::path::Path, args: &[&str], env: &[(&str, 
         c.args(&tool[1..]).arg(exe);
         c
     };
-    let output = command.args(args).envs(env.iter().copied()).output().unwrap();
+    let output = command
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
     eprintln!("--- stdout:\n{}", String::from_utf8_lossy(&output.stdout));
     eprintln!("--- stderr:\n{}", String::from_utf8_lossy(&output.stderr));
     output
@@ -272,7 +306,11 @@ fn sessions_are_clean_under_valgrind() {
         "--quiet",
     ];
     let fake = fake.to_str().unwrap();
-    for args in [vec!["fake", fake], vec!["many", fake], vec!["agent", &server.url(), fake]] {
+    for args in [
+        vec!["fake", fake],
+        vec!["many", fake],
+        vec!["agent", &server.url(), fake],
+    ] {
         let output = run_under(&valgrind, &exe, &args, &[]);
         assert!(passed(&output), "valgrind: {args:?} (see the output above)");
     }
@@ -289,14 +327,22 @@ fn sessions_are_clean_under_address_and_undefined_behaviour_sanitizers() {
         "gcc",
         &["tests/c/mcp_test.c"],
         &exe,
-        &["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"],
+        &[
+            "-fsanitize=address,undefined",
+            "-fno-sanitize-recover=all",
+            "-fno-omit-frame-pointer",
+        ],
     );
     let env = [
         ("ASAN_OPTIONS", "detect_leaks=1:halt_on_error=1"),
         ("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1"),
     ];
     let fake = fake.to_str().unwrap();
-    for args in [vec!["fake", fake], vec!["many", fake], vec!["agent", &server.url(), fake]] {
+    for args in [
+        vec!["fake", fake],
+        vec!["many", fake],
+        vec!["agent", &server.url(), fake],
+    ] {
         let output = run_under(&[], &exe, &args, &env);
         assert!(passed(&output), "ASan: {args:?} (see the output above)");
     }

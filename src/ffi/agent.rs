@@ -6,7 +6,10 @@ use super::conversation::ylokh_conversation;
 use super::mcp::ylokh_mcp_session;
 use super::status::{to_c, ylokh_status, YLOKH_PENDING};
 use super::types::{ylokh_result, ylokh_tool_call, CResult};
-use super::{boundary, optional_str, required_mut, required_ref, set_last_error, status_boundary, void_boundary, Out};
+use super::{
+    boundary, optional_str, required_mut, required_ref, set_last_error, status_boundary,
+    void_boundary, Out,
+};
 use crate::agent::{self, AgentEvents, AgentInput, Run, ToolReply};
 use crate::conversation::Conversation;
 use crate::error::Error;
@@ -21,7 +24,8 @@ use std::ffi::{c_char, c_int, c_void, CString};
 use std::mem::{offset_of, size_of};
 use std::time::Duration;
 
-type ToolFn = unsafe extern "C" fn(*mut c_void, *const ylokh_tool_call, *mut ylokh_tool_reply) -> c_int;
+type ToolFn =
+    unsafe extern "C" fn(*mut c_void, *const ylokh_tool_call, *mut ylokh_tool_reply) -> c_int;
 type StepFn = unsafe extern "C" fn(*mut c_void, u32, *const ylokh_result) -> c_int;
 
 /// What an agent run does. The caller allocates it, sets `struct_size` to
@@ -83,7 +87,11 @@ pub struct ylokh_agent_request {
     /// After each step whose calls were run and appended (`step` from 1; `result` that turn's);
     /// non-zero stops the run with YLOKH_ABORTED.
     pub on_step: Option<
-        unsafe extern "C" fn(user_data: *mut c_void, step: u32, result: *const ylokh_result) -> c_int,
+        unsafe extern "C" fn(
+            user_data: *mut c_void,
+            step: u32,
+            result: *const ylokh_result,
+        ) -> c_int,
     >,
     /// Exactly once per started run, last, on the run's thread.
     pub on_done: Option<unsafe extern "C" fn(user_data: *mut c_void, result: *const ylokh_result)>,
@@ -118,7 +126,10 @@ struct CAgent {
 unsafe impl Send for CAgent {}
 
 fn aborted(what: &str, rc: c_int) -> Error {
-    Error::new(Status::Aborted, format!("{what} returned {rc}, so the agent run was stopped"))
+    Error::new(
+        Status::Aborted,
+        format!("{what} returned {rc}, so the agent run was stopped"),
+    )
 }
 
 impl AgentEvents for CAgent {
@@ -127,7 +138,9 @@ impl AgentEvents for CAgent {
     }
 
     fn tool(&mut self, call: &ToolCall) -> Result<Option<ToolReply>, Error> {
-        let Some(on_tool) = self.on_tool else { return Ok(None) };
+        let Some(on_tool) = self.on_tool else {
+            return Ok(None);
+        };
         let text = |s: &str| CString::new(s.replace('\0', " ")).expect("NULs were removed");
         let (id, name, arguments) = (text(&call.id), text(&call.name), text(&call.arguments));
         let c = ylokh_tool_call {
@@ -139,7 +152,10 @@ impl AgentEvents for CAgent {
             arguments_valid: call.arguments_valid,
         };
         let mut reply = ylokh_tool_reply {
-            reply: ToolReply { text: String::new(), is_error: false },
+            reply: ToolReply {
+                text: String::new(),
+                is_error: false,
+            },
         };
         // SAFETY: a C callback of the documented signature; the call, its strings and the
         // reply live until it returns; `user_data` is valid until on_done returns.
@@ -151,7 +167,9 @@ impl AgentEvents for CAgent {
     }
 
     fn step(&mut self, step: u32, outcome: &Outcome) -> Result<(), Error> {
-        let Some(on_step) = self.on_step else { return Ok(()) };
+        let Some(on_step) = self.on_step else {
+            return Ok(());
+        };
         let result = CResult::new(outcome);
         // SAFETY: a C callback of the documented signature; the result lives until it returns.
         let rc = unsafe { on_step(self.user_data, step, result.as_ptr()) };
@@ -227,7 +245,11 @@ pub unsafe extern "C" fn ylokh_agent_run(
         }
         // SAFETY: NULL or valid pointers (the contract).
         let (client, out, req) = unsafe {
-            (&required_ref(client, "client")?.inner, Out::new(out, "out")?, read_request(req)?)
+            (
+                &required_ref(client, "client")?.inner,
+                Out::new(out, "out")?,
+                read_request(req)?,
+            )
         };
         // SAFETY: NULL or a live conversation (the contract); only checked here.
         unsafe { required_mut(req.conversation, "req->conversation")? };
@@ -243,13 +265,19 @@ pub unsafe extern "C" fn ylokh_agent_run(
             None => Vec::new(),
             Some(text) => match serde_json::from_str::<Value>(text) {
                 Ok(Value::Array(tools)) => tools,
-                _ => return Err(Error::invalid("req->tools_json must be a JSON array of chat-format tool definitions")),
+                _ => {
+                    return Err(Error::invalid(
+                        "req->tools_json must be a JSON array of chat-format tool definitions",
+                    ))
+                }
             },
         };
         let mut sessions = Vec::with_capacity(req.n_sessions);
         if req.n_sessions > 0 {
             if req.sessions.is_null() {
-                return Err(Error::invalid("req->sessions is NULL but req->n_sessions is not 0"));
+                return Err(Error::invalid(
+                    "req->sessions is NULL but req->n_sessions is not 0",
+                ));
             }
             // SAFETY: `n_sessions` pointers (the contract).
             let list = unsafe { std::slice::from_raw_parts(req.sessions, req.n_sessions) };
@@ -262,10 +290,20 @@ pub unsafe extern "C" fn ylokh_agent_run(
         let input = AgentInput {
             model: model.map(str::to_owned),
             tools,
-            params: params.map(|p| parse_object(p, "req->params_json")).transpose()?,
+            params: params
+                .map(|p| parse_object(p, "req->params_json"))
+                .transpose()?,
             stream: req.stream,
-            max_steps: if req.max_steps == 0 { 10 } else { req.max_steps },
-            tool_timeout: Duration::from_millis(if req.tool_timeout_ms == 0 { 60_000 } else { req.tool_timeout_ms }),
+            max_steps: if req.max_steps == 0 {
+                10
+            } else {
+                req.max_steps
+            },
+            tool_timeout: Duration::from_millis(if req.tool_timeout_ms == 0 {
+                60_000
+            } else {
+                req.tool_timeout_ms
+            }),
         };
         let events = CAgent {
             sink: CallbackSink::new(Callbacks {
@@ -301,7 +339,10 @@ pub unsafe extern "C" fn ylokh_tool_reply_set(
     status_boundary(|| {
         // SAFETY: NULL or the reply `on_tool` was given, during the callback (the contract).
         let (reply, text) = unsafe { (required_mut(reply, "reply")?, optional_str(text, "text")?) };
-        reply.reply = ToolReply { text: text.unwrap_or("").to_owned(), is_error };
+        reply.reply = ToolReply {
+            text: text.unwrap_or("").to_owned(),
+            is_error,
+        };
         Ok(())
     })
 }

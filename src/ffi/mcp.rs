@@ -2,7 +2,10 @@
 
 use super::client::ylokh_client;
 use super::status::ylokh_status;
-use super::{boundary, optional_str, ptr_boundary, required_ref, required_str, status_boundary, void_boundary, Out};
+use super::{
+    boundary, optional_str, ptr_boundary, required_ref, required_str, status_boundary,
+    void_boundary, Out,
+};
 use crate::error::Error;
 use crate::mcp::{http_client, Command, Session, ToolOutput, Transport};
 use crate::status::Status;
@@ -89,7 +92,9 @@ unsafe fn strings(list: *const *const c_char, n: usize, what: &str) -> Result<Ve
         return Ok(Vec::new());
     }
     if list.is_null() {
-        return Err(Error::invalid(format!("{what} is NULL but its count is {n}")));
+        return Err(Error::invalid(format!(
+            "{what} is NULL but its count is {n}"
+        )));
     }
     // SAFETY: `n` pointers (the caller's promise).
     let slice = unsafe { std::slice::from_raw_parts(list, n) };
@@ -105,9 +110,13 @@ fn split_pairs(items: Vec<String>, sep: char, what: &str) -> Result<Vec<(String,
     items
         .into_iter()
         .map(|item| match item.split_once(sep) {
-            Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.trim_start().to_owned())),
+            Some((k, v)) if !k.trim().is_empty() => {
+                Ok((k.trim().to_owned(), v.trim_start().to_owned()))
+            }
             // Never the value: it may be a secret.
-            _ => Err(Error::invalid(format!("an entry of {what} has no {sep:?}: write it as NAME{sep}value"))),
+            _ => Err(Error::invalid(format!(
+                "an entry of {what} has no {sep:?}: write it as NAME{sep}value"
+            ))),
         })
         .collect()
 }
@@ -143,7 +152,12 @@ pub unsafe extern "C" fn ylokh_mcp_connect(
     status_boundary(|| {
         not_on_runtime("ylokh_mcp_connect")?;
         // SAFETY: NULL or valid pointers (the contract).
-        let (client, out) = unsafe { (&required_ref(client, "client")?.inner, Out::new(out, "out")?) };
+        let (client, out) = unsafe {
+            (
+                &required_ref(client, "client")?.inner,
+                Out::new(out, "out")?,
+            )
+        };
         if server.is_null() {
             return Err(Error::invalid("server must not be NULL"));
         }
@@ -175,16 +189,23 @@ pub unsafe extern "C" fn ylokh_mcp_connect(
         let runtime = client.runtime_handle()?;
         let env = split_pairs(env, '=', "server->env")?;
         let headers = split_pairs(headers, ':', "server->headers")?;
-        let transport = match (argv.is_empty(), url) {
-            (false, None) => Transport::Stdio(Command { argv: &argv, env: &env }),
-            (true, Some(url)) => Transport::Http {
-                url,
-                headers: &headers,
-                http: http_client(client.options())?,
-            },
-            _ => return Err(Error::invalid("give exactly one of server->argv (stdio) and server->url (Streamable HTTP)")),
-        };
-        let session = Session::connect(&runtime, transport, name, Duration::from_millis(timeout_ms))?;
+        let transport =
+            match (argv.is_empty(), url) {
+                (false, None) => Transport::Stdio(Command {
+                    argv: &argv,
+                    env: &env,
+                }),
+                (true, Some(url)) => Transport::Http {
+                    url,
+                    headers: &headers,
+                    http: http_client(client.options())?,
+                },
+                _ => return Err(Error::invalid(
+                    "give exactly one of server->argv (stdio) and server->url (Streamable HTTP)",
+                )),
+            };
+        let session =
+            Session::connect(&runtime, transport, name, Duration::from_millis(timeout_ms))?;
         out.write(Box::into_raw(Box::new(ylokh_mcp_session {
             inner: Arc::new(session),
             tools_json: Mutex::new(None),
@@ -281,7 +302,9 @@ pub unsafe extern "C" fn ylokh_mcp_session_call(
                 Out::new(out, "out")?,
             )
         };
-        let output = s.inner.call(tool, arguments.unwrap_or(""), timeout(timeout_ms))?;
+        let output = s
+            .inner
+            .call(tool, arguments.unwrap_or(""), timeout(timeout_ms))?;
         out.write(tool_result(output));
         Ok(())
     })

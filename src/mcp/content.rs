@@ -86,7 +86,9 @@ pub fn model_text(output: &ToolOutput) -> String {
             Some("input_audio") => "[an audio clip]".to_owned(),
             Some("resource") => format!(
                 "[resource {}]",
-                p.pointer("/resource/uri").and_then(Value::as_str).unwrap_or("?")
+                p.pointer("/resource/uri")
+                    .and_then(Value::as_str)
+                    .unwrap_or("?")
             ),
             Some("resource_link") => format!(
                 "[resource link {}]",
@@ -123,7 +125,8 @@ mod tests {
 
     #[test]
     fn a_result_without_text_is_described_not_empty() {
-        let out = tool_output(&json!({"content":[{"type":"image","data":"AA","mimeType":"image/png"}]}));
+        let out =
+            tool_output(&json!({"content":[{"type":"image","data":"AA","mimeType":"image/png"}]}));
         assert_eq!(out.text, "");
         assert!(!out.is_error);
         assert_eq!(model_text(&out), "[an image]");

@@ -156,12 +156,12 @@ impl<S: Stream<Item = Result<Bytes, reqwest::Error>> + Unpin> Stream for Bounded
                 }
                 Poll::Ready(Some(Ok(bytes)))
             }
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(std::io::Error::other(
-                HttpError(match client_error(e) {
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(std::io::Error::other(HttpError(
+                match client_error(e) {
                     StreamableHttpError::Client(HttpError(text)) => text,
                     other => other.to_string(),
-                }),
-            )))),
+                },
+            ))))),
             Poll::Ready(None) => Poll::Ready(None),
             Poll::Pending => Poll::Pending,
         }
@@ -237,7 +237,9 @@ impl StreamableHttpClient for Http {
             return Err(StreamableHttpError::SessionExpired);
         }
         let content_type = response.headers().get(CONTENT_TYPE).cloned();
-        let is_json = content_type.as_ref().is_some_and(|c| media_type_is(c, JSON));
+        let is_json = content_type
+            .as_ref()
+            .is_some_and(|c| media_type_is(c, JSON));
         let new_session = response
             .headers()
             .get(SESSION_ID)
@@ -272,9 +274,11 @@ impl StreamableHttpClient for Http {
                 }
             }
             _ if awaits_nothing => Ok(StreamableHttpPostResponse::Accepted),
-            other => Err(StreamableHttpError::UnexpectedContentType(
-                other.map(|c| String::from_utf8_lossy(c.as_bytes()).into_owned()),
-            )),
+            other => {
+                Err(StreamableHttpError::UnexpectedContentType(other.map(|c| {
+                    String::from_utf8_lossy(c.as_bytes()).into_owned()
+                })))
+            }
         }
     }
 
@@ -361,7 +365,9 @@ impl StreamableHttpClient for Http {
 /// timeout, but none of its default headers: the LLM server's API key and the caller's headers
 /// for it never reach an MCP server. Redirects are followed only within the origin (a header
 /// the caller gave for this server never reaches another).
-pub fn http_client(options: &crate::options::Options) -> Result<reqwest::Client, crate::error::Error> {
+pub fn http_client(
+    options: &crate::options::Options,
+) -> Result<reqwest::Client, crate::error::Error> {
     use crate::error::Error;
     let mut builder = reqwest::Client::builder()
         .use_rustls_tls()

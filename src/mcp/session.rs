@@ -76,7 +76,13 @@ pub struct Session {
 fn clean_name(raw: &str) -> String {
     let name: String = raw
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(32)
         .collect();
     if name.is_empty() {
@@ -158,19 +164,39 @@ fn chat_tool(tool: &Value, prefix: Option<&str>) -> Value {
 fn difference(old: &[Value], new: &[Value]) -> String {
     let by_name = |list: &[Value]| -> HashMap<String, Value> {
         list.iter()
-            .map(|t| (t.get("name").and_then(Value::as_str).unwrap_or("").to_owned(), t.clone()))
+            .map(|t| {
+                (
+                    t.get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_owned(),
+                    t.clone(),
+                )
+            })
             .collect()
     };
     let (old, new) = (by_name(old), by_name(new));
     let mut parts = Vec::new();
-    let mut added: Vec<_> = new.keys().filter(|k| !old.contains_key(*k)).cloned().collect();
-    let mut removed: Vec<_> = old.keys().filter(|k| !new.contains_key(*k)).cloned().collect();
+    let mut added: Vec<_> = new
+        .keys()
+        .filter(|k| !old.contains_key(*k))
+        .cloned()
+        .collect();
+    let mut removed: Vec<_> = old
+        .keys()
+        .filter(|k| !new.contains_key(*k))
+        .cloned()
+        .collect();
     let mut changed: Vec<_> = new
         .iter()
         .filter(|(k, v)| old.get(*k).is_some_and(|o| o != *v))
         .map(|(k, _)| k.clone())
         .collect();
-    for (what, list) in [("added", &mut added), ("removed", &mut removed), ("changed", &mut changed)] {
+    for (what, list) in [
+        ("added", &mut added),
+        ("removed", &mut removed),
+        ("changed", &mut changed),
+    ] {
         list.sort();
         if !list.is_empty() {
             parts.push(format!("{what}: {}", list.join(", ")));
@@ -198,11 +224,17 @@ impl Session {
             let _ = e;
             Error::new(
                 Status::Timeout,
-                format!("MCP server {name}: it did not complete MCP's initialization within {} ms", timeout.as_millis()),
+                format!(
+                    "MCP server {name}: it did not complete MCP's initialization within {} ms",
+                    timeout.as_millis()
+                ),
             )
         };
         let init_error = |e: rmcp::service::ClientInitializeError| {
-            Error::new(Status::Connect, format!("MCP server {name}: initialization failed: {e}"))
+            Error::new(
+                Status::Connect,
+                format!("MCP server {name}: initialization failed: {e}"),
+            )
         };
         let (service, pgid) = match transport {
             Transport::Stdio(command) => {
@@ -210,7 +242,10 @@ impl Session {
                 let env = command.env.to_vec();
                 let (task_name, task_watch) = (name.clone(), watch);
                 let task = runtime.spawn(async move {
-                    let command = stdio::Command { argv: &argv, env: &env };
+                    let command = stdio::Command {
+                        argv: &argv,
+                        env: &env,
+                    };
                     let (process, pgid) = stdio::spawn(&task_name, &command)?;
                     let service = tokio::time::timeout(timeout, task_watch.serve(process)).await;
                     Ok::<_, Error>((service, pgid))
@@ -223,12 +258,18 @@ impl Session {
             Transport::Http { url, headers, http } => {
                 let shown = shown_url(url);
                 if reqwest::Url::parse(url).is_err() {
-                    return Err(Error::invalid(format!("the MCP server URL {shown} is not a URL")));
+                    return Err(Error::invalid(format!(
+                        "the MCP server URL {shown} is not a URL"
+                    )));
                 }
                 let mut custom = HashMap::new();
                 for (k, v) in headers {
-                    let name = reqwest::header::HeaderName::from_bytes(k.as_bytes())
-                        .map_err(|_| Error::invalid(format!("the header name {k:?} is not a valid HTTP header name")))?;
+                    let name =
+                        reqwest::header::HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
+                            Error::invalid(format!(
+                                "the header name {k:?} is not a valid HTTP header name"
+                            ))
+                        })?;
                     let mut value = reqwest::header::HeaderValue::from_str(v)
                         .map_err(|_| Error::invalid(format!("the value of header {k} is not a valid HTTP header value (its text is not shown: it may be a secret)")))?;
                     value.set_sensitive(true);
@@ -239,12 +280,16 @@ impl Session {
                 let service = runtime
                     .block_on(async {
                         // Made inside the runtime: rmcp spawns its worker task here.
-                        let transport = StreamableHttpClientTransport::with_client(Http(http), config);
+                        let transport =
+                            StreamableHttpClientTransport::with_client(Http(http), config);
                         tokio::time::timeout(timeout, watch.serve(transport)).await
                     })
                     .map_err(limit)?
                     .map_err(|e| {
-                        Error::new(Status::Connect, format!("MCP server {name} at {shown}: initialization failed: {e}"))
+                        Error::new(
+                            Status::Connect,
+                            format!("MCP server {name} at {shown}: initialization failed: {e}"),
+                        )
                     })?;
                 (service, 0)
             }
@@ -272,7 +317,16 @@ impl Session {
         let listed = self
             .runtime
             .block_on(async move { tokio::time::timeout(timeout, peer.list_all_tools()).await })
-            .map_err(|_| Error::new(Status::Timeout, format!("MCP server {}: tools/list did not answer within {} ms", self.name, timeout.as_millis())))?
+            .map_err(|_| {
+                Error::new(
+                    Status::Timeout,
+                    format!(
+                        "MCP server {}: tools/list did not answer within {} ms",
+                        self.name,
+                        timeout.as_millis()
+                    ),
+                )
+            })?
             .map_err(|e| service_error(&self.name, "tools/list", e))?;
         listed
             .iter()
@@ -311,7 +365,12 @@ impl Session {
     /// `notifications/tools/list_changed` this lists the tools again (within `timeout`) and
     /// compares: a server that says "changed" and lists the same tools has not changed them.
     pub fn tools_changed(&self, timeout: Duration) -> Result<bool, Error> {
-        let accepted = self.tools.lock().unwrap_or_else(|e| e.into_inner()).accepted.is_some();
+        let accepted = self
+            .tools
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .accepted
+            .is_some();
         if accepted && self.notified.swap(false, Ordering::SeqCst) {
             if let Err(e) = self.tools(None, timeout) {
                 self.notified.store(true, Ordering::SeqCst);
@@ -334,7 +393,13 @@ impl Session {
 
     /// The names of the accepted tools (listing them first when nothing was listed yet).
     pub fn tool_names(&self, timeout: Duration) -> Result<Vec<String>, Error> {
-        if self.tools.lock().unwrap_or_else(|e| e.into_inner()).accepted.is_none() {
+        if self
+            .tools
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .accepted
+            .is_none()
+        {
             self.tools(None, timeout)?;
         }
         let tools = self.tools.lock().unwrap_or_else(|e| e.into_inner());
@@ -347,16 +412,30 @@ impl Session {
     }
 
     /// The accepted tools as chat-format definitions (see [`tools`](Self::tools)).
-    pub fn accepted_tools(&self, prefix: Option<&str>, timeout: Duration) -> Result<Vec<Value>, Error> {
+    pub fn accepted_tools(
+        &self,
+        prefix: Option<&str>,
+        timeout: Duration,
+    ) -> Result<Vec<Value>, Error> {
         self.tool_names(timeout)?;
         let tools = self.tools.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(tools.accepted.iter().flatten().map(|t| chat_tool(t, prefix)).collect())
+        Ok(tools
+            .accepted
+            .iter()
+            .flatten()
+            .map(|t| chat_tool(t, prefix))
+            .collect())
     }
 
     /// Calls `tool` with `arguments` (a JSON object's text; empty: none) within `timeout`.
     /// A result the server marks an error is `Ok` with `is_error`; a failure to get a result
     /// at all (server gone, timeout, JSON-RPC error, a changed tool list) is `Err`.
-    pub fn call(&self, tool: &str, arguments: &str, timeout: Duration) -> Result<ToolOutput, Error> {
+    pub fn call(
+        &self,
+        tool: &str,
+        arguments: &str,
+        timeout: Duration,
+    ) -> Result<ToolOutput, Error> {
         self.call_until(tool, arguments, timeout, std::future::pending())
     }
 
@@ -378,8 +457,16 @@ impl Session {
             "" => None,
             text => match serde_json::from_str::<Value>(text) {
                 Ok(Value::Object(map)) => Some(map),
-                Ok(_) => return Err(Error::invalid(format!("the arguments of {tool} must be a JSON object"))),
-                Err(e) => return Err(Error::invalid(format!("the arguments of {tool} are not valid JSON: {e}"))),
+                Ok(_) => {
+                    return Err(Error::invalid(format!(
+                        "the arguments of {tool} must be a JSON object"
+                    )))
+                }
+                Err(e) => {
+                    return Err(Error::invalid(format!(
+                        "the arguments of {tool} are not valid JSON: {e}"
+                    )))
+                }
             },
         };
         let mut params = CallToolRequestParams::new(tool.to_owned());
@@ -398,7 +485,12 @@ impl Session {
                 Error::new(Status::Timeout, format!("MCP server {}: the tool {tool} did not answer within {} ms", self.name, timeout.as_millis()))
             })?
             .map_err(|e| service_error(&self.name, &format!("calling {tool}"), e))?;
-        log!(DEBUG, "MCP server {}: {tool} answered in {} ms", self.name, started.elapsed().as_millis());
+        log!(
+            DEBUG,
+            "MCP server {}: {tool} answered in {} ms",
+            self.name,
+            started.elapsed().as_millis()
+        );
         let json = serde_json::to_value(&result).map_err(|e| Error::internal(e.to_string()))?;
         Ok(tool_output(&json))
     }
@@ -408,13 +500,22 @@ impl Drop for Session {
     /// Ends the session: closes the connection (HTTP: rmcp deletes its session), kills a stdio
     /// server's process group and, off the library's threads, waits until it is reaped.
     fn drop(&mut self) {
-        let Some(service) = self.service.take() else { return };
+        let Some(service) = self.service.take() else {
+            return;
+        };
         let (name, pgid) = (self.name.clone(), self.pgid);
         let end = async move {
             // A server that does not end when its input closes is killed (SIGKILL to its
             // group); rmcp's transport then reaps it.
-            if tokio::time::timeout(CLOSE_WAIT, service.cancel()).await.is_err() {
-                log!(DEBUG, "MCP server {name}: not closed within {} ms: killed", CLOSE_WAIT.as_millis());
+            if tokio::time::timeout(CLOSE_WAIT, service.cancel())
+                .await
+                .is_err()
+            {
+                log!(
+                    DEBUG,
+                    "MCP server {name}: not closed within {} ms: killed",
+                    CLOSE_WAIT.as_millis()
+                );
                 if pgid > 0 {
                     // SAFETY: a signal to the server's own process group.
                     unsafe { libc::kill(-pgid, libc::SIGKILL) };
@@ -431,7 +532,12 @@ impl Drop for Session {
             std::thread::sleep(Duration::from_millis(5));
         }
         if stdio::group_alive(self.pgid) {
-            log!(WARN, "MCP server {}: its processes were still there {} s after the session ended", self.name, REAP_WAIT.as_secs());
+            log!(
+                WARN,
+                "MCP server {}: its processes were still there {} s after the session ended",
+                self.name,
+                REAP_WAIT.as_secs()
+            );
         }
     }
 }
@@ -444,17 +550,31 @@ mod tests {
     fn names_are_cleaned_and_defaulted() {
         assert_eq!(clean_name("my server!"), "my_server_");
         assert_eq!(clean_name(""), "mcp");
-        let argv = ["npx".to_owned(), "-y".to_owned(), "@modelcontextprotocol/server-everything".to_owned(), "stdio".to_owned()];
-        let t = Transport::Stdio(stdio::Command { argv: &argv, env: &[] });
+        let argv = [
+            "npx".to_owned(),
+            "-y".to_owned(),
+            "@modelcontextprotocol/server-everything".to_owned(),
+            "stdio".to_owned(),
+        ];
+        let t = Transport::Stdio(stdio::Command {
+            argv: &argv,
+            env: &[],
+        });
         assert_eq!(default_name(&t), "stdio");
         let argv = ["python3".to_owned(), "tests/mcp/fake.py".to_owned()];
-        let t = Transport::Stdio(stdio::Command { argv: &argv, env: &[] });
+        let t = Transport::Stdio(stdio::Command {
+            argv: &argv,
+            env: &[],
+        });
         assert_eq!(default_name(&t), "fake");
     }
 
     #[test]
     fn shown_urls_lose_userinfo_and_query() {
-        assert_eq!(shown_url("http://u:secret@127.0.0.1:9/mcp?token=abc"), "http://127.0.0.1:9/mcp");
+        assert_eq!(
+            shown_url("http://u:secret@127.0.0.1:9/mcp?token=abc"),
+            "http://127.0.0.1:9/mcp"
+        );
     }
 
     #[test]

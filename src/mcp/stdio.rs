@@ -26,7 +26,9 @@ pub struct Command<'a> {
 /// thread that forks: a worker lives as long as the client's runtime).
 pub fn spawn(name: &str, command: &Command<'_>) -> Result<(TokioChildProcess, i32), Error> {
     let Some((program, args)) = command.argv.split_first() else {
-        return Err(Error::invalid("argv is empty: give the server's program and its arguments"));
+        return Err(Error::invalid(
+            "argv is empty: give the server's program and its arguments",
+        ));
     };
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(args);
@@ -76,7 +78,12 @@ pub fn spawn(name: &str, command: &Command<'_>) -> Result<(TokioChildProcess, i3
                 };
                 for &b in &buf[..n] {
                     if b == b'\n' {
-                        log!(INFO, "MCP server {name} (stderr): {}{}", String::from_utf8_lossy(&line), if cut { " [cut]" } else { "" });
+                        log!(
+                            INFO,
+                            "MCP server {name} (stderr): {}{}",
+                            String::from_utf8_lossy(&line),
+                            if cut { " [cut]" } else { "" }
+                        );
                         line.clear();
                         cut = false;
                     } else if line.len() < MAX_LINE {
@@ -87,7 +94,11 @@ pub fn spawn(name: &str, command: &Command<'_>) -> Result<(TokioChildProcess, i3
                 }
             }
             if !line.is_empty() {
-                log!(INFO, "MCP server {name} (stderr): {}", String::from_utf8_lossy(&line));
+                log!(
+                    INFO,
+                    "MCP server {name} (stderr): {}",
+                    String::from_utf8_lossy(&line)
+                );
             }
         });
     }

@@ -683,14 +683,24 @@ async fn respond(
                 }
                 Some(m) => Some(format!(
                     "{}{FINISH}{DONE}",
-                    chunk_event(&format!("The tool said: {}", m["content"].as_str().unwrap_or("?")))
+                    chunk_event(&format!(
+                        "The tool said: {}",
+                        m["content"].as_str().unwrap_or("?")
+                    ))
                 )),
             };
             match events {
                 Some(events) => whole(s, "200 OK", sse, "", events.as_bytes()).await?,
                 None => {
                     let body = serde_json::json!({"error": {"message": format!("no {tool} tool in the request's tools"), "type": "invalid_request_error"}});
-                    whole(s, "400 Bad Request", "application/json", "", body.to_string().as_bytes()).await?;
+                    whole(
+                        s,
+                        "400 Bad Request",
+                        "application/json",
+                        "",
+                        body.to_string().as_bytes(),
+                    )
+                    .await?;
                 }
             }
         }
