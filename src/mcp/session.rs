@@ -54,8 +54,6 @@ pub enum Transport<'a> {
 struct Tools {
     /// The tool list the caller accepted (the first listing, or `accept_tools`).
     accepted: Option<Vec<Value>>,
-    /// The last listing, when it differs from `accepted`.
-    latest: Option<Vec<Value>>,
 }
 
 pub struct Session {
@@ -355,7 +353,6 @@ impl Session {
         };
         if differs {
             self.changed.store(true, Ordering::SeqCst);
-            tools.latest = Some(listed.clone());
         }
         let array = listed.iter().map(|t| chat_tool(t, prefix)).collect();
         Ok((Value::Array(array), self.changed.load(Ordering::SeqCst)))
@@ -385,7 +382,6 @@ impl Session {
         let listed = self.list(timeout)?;
         let mut tools = self.tools.lock().unwrap_or_else(|e| e.into_inner());
         tools.accepted = Some(listed);
-        tools.latest = None;
         self.notified.store(false, Ordering::SeqCst);
         self.changed.store(false, Ordering::SeqCst);
         Ok(())
