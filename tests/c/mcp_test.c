@@ -388,6 +388,37 @@ static void test_agent(const char *llm, const char *fake) {
     ylokh_client_free(c);
 }
 
+/* The runner in the Responses and Messages dialects: the recorded answers call get_weather;
+ * with max_steps 1 the calls are run through on_tool, appended, and the run ends INCOMPLETE. */
+static void test_dialects(const char *llm) {
+    const char *scenarios[] = {"replay3-dialects.responses-llamacpp-tool", "replay3-dialects.messages-tools"};
+    uint32_t apis[] = {YLOKH_API_RESPONSES, YLOKH_API_MESSAGES};
+    for (int i = 0; i < 2; i++) {
+        char url[512];
+        snprintf(url, sizeof url, "%s/%s/v1", llm, scenarios[i]);
+        ylokh_options *o = ylokh_options_new_compatible(url);
+        ylokh_options_set_default_model(o, "test-model");
+        ylokh_options_set_api(o, apis[i]);
+        ylokh_options_set_max_retries(o, 0);
+        ylokh_client *c = NULL;
+        CHECK(ylokh_client_new(o, &c) == YLOKH_OK, "client: %s", err());
+        ylokh_options_free(o);
+        ylokh_conversation *conv = ylokh_conversation_new();
+        ylokh_conversation_add(conv, "user", "Weather?");
+        agent_rec rec = {0};
+        const char *weather = "[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"parameters\":{\"type\":\"object\"}}}]";
+        ylokh_status st = run_agent(c, conv, weather, NULL, 0, &rec, 1);
+        const char *history = ylokh_conversation_json(conv);
+        CHECK(st == YLOKH_INCOMPLETE && rec.tools >= 1 && rec.steps == 1, "%s: %s tools %d steps %d: %s", scenarios[i],
+              ylokh_status_str(st), rec.tools, rec.steps, rec.message);
+        CHECK(strstr(history, "\"tool_calls\":[") && strstr(history, "\"role\":\"tool\"") &&
+                  strstr(history, "Error: unknown tool"),
+              "%s: the calls and their (error) results were appended: %s", scenarios[i], history);
+        ylokh_conversation_free(conv);
+        ylokh_client_free(c);
+    }
+}
+
 static void test_real(const char *url, char **argv, int argc, const char *tool, const char *args, const char *expect) {
     ylokh_client *c = new_client("http://127.0.0.1:9/v1");
     ylokh_mcp_server server = {0};
@@ -420,7 +451,10 @@ int main(int argc, char **argv) {
     if (argc >= 3 && strcmp(argv[1], "fake") == 0) test_fake(argv[2]);
     else if (argc >= 3 && strcmp(argv[1], "many") == 0) test_many(argv[2]);
     else if (argc >= 4 && strcmp(argv[1], "orphan") == 0) return test_orphan(argv[2], argv[3]);
-    else if (argc >= 4 && strcmp(argv[1], "agent") == 0) test_agent(argv[2], argv[3]);
+    else if (argc >= 4 && strcmp(argv[1], "agent") == 0) {
+        test_agent(argv[2], argv[3]);
+        test_dialects(argv[2]);
+    }
     else if (argc >= 7 && strcmp(argv[1], "stdio") == 0 && strcmp(argv[5], "--") == 0)
         test_real(NULL, argv + 6, argc - 6, argv[2], argv[3], argv[4]);
     else if (argc >= 6 && strcmp(argv[1], "http") == 0) test_real(argv[2], NULL, 0, argv[3], argv[4], argv[5]);
