@@ -745,17 +745,19 @@ ylokh_status ylokh_mcp_connect(struct ylokh_client *client,
                                struct ylokh_mcp_session **out);
 
 /*
- The server's tools as a chat-format `tools` JSON array (`[{"type":"function","function":
- {"name","description","parameters"}}]`, `parameters` being the tool's input schema), each
- name prefixed with `prefix` and `_` when `prefix` is not NULL. Lists them now (blocking, at
- most `timeout_ms`; 0: 30000). The first listing is the session's accepted tool list; when a
- later one differs (or the server sent `notifications/tools/list_changed`),
- `ylokh_mcp_session_tools_changed` says so. Owned by the session: valid until the next call
- of this function on it or its free. NULL on failure (`ylokh_last_error` says why).
+ Writes the server's tools to `*tools_json` as a chat-format `tools` JSON array
+ (`[{"type":"function","function":{"name","description","parameters"}}]`, `parameters`
+ being the tool's input schema), each name prefixed with `prefix` and `_` when `prefix` is
+ not NULL. Lists them now (blocking, at most `timeout_ms`; 0: 30000). The first listing is
+ the session's accepted tool list; when a later one differs (or the server sent
+ `notifications/tools/list_changed`), `ylokh_mcp_session_tools_changed` says so. The string
+ is owned by the session: valid until the next call of this function on it or its free.
+ Failures as for `ylokh_mcp_session_call`; `*tools_json` is then untouched.
  */
-const char *ylokh_mcp_session_tools(struct ylokh_mcp_session *s,
-                                    const char *prefix,
-                                    uint64_t timeout_ms);
+ylokh_status ylokh_mcp_session_tools(struct ylokh_mcp_session *s,
+                                     const char *prefix,
+                                     uint64_t timeout_ms,
+                                     const char **tools_json);
 
 /*
  Whether the server's tool list changed since it was accepted (the first listing): a

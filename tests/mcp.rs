@@ -347,3 +347,24 @@ fn sessions_are_clean_under_address_and_undefined_behaviour_sanitizers() {
         assert!(passed(&output), "ASan: {args:?} (see the output above)");
     }
 }
+
+/// ylokh::McpSession (C++) against the fake server, under ASan/UBSan.
+#[test]
+#[ignore = "needs g++ with the sanitizer runtimes: run tests/run.sh"]
+fn cpp_mcp_session_lists_and_calls() {
+    let exe = tmp_path("mcp_test_cpp");
+    compile(
+        "g++",
+        &["tests/cpp/mcp_test.cpp"],
+        &exe,
+        &["-fsanitize=address,undefined", "-fno-sanitize-recover=all"],
+    );
+    let fake = fake_server();
+    let output = run_under(
+        &[],
+        &exe,
+        &[fake.to_str().unwrap()],
+        &[("ASAN_OPTIONS", "detect_leaks=1")],
+    );
+    assert!(passed(&output), "see the C++ program's output above");
+}

@@ -3,8 +3,7 @@
 use super::client::ylokh_client;
 use super::status::ylokh_status;
 use super::{
-    boundary, optional_str, ptr_boundary, required_ref, required_str, status_boundary,
-    void_boundary, Out,
+    boundary, optional_str, required_ref, required_str, status_boundary, void_boundary, Out,
 };
 use crate::error::Error;
 use crate::mcp::{http_client, Command, Session, ToolOutput, Transport};
@@ -214,29 +213,38 @@ pub unsafe extern "C" fn ylokh_mcp_connect(
     })
 }
 
-/// The server's tools as a chat-format `tools` JSON array (`[{"type":"function","function":
-/// {"name","description","parameters"}}]`, `parameters` being the tool's input schema), each
-/// name prefixed with `prefix` and `_` when `prefix` is not NULL. Lists them now (blocking, at
-/// most `timeout_ms`; 0: 30000). The first listing is the session's accepted tool list; when a
-/// later one differs (or the server sent `notifications/tools/list_changed`),
-/// `ylokh_mcp_session_tools_changed` says so. Owned by the session: valid until the next call
-/// of this function on it or its free. NULL on failure (`ylokh_last_error` says why).
+/// Writes the server's tools to `*tools_json` as a chat-format `tools` JSON array
+/// (`[{"type":"function","function":{"name","description","parameters"}}]`, `parameters`
+/// being the tool's input schema), each name prefixed with `prefix` and `_` when `prefix` is
+/// not NULL. Lists them now (blocking, at most `timeout_ms`; 0: 30000). The first listing is
+/// the session's accepted tool list; when a later one differs (or the server sent
+/// `notifications/tools/list_changed`), `ylokh_mcp_session_tools_changed` says so. The string
+/// is owned by the session: valid until the next call of this function on it or its free.
+/// Failures as for `ylokh_mcp_session_call`; `*tools_json` is then untouched.
 #[no_mangle]
 pub unsafe extern "C" fn ylokh_mcp_session_tools(
     s: *mut ylokh_mcp_session,
     prefix: *const c_char,
     timeout_ms: u64,
-) -> *const c_char {
-    ptr_boundary(|| {
+    tools_json: *mut *const c_char,
+) -> ylokh_status {
+    status_boundary(|| {
         not_on_runtime("ylokh_mcp_session_tools")?;
-        // SAFETY: NULL or a live session and a NULL or NUL-terminated string (the contract).
-        let (s, prefix) = unsafe { (required_ref(s, "session")?, optional_str(prefix, "prefix")?) };
+        // SAFETY: NULL or a live session, a NULL or NUL-terminated string, and NULL or a
+        // writable pointer (the contract).
+        let (s, prefix, out) = unsafe {
+            (
+                required_ref(s, "session")?,
+                optional_str(prefix, "prefix")?,
+                Out::new(tools_json, "tools_json")?,
+            )
+        };
         let (tools, _) = s.inner.tools(prefix, timeout(timeout_ms))?;
         let text = c_string(tools.to_string());
         let mut slot = s.tools_json.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(slot.insert(text).as_ptr().cast_mut())
+        out.write(slot.insert(text).as_ptr());
+        Ok(())
     })
-    .cast_const()
 }
 
 fn timeout(ms: u64) -> Duration {

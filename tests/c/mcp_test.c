@@ -80,10 +80,12 @@ static void test_fake(const char *fake) {
     ylokh_mcp_session *s = connect_fake(c, fake, env, 1);
     if (!s) return;
 
-    const char *tools = ylokh_mcp_session_tools(s, NULL, 5000);
+    const char *tools = NULL;
+    CHECK(ylokh_mcp_session_tools(s, NULL, 5000, &tools) == YLOKH_OK, "tools: %s", err());
     CHECK(tools && strstr(tools, "{\"type\":\"function\",\"function\":{\"name\":\"echo\",\"description\":\"Echoes its text\",\"parameters\":{\"type\":\"object\""),
           "tools: %s (%s)", tools ? tools : "NULL", err());
-    const char *prefixed = ylokh_mcp_session_tools(s, "fake", 5000);
+    const char *prefixed = NULL;
+    CHECK(ylokh_mcp_session_tools(s, "fake", 5000, &prefixed) == YLOKH_OK, "prefixed: %s", err());
     CHECK(prefixed && strstr(prefixed, "\"name\":\"fake_echo\""), "prefixed: %s", prefixed ? prefixed : "NULL");
     CHECK(!ylokh_mcp_session_tools_changed(s), "a first listing is no change");
 
@@ -128,7 +130,8 @@ static void test_fake(const char *fake) {
     CHECK(ylokh_mcp_session_tools_changed(s), "the list_changed notification is noticed");
     st = call(s, "echo", "{\"text\":\"x\"}", 5000, &r);
     CHECK(st == YLOKH_PROTOCOL && strstr(err(), "tool list changed"), "calls refused after a change: %s %s", ylokh_status_str(st), err());
-    tools = ylokh_mcp_session_tools(s, NULL, 5000);
+    tools = NULL;
+    CHECK(ylokh_mcp_session_tools(s, NULL, 5000, &tools) == YLOKH_OK, "re-list: %s", err());
     CHECK(tools && strstr(tools, "\"extra\"") && strstr(tools, "sends your files away"), "the new list can be looked at: %s", tools ? tools : err());
     CHECK(ylokh_mcp_session_tools_changed(s), "looking does not accept");
     CHECK(ylokh_mcp_session_accept_tools(s, 5000) == YLOKH_OK, "accept: %s", err());
@@ -431,7 +434,8 @@ static void test_real(const char *url, char **argv, int argc, const char *tool, 
     ylokh_status st = ylokh_mcp_connect(c, &server, &s);
     CHECK(st == YLOKH_OK, "connect: %s %s", ylokh_status_str(st), err());
     if (s) {
-        const char *tools = ylokh_mcp_session_tools(s, NULL, 30000);
+        const char *tools = NULL;
+        CHECK(ylokh_mcp_session_tools(s, NULL, 30000, &tools) == YLOKH_OK, "tools: %s", err());
         char want[256];
         snprintf(want, sizeof want, "\"name\":\"%s\"", tool);
         CHECK(tools && strstr(tools, want), "tools: %s", tools ? tools : err());
