@@ -70,6 +70,11 @@
 #define YLOKH_EVENT_TOOL_CALL 5
 
 /*
+ A started agent run. Methods: `ylokh_agent_cancel`, `ylokh_agent_wait`, `ylokh_agent_free`.
+ */
+typedef struct ylokh_agent ylokh_agent;
+
+/*
  A client: its own runtime threads, a pool of keep-alive connections, and the requests it
  runs. Thread-safe: requests may be started from any thread.
  */
@@ -79,6 +84,13 @@ typedef struct ylokh_client ylokh_client;
  A message history: a JSON array of chat messages. One thread at a time.
  */
 typedef struct ylokh_conversation ylokh_conversation;
+
+/*
+ An open MCP session. Methods: `ylokh_mcp_session_tools`, `ylokh_mcp_session_tools_changed`,
+ `ylokh_mcp_session_accept_tools`, `ylokh_mcp_session_call`, `ylokh_mcp_session_free`.
+ One thread at a time; an agent run that uses it keeps it alive until the run's `on_done`.
+ */
+typedef struct ylokh_mcp_session ylokh_mcp_session;
 
 /*
  Client settings. Create with `ylokh_options_new` or `ylokh_options_new_compatible`, free
@@ -95,23 +107,14 @@ typedef struct ylokh_options ylokh_options;
 typedef struct ylokh_request ylokh_request;
 
 /*
+ Where a tool function writes its answer (valid during `on_tool` only).
+ */
+typedef struct ylokh_tool_reply ylokh_tool_reply;
+
+/*
  A status code: `YLOKH_OK` or the reason a call or a request failed.
  */
 typedef uint32_t ylokh_status;
-
-/*
- One chat message. Both strings are copied by `ylokh_chat_start`.
- */
-typedef struct ylokh_message {
-  /*
-   "system", "user", "assistant", ... (UTF-8, not NULL).
-   */
-  const char *role;
-  /*
-   The message text (UTF-8, not NULL).
-   */
-  const char *content;
-} ylokh_message;
 
 /*
  (0.2) A tool call, complete (`on_tool_call`, where every member is set) or a piece of one as
@@ -222,6 +225,96 @@ typedef struct ylokh_result {
 } ylokh_result;
 
 /*
+ What an agent run does. The caller allocates it, sets `struct_size` to
+ `sizeof(ylokh_agent_request)` and every member it uses (zero the rest, `= {0}`). Read
+ during `ylokh_agent_run` only, except `conversation`, `sessions`' sessions and the callbacks'
+ `user_data`, which must stay valid until `on_done` has returned.
+ */
+typedef struct ylokh_agent_request {
+  /*
+   `sizeof(ylokh_agent_request)` as the caller's header has it.
+   */
+  size_t struct_size;
+  /*
+   The history to send; the run appends each assistant message with calls and each call's
+   result to it (not the final answer: append `result->message_json` yourself when you go
+   on). The caller must not use it until `on_done` has returned. Not NULL.
+   */
+  struct ylokh_conversation *conversation;
+  /*
+   NULL: the client's default model.
+   */
+  const char *model;
+  /*
+   NULL or the caller's own tools, a chat-format JSON array; their calls go to `on_tool`.
+   */
+  const char *tools_json;
+  /*
+   NULL or a JSON object of extra body parameters for every model turn, merged last.
+   */
+  const char *params_json;
+  bool stream;
+  /*
+   MCP sessions whose tools are offered too (listed at start unless listed before); their
+   calls go to the session (see the README for the naming rule when names collide).
+   */
+  struct ylokh_mcp_session *const *sessions;
+  size_t n_sessions;
+  /*
+   Model turns at most; 0: 10.
+   */
+  uint32_t max_steps;
+  /*
+   The time limit of each MCP tool call; 0: 60000.
+   */
+  uint64_t tool_timeout_ms;
+  /*
+   Passed back to every callback.
+   */
+  void *user_data;
+  /*
+   Each model turn's streaming events, as in `ylokh_chat_request`; a non-zero return stops
+   the run with YLOKH_ABORTED.
+   */
+  int (*on_token)(void *user_data, const char *text, size_t len);
+  int (*on_reasoning)(void *user_data, const char *text, size_t len);
+  int (*on_chunk)(void *user_data, const char *json, size_t len);
+  int (*on_tool_call_delta)(void *user_data, const struct ylokh_tool_call *call);
+  int (*on_tool_call)(void *user_data, const struct ylokh_tool_call *call);
+  /*
+   Runs a call of one of the caller's tools, on the run's thread (it may block; it may call
+   `ylokh_mcp_session_call`), one call at a time, in the model's order. Answer with
+   `ylokh_tool_reply_set` (no answer: ""). A tool that failed answers with `is_error`
+   true: the model sees it, the run goes on. A non-zero return stops the run with
+   YLOKH_ABORTED. NULL: such calls get the error result "there is no tool named …".
+   */
+  int (*on_tool)(void *user_data, const struct ylokh_tool_call *call, struct ylokh_tool_reply *reply);
+  /*
+   After each step whose calls were run and appended (`step` from 1; `result` that turn's);
+   non-zero stops the run with YLOKH_ABORTED.
+   */
+  int (*on_step)(void *user_data, uint32_t step, const struct ylokh_result *result);
+  /*
+   Exactly once per started run, last, on the run's thread.
+   */
+  void (*on_done)(void *user_data, const struct ylokh_result *result);
+} ylokh_agent_request;
+
+/*
+ One chat message. Both strings are copied by `ylokh_chat_start`.
+ */
+typedef struct ylokh_message {
+  /*
+   "system", "user", "assistant", ... (UTF-8, not NULL).
+   */
+  const char *role;
+  /*
+   The message text (UTF-8, not NULL).
+   */
+  const char *content;
+} ylokh_message;
+
+/*
  What to ask and where the answer goes. The caller allocates it, sets `struct_size` to
  `sizeof(ylokh_chat_request)` and every member it uses (zero the rest, e.g. with `= {0}`).
  Read at start: the caller may free it, and what it points to, right after the call returns.
@@ -290,6 +383,76 @@ typedef struct ylokh_chat_request {
  A log callback: `message` (UTF-8, NUL-terminated, `len` bytes) is borrowed for the call.
  */
 typedef void (*ylokh_log_fn)(void *user_data, uint32_t level, const char *message, size_t len);
+
+/*
+ Which MCP server to connect to: a program to start (stdio) or a URL (Streamable HTTP). The
+ caller allocates it, sets `struct_size` to `sizeof(ylokh_mcp_server)` and zeroes what it
+ does not use (`= {0}`). Read during `ylokh_mcp_connect` only.
+ */
+typedef struct ylokh_mcp_server {
+  /*
+   `sizeof(ylokh_mcp_server)` as the caller's header has it.
+   */
+  size_t struct_size;
+  /*
+   The session's name: `[A-Za-z0-9_-]`, others become `_`, at most 32 characters; the
+   prefix of its tools' names where they collide in an agent run. NULL: the last argument
+   that is not an option (its file name without .py/.js), or the URL's host.
+   */
+  const char *name;
+  /*
+   stdio: the program and its arguments (`argv[0]` is looked up on PATH); NULL for HTTP.
+   */
+  const char *const *argv;
+  size_t argc;
+  /*
+   stdio: `"NAME=value"` strings set in the server's environment, on top of the caller's.
+   */
+  const char *const *env;
+  size_t n_env;
+  /*
+   Streamable HTTP: the server's endpoint URL (e.g. `http://127.0.0.1:3001/mcp`); NULL for
+   stdio. Exactly one of `argv` and `url`.
+   */
+  const char *url;
+  /*
+   Streamable HTTP: `"Name: value"` headers sent with every request (e.g. an
+   `Authorization: Bearer …`). Their values never appear in a message or a log record.
+   */
+  const char *const *headers;
+  size_t n_headers;
+  /*
+   How long starting the server and MCP's initialization may take; 0: 30000.
+   */
+  uint64_t connect_timeout_ms;
+} ylokh_mcp_server;
+
+/*
+ What a tool call gave. Library-allocated; free it with `ylokh_tool_result_free`.
+ */
+typedef struct ylokh_tool_result {
+  /*
+   The text content (text blocks and text resources joined with newlines), UTF-8,
+   NUL-terminated; "" when there was none.
+   */
+  const char *text;
+  size_t text_len;
+  /*
+   The server marked the result an error (`isError`): the tool ran and failed.
+   */
+  bool is_error;
+  /*
+   Every content block as a chat content part, a JSON array in the server's order:
+   `{"type":"text","text"}`, `{"type":"image_url","image_url":{"url":"data:…;base64,…"}}`,
+   `{"type":"input_audio","input_audio":{"data","format"}}`, `{"type":"resource",
+   "resource":{…}}`, `{"type":"resource_link",…}` (the last two as the server sent them).
+   */
+  const char *content_json;
+  /*
+   The server's `structuredContent` as JSON, or NULL.
+   */
+  const char *structured_json;
+} ylokh_tool_result;
 
 /*
  The callbacks of one request. Every member may be NULL; the struct is copied at start.
@@ -423,6 +586,51 @@ extern "C" {
 #endif // __cplusplus
 
 /*
+ Starts an agent run and writes its handle to `*out`. Blocks only to list the sessions' tools
+ that were not listed yet; then the loop runs on a thread of its own: each model turn is a
+ request (retries, timeouts and statuses as for `ylokh_chat_send`), each complete call runs
+ through the session that offers it or `on_tool`, the assistant message and the results are
+ appended to the conversation, until an answer comes without calls (status YLOKH_OK, its
+ `message_json` the answer) or `max_steps` turns were made (YLOKH_INCOMPLETE). `on_done`
+ gets the last turn's result, its token counts summed over the run. A tool that fails (an
+ MCP error, a timeout, a server gone, a changed tool list, `is_error`) is a result the model
+ sees, starting with "Error: ", not a failed run. When this returns an error, no callback
+ runs and `*out` is untouched. From a request's callback: YLOKH_RECURSIVE_CALL.
+ */
+ylokh_status ylokh_agent_run(struct ylokh_client *client,
+                             const struct ylokh_agent_request *req,
+                             struct ylokh_agent **out);
+
+/*
+ Answers a tool call: `text` (UTF-8, copied; NULL: "") is what the model is shown;
+ `is_error` true marks a failure (the model sees "Error: " before the text). Only inside
+ `on_tool`, on the reply it was given; a later call replaces the answer.
+ */
+ylokh_status ylokh_tool_reply_set(struct ylokh_tool_reply *reply, const char *text, bool is_error);
+
+/*
+ Asks the run to stop: the model turn or MCP call under way is stopped at once, an `on_tool`
+ already running is let finish; the run ends with YLOKH_CANCELLED (unless it already ended).
+ Any thread, never blocks, idempotent.
+ */
+ylokh_status ylokh_agent_cancel(struct ylokh_agent *a);
+
+/*
+ Waits until the run's `on_done` has returned and gives its final status (its message through
+ `ylokh_last_error`), or YLOKH_PENDING when `timeout_ms` passed first (`UINT64_MAX`: no
+ limit). From a library thread (any callback): YLOKH_RECURSIVE_CALL.
+ */
+ylokh_status ylokh_agent_wait(struct ylokh_agent *a, uint64_t timeout_ms);
+
+/*
+ Frees the handle; a run still going is cancelled (its `on_done` still runs, so `user_data`,
+ the conversation and the sessions stay the run's until then). Never blocks; may be called
+ inside `on_done`. NULL does nothing. `ylokh_client_free` cancels running runs and waits
+ for their `on_done`.
+ */
+void ylokh_agent_free(struct ylokh_agent *a);
+
+/*
  Starts a chat described by `*req` and writes its handle to `*out`.
 
  Everything `ylokh_chat_start` promises holds (on_done exactly once, last, on a library
@@ -525,6 +733,81 @@ ylokh_status ylokh_conversation_truncate(struct ylokh_conversation *c, size_t n)
  other threads). From inside a log callback: YLOKH_RECURSIVE_CALL.
  */
 ylokh_status ylokh_set_log_callback(uint32_t max_level, ylokh_log_fn fn, void *user_data);
+
+/*
+ Connects to an MCP server and completes MCP's initialization, on the caller's thread
+ (blocking, at most `connect_timeout_ms`), and writes the session to `*out`.
+
+ stdio: the server starts as a child process in a process group of its own, its stderr goes
+ to the log (INFO records), and it is killed with all its children when the session is freed
+ (and on Linux also when the client's runtime ends: the caller exits or forgets to free).
+ Streamable HTTP: through the client's proxy, CA certificates and connect timeout, but with
+ none of its headers or its API key. Failures: YLOKH_CONNECT (could not start or reach the
+ server, or it closed during initialization), YLOKH_TIMEOUT, YLOKH_INVALID_ARGUMENT; `*out` is
+ then untouched. From a request's callback: YLOKH_RECURSIVE_CALL. Free every session before
+ its client.
+ */
+ylokh_status ylokh_mcp_connect(struct ylokh_client *client,
+                               const struct ylokh_mcp_server *server,
+                               struct ylokh_mcp_session **out);
+
+/*
+ Writes the server's tools to `*tools_json` as a chat-format `tools` JSON array
+ (`[{"type":"function","function":{"name","description","parameters"}}]`, `parameters`
+ being the tool's input schema), each name prefixed with `prefix` and `_` when `prefix` is
+ not NULL. Lists them now (blocking, at most `timeout_ms`; 0: 30000). The first listing is
+ the session's accepted tool list; when a later one differs (or the server sent
+ `notifications/tools/list_changed`), `ylokh_mcp_session_tools_changed` says so. The string
+ is owned by the session: valid until the next call of this function on it or its free.
+ Failures as for `ylokh_mcp_session_call`; `*tools_json` is then untouched.
+ */
+ylokh_status ylokh_mcp_session_tools(struct ylokh_mcp_session *s,
+                                     const char *prefix,
+                                     uint64_t timeout_ms,
+                                     const char **tools_json);
+
+/*
+ Whether the server's tool list changed since it was accepted (the first listing): a
+ listing differed, or the server sent `notifications/tools/list_changed` and a new listing
+ (made here, blocking at most 30 s) differs; a WARN record names the tools added, removed
+ or changed. While true, `ylokh_mcp_session_call` fails with YLOKH_PROTOCOL and an agent run
+ gives the model an error result instead of calling: a changed tool is never used silently.
+ NULL, or a listing that failed: true (`ylokh_last_error` says why).
+ */
+bool ylokh_mcp_session_tools_changed(const struct ylokh_mcp_session *s);
+
+/*
+ Lists the tools again and accepts that list as the session's (calls go through again).
+ */
+ylokh_status ylokh_mcp_session_accept_tools(struct ylokh_mcp_session *s, uint64_t timeout_ms);
+
+/*
+ Calls `tool` (its name as the server knows it) with `arguments_json` (a JSON object; NULL or
+ "": none), blocking at most `timeout_ms` (0: 30000), and writes the result to `*out`.
+ YLOKH_OK whenever the server answered, even when it marked the result an error
+ (`is_error`). Else: YLOKH_TIMEOUT (no answer in time; the session stays usable),
+ YLOKH_CONNECT (the server is gone: it exited, crashed or closed the connection; open a new
+ session), YLOKH_SERVER_ERROR (a JSON-RPC error, e.g. an unknown tool), YLOKH_PROTOCOL (the
+ tool list changed, see `ylokh_mcp_session_tools_changed`), YLOKH_INVALID_ARGUMENT.
+ */
+ylokh_status ylokh_mcp_session_call(struct ylokh_mcp_session *s,
+                                    const char *tool,
+                                    const char *arguments_json,
+                                    uint64_t timeout_ms,
+                                    struct ylokh_tool_result **out);
+
+/*
+ Frees a tool result. NULL does nothing.
+ */
+void ylokh_tool_result_free(struct ylokh_tool_result *r);
+
+/*
+ Ends the session: closes the connection (HTTP: deletes the server-side session) and kills a
+ stdio server with all its children; off the library's threads, returns once they are
+ reaped (at most about 7 s for a server that ignores everything). An agent run still using
+ it keeps it until the run ends. NULL does nothing.
+ */
+void ylokh_mcp_session_free(struct ylokh_mcp_session *s);
 
 /*
  The name of a status ("YLOKH_TIMEOUT"); unknown values give "YLOKH_UNKNOWN_STATUS".

@@ -968,6 +968,103 @@ private:
     ylokh_client *client_ = nullptr;
 };
 
+// (0.3) What an MCP tool call gave (ylokh_tool_result as values).
+struct McpToolResult {
+    std::string text;                            // the text content
+    bool is_error = false;                       // the server marked the result an error
+    std::string content_json;                    // every content block as a chat content part
+    std::optional<std::string> structured_json;  // structuredContent, if any
+};
+
+// (0.3) An MCP server's tools (ylokh_mcp_session): start one over stdio or reach one over
+// Streamable HTTP; list its tools as a chat-format tools array; call one. Move-only; frees
+// (and kills a stdio server) on destruction. Throws Error on failure. Blocking: not from a
+// request's handler. Destroy it before its Client.
+class McpSession {
+public:
+    static McpSession stdio(Client &client, const std::vector<std::string> &argv,
+                            const std::vector<std::string> &env = {}, const std::optional<std::string> &name = {},
+                            std::chrono::milliseconds connect_timeout = std::chrono::seconds(30)) {
+        std::vector<const char *> a, e;
+        for (const auto &s : argv) a.push_back(s.c_str());
+        for (const auto &s : env) e.push_back(s.c_str());
+        ylokh_mcp_server server{};
+        server.struct_size = sizeof server;
+        server.name = detail::c_str_or_null(name);
+        server.argv = a.data();
+        server.argc = a.size();
+        server.env = e.data();
+        server.n_env = e.size();
+        server.connect_timeout_ms = static_cast<uint64_t>(connect_timeout.count());
+        return connect(client, server);
+    }
+    // headers: "Name: value" strings (their values never reach a message or a log record).
+    static McpSession http(Client &client, const std::string &url, const std::vector<std::string> &headers = {},
+                           const std::optional<std::string> &name = {},
+                           std::chrono::milliseconds connect_timeout = std::chrono::seconds(30)) {
+        std::vector<const char *> h;
+        for (const auto &s : headers) h.push_back(s.c_str());
+        ylokh_mcp_server server{};
+        server.struct_size = sizeof server;
+        server.name = detail::c_str_or_null(name);
+        server.url = url.c_str();
+        server.headers = h.data();
+        server.n_headers = h.size();
+        server.connect_timeout_ms = static_cast<uint64_t>(connect_timeout.count());
+        return connect(client, server);
+    }
+    McpSession(McpSession &&other) noexcept : s_(std::exchange(other.s_, nullptr)) {}
+    McpSession &operator=(McpSession &&other) noexcept {
+        if (this != &other) {
+            ylokh_mcp_session_free(s_);
+            s_ = std::exchange(other.s_, nullptr);
+        }
+        return *this;
+    }
+    McpSession(const McpSession &) = delete;
+    McpSession &operator=(const McpSession &) = delete;
+    ~McpSession() { ylokh_mcp_session_free(s_); }
+
+    // The tools as a chat-format tools array (names prefixed "PREFIX_" with a prefix).
+    std::string tools(const std::optional<std::string> &prefix = {},
+                      std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+        const char *json = nullptr;
+        detail::check(ylokh_mcp_session_tools(s_, detail::c_str_or_null(prefix),
+                                              static_cast<uint64_t>(timeout.count()), &json));
+        return json;
+    }
+    // Whether the tool list changed since it was accepted (calls fail until accept_tools()).
+    bool tools_changed() { return ylokh_mcp_session_tools_changed(s_); }
+    void accept_tools(std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+        detail::check(ylokh_mcp_session_accept_tools(s_, static_cast<uint64_t>(timeout.count())));
+    }
+    // Calls `tool` with a JSON object of arguments. A result the server marks an error is
+    // returned (is_error); no answer at all throws Error (YLOKH_TIMEOUT, YLOKH_CONNECT, ...).
+    McpToolResult call(const std::string &tool, const std::string &arguments_json = "{}",
+                       std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+        ylokh_tool_result *r = nullptr;
+        detail::check(ylokh_mcp_session_call(s_, tool.c_str(), arguments_json.c_str(),
+                                             static_cast<uint64_t>(timeout.count()), &r));
+        McpToolResult out;
+        out.text.assign(r->text, r->text_len);
+        out.is_error = r->is_error;
+        out.content_json = r->content_json;
+        if (r->structured_json) out.structured_json = std::string(r->structured_json);
+        ylokh_tool_result_free(r);
+        return out;
+    }
+    ylokh_mcp_session *get() const noexcept { return s_; }
+
+private:
+    explicit McpSession(ylokh_mcp_session *s) : s_(s) {}
+    static McpSession connect(Client &client, const ylokh_mcp_server &server) {
+        ylokh_mcp_session *s = nullptr;
+        detail::check(ylokh_mcp_connect(client.get(), &server, &s));
+        return McpSession(s);
+    }
+    ylokh_mcp_session *s_ = nullptr;
+};
+
 // The library's version, e.g. "0.1.0".
 inline const char *version() noexcept { return ylokh_version(); }
 

@@ -90,6 +90,17 @@ impl Client {
         &self.shared.target.options
     }
 
+    /// The runtime, for work that is not a request (MCP sessions); an error while the client
+    /// is being freed.
+    pub fn runtime_handle(&self) -> Result<tokio::runtime::Handle, Error> {
+        Ok(self
+            .runtime
+            .as_ref()
+            .ok_or_else(shutting_down)?
+            .handle()
+            .clone())
+    }
+
     /// Starts a request on the runtime. `before_spawn` runs once the request is registered and
     /// before any of its events can be delivered (the FFI layer writes its out-parameter there).
     pub fn start(
@@ -201,6 +212,73 @@ impl Client {
         } else {
             finish();
         }
+    }
+}
+
+/// Work that outlives the call that started it and starts requests of its own (an agent run):
+/// registered like a request, so `ylokh_client_free` cancels `state` and waits until it is
+/// dropped, and the runtime stays up while it lives.
+pub struct Held {
+    shared: Arc<Shared>,
+    runtime: tokio::runtime::Handle,
+    id: u64,
+    pub state: Arc<RequestState>,
+}
+
+impl Client {
+    /// Registers `state` as running work; an error while the client is being freed.
+    pub fn hold(&self, state: Arc<RequestState>) -> Result<Held, Error> {
+        let runtime = self.runtime_handle()?;
+        let mut registry = self
+            .shared
+            .registry
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if registry.closing {
+            return Err(shutting_down());
+        }
+        registry.next_id += 1;
+        let id = registry.next_id;
+        registry.live.insert(id, state.clone());
+        Ok(Held {
+            shared: self.shared.clone(),
+            runtime,
+            id,
+            state,
+        })
+    }
+}
+
+impl Held {
+    pub fn options(&self) -> &Options {
+        &self.shared.target.options
+    }
+
+    pub fn runtime(&self) -> &tokio::runtime::Handle {
+        &self.runtime
+    }
+
+    /// Starts a request as [`Client::start`] does (the held work keeps the client alive).
+    pub fn start(&self, body: Vec<u8>, stream: bool, mut sink: Sink, state: Arc<RequestState>) {
+        let shared = self.shared.clone();
+        let body = bytes::Bytes::from(body);
+        self.runtime.spawn(async move {
+            let run = request::run(&shared.target, &state, body, stream, &mut sink);
+            let outcome = AssertUnwindSafe(run)
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|panic| Outcome::failed(internal_error(&*panic)));
+            let (status, message) = (outcome.status, outcome.message.clone());
+            sink.done(outcome);
+            drop(sink);
+            state.finish(status, message);
+        });
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.shared.unregister(self.id);
     }
 }
 

@@ -7,6 +7,7 @@
 #![allow(clippy::missing_safety_doc)] // the safety contract of every C function is in its ylokh.h documentation
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod agent;
 pub mod chunk;
 mod client;
 mod connect_log;
@@ -18,6 +19,7 @@ pub mod ffi;
 #[cfg(feature = "test-hooks")]
 pub mod fuzzing;
 mod log;
+mod mcp;
 mod message;
 mod options;
 mod outcome;

@@ -9,7 +9,8 @@
 #
 # Installs, only when missing: from Debian's packages g++, clang++ with its sanitizer runtime,
 # valgrind, tinyproxy, microsocks, cmake, pkg-config, libssl-dev (for cargo-c), python3-venv,
-# nodejs, npm and abigail-tools; from the crate registry cargo-c. (The Python and Node.js package
+# nodejs, npm and abigail-tools; from the crate registry cargo-c; the reference MCP servers
+# mcp-server-time (PyPI, in a venv) and @modelcontextprotocol/server-everything (npm). (The Python and Node.js package
 # tests take pytest, mypy and setuptools-rust from PyPI and koffi from the npm registry.) As root it runs apt-get itself; otherwise it
 # prints the one `sudo apt-get install` line to run and stops. The local llama.cpp server the
 # real-server tests use is set up by examples/local-llm.sh (cached under ~/.cache/ylokh) and
@@ -58,6 +59,21 @@ fi
 if ! cargo cinstall --version >/dev/null 2>&1; then
   say "installing cargo-c from the crate registry (a few minutes, once)"
   cargo install cargo-c --version 0.10.24+cargo-0.98.0 --locked --quiet
+fi
+
+# The reference MCP servers (tests/mcp.rs): mcp-server-time from PyPI in a venv, and
+# @modelcontextprotocol/server-everything from npm, both under ~/.cache/ylokh (once).
+mcp_venv="$HOME/.cache/ylokh/mcp-venv"
+if [ ! -x "$mcp_venv/bin/mcp-server-time" ]; then
+  say "installing mcp-server-time from PyPI into $mcp_venv"
+  python3 -m venv "$mcp_venv"
+  "$mcp_venv/bin/pip" install --quiet mcp-server-time
+fi
+mcp_npm="$HOME/.cache/ylokh/mcp-npm"
+if [ ! -f "$mcp_npm/node_modules/@modelcontextprotocol/server-everything/dist/index.js" ]; then
+  say "installing @modelcontextprotocol/server-everything from npm into $mcp_npm"
+  mkdir -p "$mcp_npm"
+  (cd "$mcp_npm" && npm install --silent --no-audit --no-fund @modelcontextprotocol/server-everything)
 fi
 
 # The real-server tests start the local llama.cpp server; stop it when the suite ends.

@@ -9,11 +9,13 @@
 //! This is the only module that knows C: C types, function pointers, raw pointers, and status
 //! codes as `u32`. Every raw dereference is in an `unsafe {}` block that says why it is sound.
 
+pub mod agent;
 mod callbacks;
 pub mod chat_request;
 pub mod client;
 pub mod conversation;
 pub mod log;
+pub mod mcp;
 pub mod misc;
 pub mod options;
 pub mod request;

@@ -668,6 +668,48 @@ async fn respond(
             )
             .await?;
         }
+        "mcploop" | "mcpcrash" => {
+            // The agent runner with an MCP tool: without a tool result, a call of the MCP tool
+            // (`echo` {"text":"hi"}, or `crash`) that must be among the request's tools (else
+            // 400); with one, an answer that quotes it: "The tool said: RESULT".
+            let tool = if base == "mcploop" { "echo" } else { "crash" };
+            let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or_default();
+            let messages = body["messages"].as_array().cloned().unwrap_or_default();
+            let offered = body["tools"]
+                .as_array()
+                .is_some_and(|t| t.iter().any(|t| t["function"]["name"] == tool));
+            let events = match messages.iter().find(|m| m["role"] == "tool") {
+                _ if !offered => None,
+                None => {
+                    let call = serde_json::json!({"choices":[{"index":0,"delta":{"role":"assistant","content":null,
+                        "tool_calls":[{"index":0,"id":"call_mcp_1","type":"function",
+                        "function":{"name":tool,"arguments":if tool == "echo" {"{\"text\":\"hi\"}"} else {"{}"}}}]}}]});
+                    let finish = "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}]}\n\n";
+                    Some(format!("data: {call}\n\n{finish}{DONE}"))
+                }
+                Some(m) => Some(format!(
+                    "{}{FINISH}{DONE}",
+                    chunk_event(&format!(
+                        "The tool said: {}",
+                        m["content"].as_str().unwrap_or("?")
+                    ))
+                )),
+            };
+            match events {
+                Some(events) => whole(s, "200 OK", sse, "", events.as_bytes()).await?,
+                None => {
+                    let body = serde_json::json!({"error": {"message": format!("no {tool} tool in the request's tools"), "type": "invalid_request_error"}});
+                    whole(
+                        s,
+                        "400 Bad Request",
+                        "application/json",
+                        "",
+                        body.to_string().as_bytes(),
+                    )
+                    .await?;
+                }
+            }
+        }
         "toolloop" => {
             // A recorded two-step tool exchange. Without a tool result in the conversation the
             // answer is a streamed call of `calc` (17 * 23); with one, the result must answer
