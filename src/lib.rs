@@ -23,6 +23,7 @@ mod options;
 mod outcome;
 mod panic;
 mod pull;
+mod reasoning_details;
 mod request;
 mod silence;
 mod sink;

@@ -7,13 +7,17 @@
 //! Text is appended per token with a plain `String` push (amortised growth, no other work);
 //! the JSON is written once, at the end.
 
+use crate::reasoning_details::ReasoningDetails;
 use crate::tool_calls::ToolCall;
+use serde_json::Value;
 
 /// Collects an answer's text and reasoning text.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct MessageBuilder {
     content: String,
     reasoning: String,
+    /// Round-trip reasoning (`reasoning_details`), when the server sent any.
+    details: ReasoningDetails,
 }
 
 impl MessageBuilder {
@@ -32,6 +36,17 @@ impl MessageBuilder {
     #[inline]
     pub(crate) fn push_reasoning(&mut self, text: &str) {
         self.reasoning.push_str(text);
+    }
+
+    /// Folds `reasoning_details` fragments (a chat delta's array, or one fragment a dialect
+    /// mapper made); see `reasoning_details`.
+    pub(crate) fn push_details(&mut self, fragments: &Value) {
+        self.details.fold(fragments);
+    }
+
+    /// The answer text so far.
+    pub(crate) fn text(&self) -> &str {
+        &self.content
     }
 
     #[cfg(test)]
@@ -73,6 +88,11 @@ impl MessageBuilder {
         if !self.reasoning.is_empty() {
             out.push_str(",\"reasoning_content\":");
             push_json_str(&mut out, &self.reasoning);
+        }
+        if !self.details.is_empty() {
+            out.reserve(self.details.approximate_len());
+            out.push_str(",\"reasoning_details\":");
+            self.details.write_json(&mut out);
         }
         if !calls.is_empty() {
             out.push_str(",\"tool_calls\":[");
@@ -165,6 +185,7 @@ mod tests {
                 name: "get_weather".into(),
                 arguments: r#"{"city":"Paris"}"#.into(),
                 arguments_valid: true,
+                extra: Default::default(),
             },
             ToolCall {
                 index: 1,
@@ -172,6 +193,7 @@ mod tests {
                 name: "now".into(),
                 arguments: "{}".into(),
                 arguments_valid: true,
+                extra: Default::default(),
             },
         ];
         let m = MessageBuilder::new();
@@ -193,6 +215,37 @@ mod tests {
     }
 
     #[test]
+    fn reasoning_details_and_call_extras_are_kept() {
+        let mut m = MessageBuilder::new();
+        m.push_reasoning("plan");
+        m.push_details(&json!([{"type":"reasoning.text","text":"pl","format":"anthropic-claude-v1","index":0}]));
+        m.push_details(&json!({"type":"reasoning.text","text":"an","signature":"S","index":0}));
+        let mut extra = serde_json::Map::new();
+        extra.insert(
+            "extra_content".into(),
+            json!({"google": {"thought_signature": "TS=="}}),
+        );
+        let calls = [ToolCall {
+            index: 0,
+            id: "c1".into(),
+            name: "f".into(),
+            arguments: "{}".into(),
+            arguments_valid: true,
+            extra,
+        }];
+        assert_eq!(
+            m.to_json(Some(&calls)),
+            concat!(
+                r#"{"role":"assistant","content":null,"reasoning_content":"plan","#,
+                r#""reasoning_details":[{"type":"reasoning.text","text":"plan","format":"anthropic-claude-v1","index":0,"signature":"S"}],"#,
+                r#""tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{}"},"extra_content":{"google":{"thought_signature":"TS=="}}}]}"#
+            )
+        );
+        // On failure: the details stay (what arrived), the calls do not.
+        assert!(m.to_json(None).contains("reasoning_details"));
+    }
+
+    #[test]
     fn any_text_is_escaped_to_valid_json() {
         for &text in NASTY {
             let mut m = MessageBuilder::new();
@@ -207,6 +260,7 @@ mod tests {
                 name: text.into(),
                 arguments: text.into(),
                 arguments_valid: false,
+                extra: Default::default(),
             }];
             let json = m.to_json(Some(&calls));
             let v = parsed(&json);
