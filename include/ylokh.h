@@ -178,10 +178,14 @@ typedef struct ylokh_result {
    `{"role":"assistant","content":TEXT or null,"reasoning_content":TEXT (only when there was
    some),"tool_calls":[{"id","type":"function","function":{"name","arguments"}}...] (only
    when the status is YLOKH_OK and there were calls)}`. Also set on failure (what arrived so
-   far, never tool calls); NULL only when no response arrived. (0.3) Text past
-   `ylokh_options_set_max_message_bytes` (default 16 MiB) is not kept: the message then
-   ends with `"truncated":true` (after `reasoning_content`). No tool calls when the answer
-   was cut by the token limit (finish_reason "length").
+   far, never tool calls); NULL only when no response arrived. (0.3) Lossless: also
+   `"reasoning_details":[...]` when the server sent round-trip reasoning (signed thinking,
+   redacted thinking, encrypted reasoning, summaries), and each call keeps every other
+   member the server put on it (e.g. `"extra_content"`); each dialect sends them back.
+   (0.3) Text past `ylokh_options_set_max_message_bytes` (default 16 MiB) is not kept: the
+   message then has `"truncated":true` (after `reasoning_content`); so it has when the
+   `reasoning_details` grow past that size (later fragments are not kept). No tool calls
+   when the answer was cut by the token limit (finish_reason "length").
    */
   const char *message_json;
   /*
@@ -222,6 +226,13 @@ typedef struct ylokh_result {
    prompt_n, prompt_ms, predicted_n, predicted_per_second, ...); NULL when it sent none.
    */
   const char *server_timings_json;
+  /*
+   (0.3) With a JSON `response_format` (`json_schema` or `json_object`, in the chat
+   spelling or the dialect's own): 1 when the answer's text parses as one JSON value, 0
+   when it does not; -1 when no JSON format was asked or the request did not end with
+   YLOKH_OK.
+   */
+  int32_t json_valid;
 } ylokh_result;
 
 /*

@@ -505,6 +505,7 @@ mod tests {
             name: "get_weather".into(),
             arguments: r#"{"city":"Zürich"}"#.into(),
             arguments_valid: true,
+            extra: Default::default(),
         }];
         let mut c = Conversation::new();
         c.add("user", "Weather?").unwrap();

@@ -25,6 +25,7 @@ mod options;
 mod outcome;
 mod panic;
 mod pull;
+mod reasoning_details;
 mod request;
 mod secrets;
 mod silence;

@@ -9,7 +9,9 @@
 //! two). What is kept is capped (`max_message_bytes`): text past the cap is not kept, and the
 //! message then says `"truncated":true` (after `reasoning_content`).
 
+use crate::reasoning_details::ReasoningDetails;
 use crate::tool_calls::ToolCall;
+use serde_json::Value;
 
 /// Collects an answer's text and reasoning text.
 #[derive(Debug, Default, Clone)]
@@ -20,6 +22,8 @@ pub(crate) struct MessageBuilder {
     cap: usize,
     /// Text arrived that the cap left out.
     truncated: bool,
+    /// Round-trip reasoning (`reasoning_details`), when the server sent any.
+    details: ReasoningDetails,
 }
 
 impl MessageBuilder {
@@ -65,6 +69,23 @@ impl MessageBuilder {
     fn room(&self) -> usize {
         self.cap
             .saturating_sub(self.content.len() + self.reasoning.len())
+    }
+
+    /// Folds `reasoning_details` fragments (a chat delta's array, or one fragment a dialect
+    /// mapper made); see `reasoning_details`.
+    /// Round-trip data is kept whole or not at all: once the details reach the cap, later
+    /// fragments are left out and the message says `"truncated":true`.
+    pub(crate) fn push_details(&mut self, fragments: &Value) {
+        if self.details.approximate_len() >= self.cap {
+            self.truncated = true;
+            return;
+        }
+        self.details.fold(fragments);
+    }
+
+    /// The answer text so far.
+    pub(crate) fn text(&self) -> &str {
+        &self.content
     }
 
     #[cfg(test)]
@@ -118,6 +139,11 @@ impl MessageBuilder {
         }
         if self.truncated {
             out.push_str(",\"truncated\":true");
+        }
+        if !self.details.is_empty() {
+            out.reserve(self.details.approximate_len());
+            out.push_str(",\"reasoning_details\":");
+            self.details.write_json(&mut out);
         }
         if !calls.is_empty() {
             out.push_str(",\"tool_calls\":[");
@@ -303,6 +329,7 @@ mod tests {
                 name: "get_weather".into(),
                 arguments: r#"{"city":"Paris"}"#.into(),
                 arguments_valid: true,
+                extra: Default::default(),
             },
             ToolCall {
                 index: 1,
@@ -310,6 +337,7 @@ mod tests {
                 name: "now".into(),
                 arguments: "{}".into(),
                 arguments_valid: true,
+                extra: Default::default(),
             },
         ];
         let m = MessageBuilder::new();
@@ -331,6 +359,37 @@ mod tests {
     }
 
     #[test]
+    fn reasoning_details_and_call_extras_are_kept() {
+        let mut m = MessageBuilder::new();
+        m.push_reasoning("plan");
+        m.push_details(&json!([{"type":"reasoning.text","text":"pl","format":"anthropic-claude-v1","index":0}]));
+        m.push_details(&json!({"type":"reasoning.text","text":"an","signature":"S","index":0}));
+        let mut extra = serde_json::Map::new();
+        extra.insert(
+            "extra_content".into(),
+            json!({"google": {"thought_signature": "TS=="}}),
+        );
+        let calls = [ToolCall {
+            index: 0,
+            id: "c1".into(),
+            name: "f".into(),
+            arguments: "{}".into(),
+            arguments_valid: true,
+            extra,
+        }];
+        assert_eq!(
+            m.to_json(Some(&calls)),
+            concat!(
+                r#"{"role":"assistant","content":null,"reasoning_content":"plan","#,
+                r#""reasoning_details":[{"type":"reasoning.text","text":"plan","format":"anthropic-claude-v1","index":0,"signature":"S"}],"#,
+                r#""tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{}"},"extra_content":{"google":{"thought_signature":"TS=="}}}]}"#
+            )
+        );
+        // On failure: the details stay (what arrived), the calls do not.
+        assert!(m.to_json(None).contains("reasoning_details"));
+    }
+
+    #[test]
     fn any_text_is_escaped_to_valid_json() {
         for &text in NASTY {
             let mut m = MessageBuilder::new();
@@ -345,6 +404,7 @@ mod tests {
                 name: text.into(),
                 arguments: text.into(),
                 arguments_valid: false,
+                extra: Default::default(),
             }];
             let json = m.to_json(Some(&calls));
             let v = parsed(&json);

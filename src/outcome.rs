@@ -50,6 +50,9 @@ pub struct Outcome {
     /// Complete tool calls handed out.
     pub n_tool_calls: u32,
     pub timings: Timings,
+    /// Whether the answer's text parses as JSON, when the request asked for a JSON
+    /// `response_format` (any dialect's spelling) and ended well; `None` otherwise.
+    pub json_valid: Option<bool>,
 }
 
 impl Outcome {
@@ -64,6 +67,7 @@ impl Outcome {
             message_json: None,
             n_tool_calls: 0,
             timings: Timings::default(),
+            json_valid: None,
         }
     }
 
@@ -78,6 +82,7 @@ impl Outcome {
             message_json: None,
             n_tool_calls: 0,
             timings: Timings::default(),
+            json_valid: None,
         }
     }
 

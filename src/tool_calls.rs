@@ -40,6 +40,9 @@ pub(crate) struct ToolCall {
     pub arguments: String,
     /// Whether `arguments` parses as a JSON object.
     pub arguments_valid: bool,
+    /// Every other member the server put on the call beside `index`, `id`, `type` and
+    /// `function`, as it came (e.g. Gemini's `extra_content`); kept for `message_json`.
+    pub extra: Map<String, Value>,
 }
 
 /// What one fragment added to a call, for `on_tool_call_delta` (borrowed; copy what you keep).
@@ -85,6 +88,9 @@ struct Partial {
     id_from_server: bool,
     name: Option<String>,
     arguments: String,
+    /// The call's other members (see [`ToolCall::extra`]), each set by the first fragment
+    /// that carries it.
+    extra: Map<String, Value>,
 }
 
 /// One fragment, already picked apart: what the dialect translators (Responses, Messages)
@@ -225,12 +231,32 @@ impl ToolCallAssembler {
     /// Folds one fragment the caller has already picked apart, under the same rules.
     pub(crate) fn apply_fragment_with<B>(
         &mut self,
+        fragment: Fragment<'_>,
+        on_delta: impl FnMut(ToolCallDelta<'_>) -> ControlFlow<B>,
+    ) -> ControlFlow<B> {
+        self.apply_fragment_extra(fragment, None, on_delta)
+    }
+
+    /// [`apply_fragment_with`](Self::apply_fragment_with), plus the members of the
+    /// fragment's object that are not `index`/`id`/`type`/`function` (kept on the call).
+    fn apply_fragment_extra<B>(
+        &mut self,
         mut fragment: Fragment<'_>,
+        object: Option<&Map<String, Value>>,
         mut on_delta: impl FnMut(ToolCallDelta<'_>) -> ControlFlow<B>,
     ) -> ControlFlow<B> {
         fragment.id = fragment.id.filter(|s| !s.is_empty());
         fragment.name = fragment.name.filter(|s| !s.is_empty());
-        if fragment.id.is_none() && fragment.name.is_none() && fragment.arguments.is_none() {
+        let mut extra = object
+            .into_iter()
+            .flatten()
+            .filter(|(key, _)| !matches!(key.as_str(), "index" | "id" | "type" | "function"))
+            .peekable();
+        if fragment.id.is_none()
+            && fragment.name.is_none()
+            && fragment.arguments.is_none()
+            && extra.peek().is_none()
+        {
             // Nothing to fold (e.g. `{"index":0,"type":"function"}`): no call is started
             // for it, and it does not change which call is the most recent.
             return ControlFlow::Continue(());
@@ -256,6 +282,12 @@ impl ToolCallAssembler {
             return self.absorb(position, fragment, &mut on_delta);
         }
         let position = self.route(&fragment);
+        let kept = &mut self.calls[position].extra;
+        for (key, value) in extra {
+            if !kept.contains_key(key) {
+                kept.insert(key.clone(), value.clone());
+            }
+        }
         self.absorb(position, fragment, &mut on_delta)
     }
 
@@ -310,7 +342,7 @@ impl ToolCallAssembler {
             return ControlFlow::Continue(());
         };
         let fragment = self.read(object);
-        self.apply_fragment_with(fragment, on_delta)
+        self.apply_fragment_extra(fragment, Some(object), on_delta)
     }
 
     /// The fields of a fragment object; wrong types are counted and treated as absent.
@@ -371,6 +403,7 @@ impl ToolCallAssembler {
             id_from_server: false,
             name: None,
             arguments: String::new(),
+            extra: Map::new(),
         });
         position
     }
@@ -452,6 +485,7 @@ fn complete(position: usize, call: Partial) -> ToolCall {
         name: call.name.unwrap_or_default(),
         arguments_valid: is_json_object(&arguments),
         arguments,
+        extra: call.extra,
     }
 }
 
@@ -489,6 +523,12 @@ pub(crate) fn from_message_parts(
         };
         let fragment = assembler.read(object);
         let position = assembler.new_call();
+        let kept = &mut assembler.calls[position].extra;
+        for (key, value) in object {
+            if !matches!(key.as_str(), "index" | "id" | "type" | "function") {
+                kept.insert(key.clone(), value.clone());
+            }
+        }
         let _ = assembler.absorb(position, fragment, &mut never);
     }
     if assembler.is_empty() {
@@ -526,9 +566,20 @@ impl ToolCall {
     }
 
     /// Appends [`to_message_json`](Self::to_message_json)'s text to `out`.
+    /// The call's other members (e.g. Gemini's `extra_content`) follow `function`.
     pub(crate) fn write_message_json(&self, out: &mut String) {
         out.push_str("{\"id\":");
         self.push_tail(out);
+        if !self.extra.is_empty() {
+            out.pop(); // the call's closing brace
+            for (key, value) in &self.extra {
+                out.push(',');
+                push_json_str(out, key);
+                out.push(':');
+                out.push_str(&value.to_string());
+            }
+            out.push('}');
+        }
     }
 
     fn push_tail(&self, out: &mut String) {
@@ -554,6 +605,7 @@ mod tests {
             name: name.into(),
             arguments: arguments.into(),
             arguments_valid: is_json_object(arguments),
+            extra: Map::new(),
         }
     }
 
@@ -574,6 +626,41 @@ mod tests {
             deltas.extend(a.apply(chunk));
         }
         (deltas, a.finish())
+    }
+
+    #[test]
+    fn other_members_of_a_call_are_kept_as_they_came() {
+        // Gemini (OpenAI compatibility): the thought signature beside id/type/function.
+        let mut a = ToolCallAssembler::new();
+        a.apply(&json!([{"index": 0, "id": "c1", "type": "function",
+                          "function": {"name": "f", "arguments": "{"},
+                          "extra_content": {"google": {"thought_signature": "SIG"}}}]));
+        // A later fragment's repeat does not replace it; a new member is added; a fragment
+        // with only a member still goes to its call.
+        a.apply(&json!([{"index": 0, "function": {"arguments": "}"},
+                          "extra_content": {"google": {"thought_signature": "other"}}}]));
+        a.apply(&json!([{"index": 0, "vendor": 1}]));
+        let calls = a.finish();
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].arguments, "{}");
+        assert_eq!(
+            Value::Object(calls[0].extra.clone()),
+            json!({"extra_content": {"google": {"thought_signature": "SIG"}}, "vendor": 1})
+        );
+        let message: Value = serde_json::from_str(&calls[0].to_message_json()).unwrap();
+        assert_eq!(
+            message["extra_content"]["google"]["thought_signature"],
+            "SIG"
+        );
+        // The pull event's form stays as it was.
+        assert!(!calls[0].to_event_json().contains("extra_content"));
+        // Not streamed: each whole call keeps its members.
+        let calls = from_message(&json!({"tool_calls": [{"id": "c2", "type": "function",
+            "function": {"name": "g", "arguments": "{}"}, "extra_content": {"k": [1]}}]}));
+        assert_eq!(
+            Value::Object(calls[0].extra.clone()),
+            json!({"extra_content": {"k": [1]}})
+        );
     }
 
     #[test]

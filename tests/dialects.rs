@@ -168,7 +168,10 @@ fn reasoning_reaches_on_reasoning_and_message_json() {
     let tr = replay(M, "messages-thinking", true);
     assert_eq!(
         message(&tr),
-        json!({"role":"assistant","content":"12,231","reasoning_content":"27 * 453 = 12231"})
+        json!({"role":"assistant","content":"12,231","reasoning_content":"27 * 453 = 12231",
+               "reasoning_details":[{"type":"reasoning.text","text":"27 * 453 = 12231",
+                   "format":"anthropic-claude-v1","index":0,
+                   "signature":"EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds"}]})
     );
 }
 

@@ -455,6 +455,7 @@ struct Step {
     finish_reason: Option<String>,
     message_json: Option<String>,
     n_tool_calls: u32,
+    json_valid: i32,
 }
 
 unsafe extern "C" fn step_token(u: *mut c_void, t: *const c_char, len: usize) -> c_int {
@@ -484,6 +485,7 @@ unsafe extern "C" fn step_done(u: *mut c_void, r: *const ylokh_result) {
     step.finish_reason = opt_str(r.finish_reason);
     step.message_json = opt_str(r.message_json);
     step.n_tool_calls = r.n_tool_calls;
+    step.json_valid = r.json_valid;
 }
 
 /// One streamed answer to `conv` through ylokh_chat_send, the callbacks recording it.
@@ -949,5 +951,53 @@ fn cancelling_a_resumable_stream_frees_the_slot() {
             "the server still generates 1 s after the cancel"
         );
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `response_format` `json_schema` against the real server, streamed and not, through the one
+/// endpoint llama.cpp honours it on: `/v1/chat/completions` (its `/v1/responses` converts only
+/// `input`, `instructions`, `tools`, `max_output_tokens` and `reasoning.effort`, so `text.format`
+/// is ignored; its `/v1/messages` passes on only sampling keys, so `output_config` is ignored).
+/// The answer is JSON that matches the schema, and `json_valid` says so.
+#[test]
+#[ignore = "needs the local llama.cpp server (g++, cmake, python3-venv, PyPI): run tests/run.sh"]
+fn response_format_json_schema_gives_json_that_matches() {
+    let _alone = exclusive();
+    let client = client();
+    let params = CString::new(
+        r#"{"temperature":0,"max_tokens":96,"response_format":{"type":"json_schema","json_schema":{"name":"person","strict":true,"schema":{"type":"object","properties":{"name":{"type":"string"},"age":{"type":"integer"}},"required":["name","age"],"additionalProperties":false}}}}"#,
+    )
+    .unwrap();
+    for stream in [true, false] {
+        let conv = ylokh_conversation_new();
+        add(conv, "user", "Invent a person: give a name and an age.");
+        let mut step = Step::default();
+        let mut req: ylokh_chat_request = unsafe { std::mem::zeroed() };
+        req.struct_size = std::mem::size_of::<ylokh_chat_request>();
+        req.conversation = conv;
+        req.params_json = params.as_ptr();
+        req.stream = stream;
+        req.user_data = (&mut step as *mut Step).cast();
+        req.on_token = Some(step_token);
+        req.on_done = Some(step_done);
+        let mut handle = std::ptr::null_mut();
+        assert_eq!(
+            unsafe { ylokh_chat_send(client.raw(), &req, &mut handle) },
+            YLOKH_OK
+        );
+        unsafe {
+            ylokh_request_wait(handle, u64::MAX);
+            ylokh_request_free(handle);
+            ylokh_conversation_free(conv);
+        }
+        assert_eq!(step.status, YLOKH_OK, "{step:?}");
+        let person: Value = serde_json::from_str(&step.text)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", step.text));
+        assert!(
+            person["name"].is_string() && person["age"].is_i64(),
+            "{person}"
+        );
+        assert_eq!(person.as_object().unwrap().len(), 2, "{person}");
+        assert_eq!(step.json_valid, 1, "stream {stream}");
     }
 }

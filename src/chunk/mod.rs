@@ -91,6 +91,27 @@ mod tests {
     }
 
     #[test]
+    fn reasoning_details_go_to_serde_and_empty_ones_stay_fast() {
+        let json = br#"{"choices":[{"delta":{"content":"","reasoning_details":[{"type":"reasoning.text","text":"hm","index":0}]}}]}"#;
+        assert!(!fast(json));
+        let p = checked(json).unwrap();
+        assert_eq!(
+            p.reasoning_details,
+            Some(r#"[{"type":"reasoning.text","text":"hm","index":0}]"#)
+        );
+        for json in [
+            &br#"{"choices":[{"delta":{"content":"a","reasoning_details":[]}}]}"#[..],
+            br#"{"choices":[{"delta":{"content":"a","reasoning_details":[ ]}}]}"#,
+            br#"{"choices":[{"delta":{"content":"a","reasoning_details":null}}]}"#,
+        ] {
+            assert!(fast(json), "{}", String::from_utf8_lossy(json));
+            assert!(checked(json).unwrap().reasoning_details.is_none());
+        }
+        let whole = br#"{"choices":[{"message":{"content":"x","reasoning_details":[{"type":"reasoning.encrypted","data":"D"}]}}]}"#;
+        assert!(checked(whole).unwrap().reasoning_details.is_some());
+    }
+
+    #[test]
     fn unusual_documents_go_to_serde() {
         for json in [
             &br#"{"choices":[{"delta":{"content":"a"},"delta":{}}]}"#[..], // duplicate field

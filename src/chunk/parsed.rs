@@ -37,6 +37,9 @@ pub struct Parsed<'a> {
     pub tool_calls: Option<&'a str>,
     /// The raw JSON of the legacy `delta.function_call` (or `message.function_call`).
     pub function_call: Option<&'a str>,
+    /// The raw JSON of `delta.reasoning_details` (or `message.reasoning_details`), when not
+    /// null.
+    pub reasoning_details: Option<&'a str>,
     /// The raw JSON of a top-level `timings` object (llama.cpp's last chunk), when not null.
     pub timings: Option<&'a str>,
 }

@@ -302,6 +302,13 @@ fn delta_field(s: &mut Scanner<'_>, key: &[u8], found: &mut Found) -> Option<()>
             b'n' => s.literal(b"null"),
             _ => None,
         },
+        // Round-trip reasoning is as rare and goes to serde the same way; null and `[]`
+        // (gateways that repeat an empty array on every chunk) say nothing and stay here.
+        b"reasoning_details" => match s.peek()? {
+            b'n' => s.literal(b"null"),
+            b'[' => s.array(4, |_, _| None),
+            _ => None,
+        },
         _ => s.skip(4),
     }
 }
@@ -385,6 +392,7 @@ pub fn parse<'a>(json: &'a [u8], scratch: &'a mut String) -> Option<Parsed<'a>> 
             error: None,
             tool_calls: None,
             function_call: None,
+            reasoning_details: None,
             timings: None,
             has_choice: found.has_choice,
         });
@@ -425,6 +433,7 @@ pub fn parse<'a>(json: &'a [u8], scratch: &'a mut String) -> Option<Parsed<'a>> 
         error: None,
         tool_calls: None,
         function_call: None,
+        reasoning_details: None,
         timings: None,
         has_choice: found.has_choice,
     })

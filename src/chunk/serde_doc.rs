@@ -25,9 +25,20 @@ pub fn parse_with_serde(json: &[u8]) -> Result<Parsed<'_>, serde_json::Error> {
             parsed.reasoning = delta.reasoning_content.or(delta.reasoning).map(|s| s.0);
             parsed.tool_calls = delta.tool_calls.map(RawValue::get);
             parsed.function_call = delta.function_call.map(RawValue::get);
+            parsed.reasoning_details = delta
+                .reasoning_details
+                .map(RawValue::get)
+                .filter(|raw| !is_empty_array(raw));
         }
     }
     Ok(parsed)
+}
+
+/// Whether raw JSON is `[]` (an empty `reasoning_details` says nothing).
+fn is_empty_array(raw: &str) -> bool {
+    raw.strip_prefix('[')
+        .and_then(|r| r.strip_suffix(']'))
+        .is_some_and(|inside| inside.trim_matches([' ', '\t', '\n', '\r']).is_empty())
 }
 
 /// The server's own words from an error response body: `error.message` (llama.cpp, OpenAI,
@@ -110,6 +121,8 @@ struct Delta<'a> {
     tool_calls: Option<&'a RawValue>,
     #[serde(borrow, default)]
     function_call: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    reasoning_details: Option<&'a RawValue>,
 }
 
 /// A JSON string, borrowed from the input when it has no escapes.

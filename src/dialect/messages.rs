@@ -4,21 +4,25 @@
 //! a blank line); user text stays a string, content parts become `text` / `image` blocks
 //! (`data:` URLs → a base64 source, other URLs → a url source); assistant text and tool calls
 //! → `text` and `tool_use` blocks (`input`: the parsed arguments object); tool results →
-//! `tool_result` blocks in a user message (consecutive results share one message); tools →
+//! `tool_result` blocks in a user message (consecutive results share one message); an
+//! assistant turn starts with its `anthropic-claude-v1` `reasoning_details` as `thinking` /
+//! `redacted_thinking` blocks (`round_trip.rs`); tools →
 //! `{"name","description","input_schema"}`; `max_tokens` (or `max_completion_tokens`) from the
 //! params, else 4096.
 //!
 //! Events: `message_start` → usage (prompt = `input_tokens` + `cache_read_input_tokens` +
 //! `cache_creation_input_tokens`); `content_block_start` of a `tool_use` block → the call's id
 //! and name (its empty `input` is not arguments); `content_block_delta`: `text_delta` → token,
-//! `thinking_delta` → reasoning, `input_json_delta` → arguments; `message_delta` → finish
+//! `thinking_delta` → reasoning, `input_json_delta` → arguments; `thinking` blocks (text and
+//! `signature_delta`) and `redacted_thinking` blocks → `reasoning_details` entries, numbered
+//! in the order the blocks started; `message_delta` → finish
 //! reason and usage (the last `output_tokens`); `message_stop` → terminal; `ping` → ignored;
 //! `error` → server error.
 
 use super::{
-    call_arguments, common_keys, content_text, error_message, function_fields, image_url,
-    join_system, map_function_tools, map_token_limit, usage, BodyInput, Event,
-    MESSAGES_DEFAULT_MAX_TOKENS,
+    call_arguments, common_keys, content_text, error_message, function_fields, generation_options,
+    image_url, join_system, limit_given, map_function_tools, map_token_limit, round_trip, usage,
+    Api, BodyInput, Event, MESSAGES_DEFAULT_MAX_TOKENS,
 };
 use crate::chunk::Usage;
 use crate::tool_calls::Fragment;
@@ -79,6 +83,7 @@ pub(super) fn build_body(input: &BodyInput<'_>) -> Map<String, Value> {
     }
     body.insert("messages".into(), Value::Array(messages));
     common_keys(&mut body, input, input.tools.map(translate_tools));
+    let limit_given = limit_given(&body);
     map_token_limit(
         &mut body,
         input,
@@ -86,19 +91,23 @@ pub(super) fn build_body(input: &BodyInput<'_>) -> Map<String, Value> {
         "max_tokens",
         Some(Value::from(MESSAGES_DEFAULT_MAX_TOKENS)),
     );
+    generation_options::translate(Api::Messages, &mut body, limit_given);
     body
 }
 
-/// An assistant message: its text and tool calls as blocks (plain string content when there
-/// are no calls); `None` when it says nothing (the API refuses empty content).
+/// An assistant message: its thinking blocks (from `reasoning_details`, exactly as they came),
+/// text and tool calls as blocks (plain string content when there are only text); `None` when
+/// it says nothing (the API refuses empty content).
 fn assistant(message: &Value) -> Option<Value> {
     let text = content_text(message.get("content")).filter(|t| !t.is_empty());
     let calls = message.get("tool_calls").and_then(Value::as_array);
     let calls = calls.map(Vec::as_slice).unwrap_or_default();
-    if calls.is_empty() {
+    let thinking = round_trip::thinking_blocks(message);
+    if calls.is_empty() && thinking.is_empty() {
         return Some(json!({"role": "assistant", "content": text?}));
     }
-    let mut blocks = Vec::with_capacity(calls.len() + 1);
+    let mut blocks = thinking;
+    blocks.reserve(calls.len() + 1);
     if let Some(text) = text {
         blocks.push(json!({"type": "text", "text": text}));
     }
@@ -168,6 +177,9 @@ pub(crate) struct MessagesStream {
     usage: Usage,
     tools: Vec<ToolBlock>,
     terminal: bool,
+    /// Thinking and redacted-thinking blocks: (content block index, `reasoning_details`
+    /// index), the latter counted from 0 in the order the blocks started.
+    thinking: Vec<(u64, u64)>,
 }
 
 impl Default for MessagesStream {
@@ -176,6 +188,7 @@ impl Default for MessagesStream {
             usage: usage(-1, -1, None),
             tools: Vec::new(),
             terminal: false,
+            thinking: Vec::new(),
         }
     }
 }
@@ -183,6 +196,19 @@ impl Default for MessagesStream {
 impl MessagesStream {
     pub(crate) fn is_terminal(&self) -> bool {
         self.terminal
+    }
+
+    /// The `reasoning_details` index of a thinking block (numbered when first seen).
+    fn detail_index(&mut self, block: Option<u64>) -> u64 {
+        let block = block.unwrap_or(u64::MAX);
+        match self.thinking.iter().find(|(b, _)| *b == block) {
+            Some(&(_, detail)) => detail,
+            None => {
+                let detail = self.thinking.len() as u64;
+                self.thinking.push((block, detail));
+                detail
+            }
+        }
     }
 
     /// Reads a `usage` object: the prompt count when it gives any input count that adds up
@@ -233,7 +259,13 @@ impl MessagesStream {
                 match str_field(block, "type") {
                     Some("text") => text_event(str_field(block, "text"), Event::Token, emit),
                     Some("thinking") => {
+                        let detail = self.detail_index(index);
+                        emit(Event::ReasoningDetail(thinking_detail(block, detail)))?;
                         text_event(str_field(block, "thinking"), Event::Reasoning, emit)
+                    }
+                    Some("redacted_thinking") => {
+                        let detail = self.detail_index(index);
+                        emit(Event::ReasoningDetail(redacted_detail(block, detail)))
                     }
                     Some("tool_use") => {
                         let index = index.unwrap_or(self.tools.len() as u64);
@@ -262,9 +294,26 @@ impl MessagesStream {
                 let delta = event.get("delta").unwrap_or(&Value::Null);
                 match str_field(delta, "type") {
                     Some("text_delta") => text_event(str_field(delta, "text"), Event::Token, emit),
-                    Some("thinking_delta") => {
-                        text_event(str_field(delta, "thinking"), Event::Reasoning, emit)
-                    }
+                    Some("thinking_delta") => match str_field(delta, "thinking") {
+                        Some(text) if !text.is_empty() => {
+                            let detail = self.detail_index(index);
+                            emit(Event::ReasoningDetail(json!({
+                                "type": "reasoning.text", "text": text, "index": detail,
+                            })))?;
+                            emit(Event::Reasoning(text))
+                        }
+                        _ => emit(Event::Ignored),
+                    },
+                    Some("signature_delta") => match str_field(delta, "signature") {
+                        Some(signature) if !signature.is_empty() => {
+                            let detail = self.detail_index(index);
+                            emit(Event::ReasoningDetail(json!({
+                                "type": "reasoning.text", "signature": signature,
+                                "index": detail,
+                            })))
+                        }
+                        _ => emit(Event::Ignored),
+                    },
                     Some("input_json_delta") => match str_field(delta, "partial_json") {
                         Some(json) if !json.is_empty() => {
                             let index = index.unwrap_or(0);
@@ -279,7 +328,7 @@ impl MessagesStream {
                         }
                         _ => emit(Event::Ignored),
                     },
-                    _ => emit(Event::Ignored), // signature_delta, citations_delta, ...
+                    _ => emit(Event::Ignored), // citations_delta, ...
                 }
             }
             "content_block_stop" => {
@@ -354,9 +403,15 @@ impl MessagesStream {
                     }
                 }
                 Some("thinking") => {
+                    let detail = self.detail_index(Some(index as u64));
+                    emit(Event::ReasoningDetail(thinking_detail(block, detail)))?;
                     if let Some(text) = str_field(block, "thinking").filter(|t| !t.is_empty()) {
                         emit(Event::Reasoning(text))?;
                     }
+                }
+                Some("redacted_thinking") => {
+                    let detail = self.detail_index(Some(index as u64));
+                    emit(Event::ReasoningDetail(redacted_detail(block, detail)))?;
                 }
                 Some("tool_use") => {
                     let arguments = match block.get("input") {
@@ -383,6 +438,34 @@ impl MessagesStream {
         self.terminal = true;
         emit(Event::Terminal)
     }
+}
+
+/// The Anthropic format's name in `reasoning_details`.
+pub(super) const FORMAT: &str = "anthropic-claude-v1";
+
+/// A `thinking` block (as it starts, or whole) as a `reasoning.text` entry: its text and
+/// (when not empty) its signature.
+fn thinking_detail(block: &Value, detail: u64) -> Value {
+    let mut entry = json!({
+        "type": "reasoning.text",
+        "text": str_field(block, "thinking").unwrap_or(""),
+    });
+    if let Some(signature) = str_field(block, "signature").filter(|s| !s.is_empty()) {
+        entry["signature"] = Value::from(signature);
+    }
+    entry["format"] = Value::from(FORMAT);
+    entry["index"] = Value::from(detail);
+    entry
+}
+
+/// A `redacted_thinking` block as a `reasoning.encrypted` entry (its `data`).
+fn redacted_detail(block: &Value, detail: u64) -> Value {
+    json!({
+        "type": "reasoning.encrypted",
+        "data": str_field(block, "data").unwrap_or(""),
+        "format": FORMAT,
+        "index": detail,
+    })
 }
 
 /// `stop_reason` in the chat vocabulary: `end_turn` / `stop_sequence` → `"stop"`,

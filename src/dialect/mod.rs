@@ -18,10 +18,12 @@
 //! (token counts, statuses, `message_json`) stays with the engine.
 
 mod chat;
+mod generation_options;
 mod messages;
 mod progress;
 mod responses;
 mod responses_body;
+mod round_trip;
 mod shared_body;
 
 use crate::chunk::Usage;
@@ -32,6 +34,7 @@ use std::ops::ControlFlow;
 
 use shared_body::{common_keys, function_fields, map_function_tools};
 
+pub(crate) use generation_options::{asks_json, is_json};
 pub(crate) use messages::MessagesStream;
 pub(crate) use responses::ResponsesStream;
 
@@ -169,6 +172,10 @@ pub(crate) enum Event<'a> {
     /// (`crate::tool_calls`). `index` is always set (the dialect's number for the call), `id`
     /// and `name` come on a call's first fragment, `arguments` is new arguments text.
     ToolFragment(Fragment<'a>),
+    /// A `reasoning_details` fragment (`crate::reasoning_details`): what the server needs back
+    /// of its reasoning (a Messages thinking block's text and signature, a redacted block's
+    /// data, a Responses reasoning item's summary and encrypted content), with its `index`.
+    ReasoningDetail(Value),
     /// The finish reason in the chat vocabulary (`"stop"`, `"length"`, `"tool_calls"`, or the
     /// server's own word); a later one replaces an earlier one.
     FinishReason(&'a str),
@@ -401,6 +408,13 @@ fn map_token_limit(
     if let Some(limit) = found.or(fallback) {
         body.insert(target.to_owned(), limit);
     }
+}
+
+/// Whether the merged body sets a token limit (any spelling, not null).
+fn limit_given(body: &Map<String, Value>) -> bool {
+    ["max_tokens", "max_completion_tokens", "max_output_tokens"]
+        .iter()
+        .any(|name| body.get(*name).is_some_and(|v| !v.is_null()))
 }
 
 /// Joins system texts with a blank line.

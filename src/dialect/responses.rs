@@ -13,7 +13,9 @@
 //! Events: `response.output_text.delta` → token; `response.reasoning_text.delta` and
 //! `response.reasoning_summary_text.delta` → reasoning; `function_call` output items and
 //! `response.function_call_arguments.delta` → tool fragments; `response.completed` /
-//! `response.incomplete` → finish reason, usage, terminal; `response.failed`, `error` events
+//! `response.incomplete` → finish reason, usage, terminal; a finished `reasoning` item
+//! (`response.output_item.done`, or in a whole response) → `reasoning_details` entries (its
+//! summary parts and `encrypted_content`, with its `id`); `response.failed`, `error` events
 //! and `{"error":{...}}` documents (llama.cpp's in-stream error) → server error.
 //!
 //! Which call an arguments delta belongs to: its `item_id` (OpenAI and llama.cpp send it; the
@@ -25,7 +27,7 @@
 
 use super::{error_message, usage, Event};
 use crate::tool_calls::Fragment;
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::borrow::Cow;
 use std::ops::ControlFlow;
 
@@ -49,6 +51,8 @@ pub(crate) struct ResponsesStream {
     sequence: Option<u64>,
     /// llama.cpp's `timings` object (beside `response` in `response.completed`), as JSON.
     timings: Option<String>,
+    /// `reasoning_details` entries given so far (the next one's `index`).
+    details: u64,
 }
 
 impl ResponsesStream {
@@ -128,6 +132,44 @@ impl ResponsesStream {
         }))
     }
 
+    /// A finished `reasoning` item as `reasoning_details` entries: one `reasoning.summary`
+    /// per summary part, then its `encrypted_content` as `reasoning.encrypted`, each with the
+    /// item's `id`. Items with neither (llama.cpp's) give none. `Continue(true)`: some were
+    /// given.
+    fn reasoning_item<B>(
+        &mut self,
+        item: &Value,
+        emit: &mut impl FnMut(Event<'_>) -> ControlFlow<B>,
+    ) -> ControlFlow<B, bool> {
+        let id = item.get("id").filter(|id| id.is_string());
+        let mut entries = Vec::new();
+        let summaries = item.get("summary").and_then(Value::as_array);
+        for part in summaries.into_iter().flatten() {
+            if let Some(text) = str_field(part, "text") {
+                entries.push(("reasoning.summary", "summary", text));
+            }
+        }
+        if let Some(data) = str_field(item, "encrypted_content").filter(|d| !d.is_empty()) {
+            entries.push(("reasoning.encrypted", "data", data));
+        }
+        let given = !entries.is_empty();
+        for (kind, key, text) in entries {
+            let mut entry = json!({"type": kind});
+            entry[key] = Value::from(text);
+            if let Some(id) = id {
+                entry["id"] = id.clone();
+            }
+            entry["format"] = Value::from(FORMAT);
+            entry["index"] = Value::from(self.details);
+            self.details += 1;
+            match emit(Event::ReasoningDetail(entry)) {
+                ControlFlow::Continue(()) => {}
+                ControlFlow::Break(b) => return ControlFlow::Break(b),
+            }
+        }
+        ControlFlow::Continue(given)
+    }
+
     pub(super) fn on_event<B>(
         &mut self,
         kind: &str,
@@ -161,6 +203,15 @@ impl ResponsesStream {
                 Some(item) if str_field(item, "type") == Some("function_call") => {
                     let whole = kind == "response.output_item.done";
                     self.function_item(item, output_index, whole, emit)
+                }
+                Some(item)
+                    if kind == "response.output_item.done"
+                        && str_field(item, "type") == Some("reasoning") =>
+                {
+                    match self.reasoning_item(item, emit)? {
+                        true => ControlFlow::Continue(()),
+                        false => emit(Event::Ignored),
+                    }
                 }
                 _ => emit(Event::Ignored),
             },
@@ -289,6 +340,7 @@ impl ResponsesStream {
                     }
                 }
                 Some("reasoning") => {
+                    self.reasoning_item(item, emit)?;
                     let texts = |key| {
                         item.get(key)
                             .and_then(Value::as_array)
@@ -328,6 +380,9 @@ fn failure_message(response: &Value) -> String {
             .to_owned()
     })
 }
+
+/// The OpenAI Responses format's name in `reasoning_details`.
+pub(super) const FORMAT: &str = "openai-responses-v1";
 
 /// A string field of an object.
 fn str_field<'v>(value: &'v Value, key: &str) -> Option<&'v str> {

@@ -1,15 +1,16 @@
 //! The OpenAI Responses API's request body, from the caller's chat format: system messages →
 //! `instructions`; user and other messages → `{"type":"message","role","content"}` input items
 //! (text stays a string; content parts become `input_text` / `input_image`); assistant text →
-//! an assistant message item with string content; assistant tool calls → `function_call`
-//! items; tool results → `function_call_output` items; tools → the flat
+//! an assistant message item with string content, after the turn's `openai-responses-v1`
+//! `reasoning_details` as `reasoning` items (`round_trip.rs`); assistant tool calls →
+//! `function_call` items; tool results → `function_call_output` items; tools → the flat
 //! `{"type":"function","name","description","parameters","strict"}` form (`strict` false unless
 //! the chat tool said otherwise); `max_tokens` / `max_completion_tokens` → `max_output_tokens`.
 //! The events are mapped in `responses.rs`.
 
 use super::{
-    call_arguments, common_keys, content_text, function_fields, image_url, join_system,
-    map_function_tools, map_token_limit, BodyInput,
+    call_arguments, common_keys, content_text, function_fields, generation_options, image_url,
+    join_system, limit_given, map_function_tools, map_token_limit, round_trip, Api, BodyInput,
 };
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
@@ -26,6 +27,7 @@ pub(super) fn build_body(input: &BodyInput<'_>) -> Map<String, Value> {
     }
     body.insert("input".into(), Value::Array(items));
     common_keys(&mut body, input, input.tools.map(translate_tools));
+    let limit_given = limit_given(&body);
     map_token_limit(
         &mut body,
         input,
@@ -33,6 +35,7 @@ pub(super) fn build_body(input: &BodyInput<'_>) -> Map<String, Value> {
         "max_output_tokens",
         None,
     );
+    generation_options::translate(Api::Responses, &mut body, limit_given);
     body
 }
 
@@ -57,6 +60,8 @@ fn translate_message<'m>(
             },
         })),
         "assistant" => {
+            // Its reasoning first, as the API gave it out (stateless loops need it back).
+            items.extend(round_trip::reasoning_items(message));
             if let Some(text) = content_text(content).filter(|t| !t.is_empty()) {
                 items.push(json!({"type": "message", "role": "assistant", "content": text}));
             }

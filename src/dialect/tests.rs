@@ -248,7 +248,8 @@ fn messages_body() {
 
 #[test]
 fn params_json_keys_win_last_in_every_dialect() {
-    let defaults = json!({"temperature": 0.5, "seed": 1});
+    // (A key outside the portable options table: `seed` and the like are chat-only since 0.3.)
+    let defaults = json!({"temperature": 0.5, "x_vendor_key": 1});
     let params = json!({
         "temperature": 0.1, "model": "m2", "stream": false, "tools": [],
         "messages": "params", "input": "params", "instructions": "params", "system": "params"
@@ -256,7 +257,7 @@ fn params_json_keys_win_last_in_every_dialect() {
     for api in [Api::ChatCompletions, Api::Responses, Api::Messages] {
         let got = body(api, &defaults, Some(&params), true);
         assert_eq!(got["temperature"], json!(0.1), "{api:?}");
-        assert_eq!(got["seed"], json!(1), "{api:?}");
+        assert_eq!(got["x_vendor_key"], json!(1), "{api:?}");
         assert_eq!(got["model"], json!("m2"), "{api:?}");
         assert_eq!(got["stream"], json!(false), "{api:?}");
         assert_eq!(got["tools"], json!([]), "{api:?}");
@@ -580,6 +581,7 @@ struct Run {
     deltas: Vec<DeltaEvent>,
     calls: Vec<ToolCall>,
     terminal: bool,
+    details: crate::reasoning_details::ReasoningDetails,
 }
 
 impl Run {
@@ -632,6 +634,7 @@ fn fold(run: &mut Run, assembler: &mut ToolCallAssembler, event: Event<'_>) -> C
             run.errors.push(m);
             return ControlFlow::Break(());
         }
+        Event::ReasoningDetail(fragment) => run.details.fold(&fragment),
         Event::Terminal => run.terminals += 1,
         Event::Ignored | Event::Progress => run.ignored += 1,
     }
@@ -657,6 +660,7 @@ fn call(index: u32, id: &str, name: &str, arguments: &str) -> ToolCall {
         name: name.into(),
         arguments: arguments.into(),
         arguments_valid: crate::tool_calls::is_json_object(arguments),
+        extra: Default::default(),
     }
 }
 
@@ -862,6 +866,51 @@ fn messages_thinking() {
     assert_eq!(r.finish.as_deref(), Some("length"));
     assert_eq!(r.usage, used(85, 32, 117));
     assert!(r.terminal);
+    // The thinking block, text and signature, for the next turn.
+    let mut details = String::new();
+    r.details.write_json(&mut details);
+    assert_eq!(
+        details,
+        r#"[{"type":"reasoning.text","text":"27 * 453 = 12231","format":"anthropic-claude-v1","index":0,"signature":"EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds"}]"#
+    );
+}
+
+#[test]
+fn reasoning_items_and_thinking_blocks_of_whole_answers_become_details() {
+    let r = run_whole(
+        Api::Messages,
+        &json!({"type": "message", "content": [
+            {"type": "thinking", "thinking": "Hmm.", "signature": "abc"},
+            {"type": "redacted_thinking", "data": "RED"},
+            {"type": "text", "text": "Hi"}], "stop_reason": "end_turn"}),
+    );
+    let mut details = String::new();
+    r.details.write_json(&mut details);
+    assert_eq!(
+        details,
+        concat!(
+            r#"[{"type":"reasoning.text","text":"Hmm.","signature":"abc","format":"anthropic-claude-v1","index":0},"#,
+            r#"{"type":"reasoning.encrypted","data":"RED","format":"anthropic-claude-v1","index":1}]"#
+        )
+    );
+    let r = run_whole(
+        Api::Responses,
+        &json!({"status": "completed", "output": [
+            {"id": "rs_1", "type": "reasoning", "summary": [{"type": "summary_text", "text": "S"}],
+             "encrypted_content": "ENC"},
+            // llama.cpp's: nothing to give back.
+            {"id": "rs_2", "type": "reasoning", "summary": [], "encrypted_content": "",
+             "content": [{"type": "reasoning_text", "text": "T"}]}]}),
+    );
+    let mut details = String::new();
+    r.details.write_json(&mut details);
+    assert_eq!(
+        details,
+        concat!(
+            r#"[{"type":"reasoning.summary","summary":"S","id":"rs_1","format":"openai-responses-v1","index":0},"#,
+            r#"{"type":"reasoning.encrypted","data":"ENC","id":"rs_1","format":"openai-responses-v1","index":1}]"#
+        )
+    );
 }
 
 #[test]

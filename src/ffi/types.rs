@@ -33,10 +33,14 @@ pub struct ylokh_result {
     /// `{"role":"assistant","content":TEXT or null,"reasoning_content":TEXT (only when there was
     /// some),"tool_calls":[{"id","type":"function","function":{"name","arguments"}}...] (only
     /// when the status is YLOKH_OK and there were calls)}`. Also set on failure (what arrived so
-    /// far, never tool calls); NULL only when no response arrived. (0.3) Text past
-    /// `ylokh_options_set_max_message_bytes` (default 16 MiB) is not kept: the message then
-    /// ends with `"truncated":true` (after `reasoning_content`). No tool calls when the answer
-    /// was cut by the token limit (finish_reason "length").
+    /// far, never tool calls); NULL only when no response arrived. (0.3) Lossless: also
+    /// `"reasoning_details":[...]` when the server sent round-trip reasoning (signed thinking,
+    /// redacted thinking, encrypted reasoning, summaries), and each call keeps every other
+    /// member the server put on it (e.g. `"extra_content"`); each dialect sends them back.
+    /// (0.3) Text past `ylokh_options_set_max_message_bytes` (default 16 MiB) is not kept: the
+    /// message then has `"truncated":true` (after `reasoning_content`); so it has when the
+    /// `reasoning_details` grow past that size (later fragments are not kept). No tool calls
+    /// when the answer was cut by the token limit (finish_reason "length").
     pub message_json: *const c_char,
     /// (0.2) The number of complete tool calls handed out (`on_tool_call` or TOOL_CALL events).
     pub n_tool_calls: u32,
@@ -60,6 +64,11 @@ pub struct ylokh_result {
     /// of a chat stream, kept as it came, and in `response.completed` of a Responses stream:
     /// prompt_n, prompt_ms, predicted_n, predicted_per_second, ...); NULL when it sent none.
     pub server_timings_json: *const c_char,
+    /// (0.3) With a JSON `response_format` (`json_schema` or `json_object`, in the chat
+    /// spelling or the dialect's own): 1 when the answer's text parses as one JSON value, 0
+    /// when it does not; -1 when no JSON format was asked or the request did not end with
+    /// YLOKH_OK.
+    pub json_valid: i32,
 }
 
 /// (0.2) A tool call, complete (`on_tool_call`, where every member is set) or a piece of one as
@@ -162,6 +171,7 @@ impl CResult {
                 retries: outcome.timings.retries,
                 resumes: outcome.timings.resumes,
                 server_timings_json: ptr(&server_timings_json),
+                json_valid: outcome.json_valid.map_or(-1, i32::from),
             },
             _message: message,
             _finish_reason: finish_reason,

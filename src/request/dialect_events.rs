@@ -16,6 +16,7 @@ use std::ops::ControlFlow;
 enum Owned {
     Token(String),
     Reasoning(String),
+    Detail(serde_json::Value),
     Fragment {
         index: Option<u64>,
         id: Option<String>,
@@ -33,6 +34,7 @@ fn own(event: Event<'_>) -> Option<Owned> {
     Some(match event {
         Event::Token(t) => Owned::Token(t.to_owned()),
         Event::Reasoning(t) => Owned::Reasoning(t.to_owned()),
+        Event::ReasoningDetail(fragment) => Owned::Detail(fragment),
         Event::ToolFragment(f) => Owned::Fragment {
             index: f.index,
             id: f.id.map(str::to_owned),
@@ -129,6 +131,7 @@ async fn apply(
                 progress.message.push_reasoning(&text);
                 sink.reasoning(&text).await?;
             }
+            Owned::Detail(fragment) => progress.message.push_details(&fragment),
             Owned::Fragment {
                 index,
                 id,

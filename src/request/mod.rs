@@ -39,6 +39,7 @@ pub async fn run(
     sink: &mut Sink,
 ) -> Outcome {
     let started = Instant::now();
+    let json_asked = crate::dialect::asks_json(&body);
     let mut progress = Progress::new(stream, target.options.api.stream_state(), &target.options);
     // A resumable stream: llama.cpp's conversation stream (the server keeps a copy under a
     // fresh id and goes on when the connection drops), or a Responses background response.
@@ -122,6 +123,8 @@ pub async fn run(
         .calls
         .as_deref()
         .filter(|_| outcome.status == Status::Ok);
+    outcome.json_valid = (json_asked && outcome.status == Status::Ok)
+        .then(|| crate::dialect::is_json(progress.message.text()));
     let message = std::mem::take(&mut progress.message);
     outcome.message_json = (outcome.http_status != 0)
         .then(|| crate::secrets::scrub_json(message.into_json(calls)));

@@ -418,6 +418,12 @@ async fn deliver_parsed(
         progress.message.push_content(text);
         sink.token(text).await?;
     }
+    if let Some(details) = parsed.reasoning_details {
+        // Round-trip reasoning (rare: the fast path sends these chunks to serde).
+        let details: serde_json::Value = serde_json::from_str(details)
+            .map_err(|e| Error::protocol(format!("reasoning_details do not parse ({e})")))?;
+        progress.message.push_details(&details);
+    }
     if parsed.tool_calls.is_some() || parsed.function_call.is_some() {
         let (fragments, function_call) = (parsed.tool_calls, parsed.function_call);
         if progress.streaming {
