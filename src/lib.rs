@@ -13,12 +13,14 @@ mod connect_log;
 mod conversation;
 #[allow(dead_code)] // Responses and Messages are wired in by the dialects change
 mod dialect;
+mod embed;
 mod error;
 pub mod ffi;
 #[cfg(feature = "test-hooks")]
 pub mod fuzzing;
 mod log;
 mod message;
+mod notifier;
 mod options;
 mod outcome;
 mod panic;
