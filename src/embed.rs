@@ -61,8 +61,8 @@ pub fn parse(body: &[u8], n_inputs: usize, http_status: u16) -> Result<Embedding
         e.http_status = http_status;
         e
     };
-    let document: Value = serde_json::from_slice(body)
-        .map_err(|e| bad(format!("is not JSON ({e})")))?;
+    let document: Value =
+        serde_json::from_slice(body).map_err(|e| bad(format!("is not JSON ({e})")))?;
     let Some(items) = document.get("data").and_then(Value::as_array) else {
         return Err(bad("has no \"data\" array".into()));
     };
@@ -80,7 +80,11 @@ pub fn parse(body: &[u8], n_inputs: usize, http_status: u16) -> Result<Embedding
                 .as_u64()
                 .and_then(|i| usize::try_from(i).ok())
                 .filter(|&i| i < n_inputs)
-                .ok_or_else(|| bad(format!("has data[{position}].index {v}, not one of 0..{n_inputs}")))?,
+                .ok_or_else(|| {
+                    bad(format!(
+                        "has data[{position}].index {v}, not one of 0..{n_inputs}"
+                    ))
+                })?,
         };
         let vector = vector(item.get("embedding"))
             .map_err(|what| bad(format!("has data[{position}].embedding {what}")))?;
@@ -94,7 +98,10 @@ pub fn parse(body: &[u8], n_inputs: usize, http_status: u16) -> Result<Embedding
             return Err(bad(format!("has index {index} twice")));
         }
     }
-    let rows: Vec<Vec<f32>> = rows.into_iter().map(|r| r.expect("n_inputs distinct indexes")).collect();
+    let rows: Vec<Vec<f32>> = rows
+        .into_iter()
+        .map(|r| r.expect("n_inputs distinct indexes"))
+        .collect();
     let dimensions = rows.first().map_or(0, Vec::len);
     if let Some(i) = rows.iter().position(|r| r.len() != dimensions) {
         return Err(bad(format!(
@@ -115,7 +122,10 @@ pub fn parse(body: &[u8], n_inputs: usize, http_status: u16) -> Result<Embedding
         dimensions,
         data: rows.concat(),
         prompt_tokens,
-        model: document.get("model").and_then(Value::as_str).map(str::to_owned),
+        model: document
+            .get("model")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         http_status,
     })
 }
@@ -174,7 +184,9 @@ pub fn embed(
     params: Option<&Map<String, Value>>,
 ) -> Result<Embeddings, Error> {
     if inputs.is_empty() {
-        return Err(Error::invalid("there are no inputs to embed (n_inputs is 0)"));
+        return Err(Error::invalid(
+            "there are no inputs to embed (n_inputs is 0)",
+        ));
     }
     let target = embeddings_target(client.target());
     let body = body(
@@ -270,7 +282,11 @@ mod tests {
     #[test]
     fn bad_shapes_are_protocol_errors_that_say_what_was_wrong() {
         let cases: &[(&str, usize, &str)] = &[
-            (r#"{"data":[{"embedding":[1,2]}]}"#, 2, "1 vectors for 2 inputs"),
+            (
+                r#"{"data":[{"embedding":[1,2]}]}"#,
+                2,
+                "1 vectors for 2 inputs",
+            ),
             (
                 r#"{"data":[{"embedding":[1,2]},{"embedding":[1]}]}"#,
                 2,
@@ -279,8 +295,16 @@ mod tests {
             (r#"{"data":[{"embedding":[1,"x"]}]}"#, 1, "not a number"),
             (r#"{"data":[{"embedding":[1,1e39]}]}"#, 1, "non-finite"),
             (r#"{"data":[{"embedding":"AAA"}]}"#, 1, "base64"),
-            (r#"{"data":[{"embedding":"AAAAAAA="}]}"#, 1, "whole number of 4-byte floats"),
-            (r#"{"data":[{"index":0,"embedding":[1]},{"index":0,"embedding":[2]}]}"#, 2, "twice"),
+            (
+                r#"{"data":[{"embedding":"AAAAAAA="}]}"#,
+                1,
+                "whole number of 4-byte floats",
+            ),
+            (
+                r#"{"data":[{"index":0,"embedding":[1]},{"index":0,"embedding":[2]}]}"#,
+                2,
+                "twice",
+            ),
             (r#"{"data":[{"index":5,"embedding":[1]}]}"#, 1, "index 5"),
             (r#"{"data":[{"embedding":[]}]}"#, 1, "empty vectors"),
             (r#"{"object":"list"}"#, 1, "no \"data\" array"),
@@ -291,8 +315,15 @@ mod tests {
             assert_eq!(e.status, Status::Protocol, "{body}");
             assert!(e.message.contains(expected), "{body}: {}", e.message);
         }
-        let nan = format!(r#"{{"data":[{{"embedding":"{}"}}]}}"#, b64(&[1.0, f32::NAN]));
+        let nan = format!(
+            r#"{{"data":[{{"embedding":"{}"}}]}}"#,
+            b64(&[1.0, f32::NAN])
+        );
         let e = parse(nan.as_bytes(), 1, 200).unwrap_err();
-        assert!(e.message.contains("non-finite value (NaN)"), "{}", e.message);
+        assert!(
+            e.message.contains("non-finite value (NaN)"),
+            "{}",
+            e.message
+        );
     }
 }

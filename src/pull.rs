@@ -287,7 +287,10 @@ mod tests {
         assert!(!readable(fd, 0), "the queue is empty");
         queue.push_done(Outcome::ok());
         assert!(readable(fd, 0), "DONE waits");
-        assert!(matches!(queue.pop(Some(Duration::ZERO)), Some(PullEvent::Done(_))));
+        assert!(matches!(
+            queue.pop(Some(Duration::ZERO)),
+            Some(PullEvent::Done(_))
+        ));
         assert!(!readable(fd, 0), "DONE was handed out");
     }
 
@@ -316,7 +319,10 @@ mod tests {
         };
         let mut seen: usize = 0;
         loop {
-            assert!(readable(fd, 10_000), "woke up for event {seen}? no: an edge was lost");
+            assert!(
+                readable(fd, 10_000),
+                "woke up for event {seen}? no: an edge was lost"
+            );
             let event = queue
                 .pop(Some(Duration::ZERO))
                 .expect("readable, so an event waits");

@@ -2,8 +2,8 @@
 
 use super::client::ylokh_client;
 use super::request::refuse_on_library_thread;
-use super::{optional_str, required_ref, required_str, status_boundary, void_boundary, Out};
 use super::status::ylokh_status;
+use super::{optional_str, required_ref, required_str, status_boundary, void_boundary, Out};
 use crate::embed::{embed, Embeddings};
 use crate::error::Error;
 use crate::options::parse_object;

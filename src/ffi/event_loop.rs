@@ -24,8 +24,8 @@ pub unsafe extern "C" fn ylokh_request_fd(req: *const ylokh_request) -> std::ffi
         |_| -1,
         || {
             // SAFETY: NULL or a live request handle (the contract).
-            let req = unsafe { req.as_ref() }
-                .ok_or_else(|| Error::invalid("req must not be NULL"))?;
+            let req =
+                unsafe { req.as_ref() }.ok_or_else(|| Error::invalid("req must not be NULL"))?;
             let Some(queue) = req.pull.as_ref() else {
                 return Err(Error::invalid(
                     "ylokh_request_fd works only on a request started with callbacks == NULL (a pull request); a request with callbacks delivers its events on a library thread",

@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod capi;
+mod embeddings;
 pub mod transcript;
 
 use std::collections::HashMap;
@@ -358,6 +359,7 @@ async fn respond(
             return resumable(s, scenario, req, state).await;
         }
         "bgresume" | "bgstall" => return background(s, scenario, req, state).await,
+        "emb" => return embeddings::respond(s, scenario, req).await,
         "stream" => return fixture(s, "llama-stream", "llama-stream.sse").await,
         "streamcl" => {
             let body = std::fs::read(format!("{FIXTURES}/llama-stream.sse"))?;
