@@ -306,3 +306,14 @@ fn event_loop_examples_are_clean_under_valgrind() {
         check_example(example, &[], &valgrind, 50);
     }
 }
+
+#[test]
+#[ignore = "needs g++: run tests/run.sh"]
+fn cpp_stream_fd_and_embed() {
+    let server = start_server();
+    let exe = tmp_path("event_loop_test_cpp");
+    compile("g++", &["tests/cpp/event_loop_test.cpp"], &exe, &[]);
+    let output = run(&exe, &[&server.url(), &expected_text()], "", &[]);
+    assert!(output.status.success(), "the C++ test failed (see above)");
+    assert!(String::from_utf8_lossy(&output.stdout).contains(" passed, 0 failed"));
+}

@@ -88,6 +88,19 @@ class Event(ctypes.Structure):
     ]
 
 
+class Embeddings(ctypes.Structure):
+    """ylokh_embeddings (libylokh 0.3), library-allocated by ylokh_embed."""
+
+    _fields_ = [
+        ("count", ctypes.c_size_t),
+        ("dimensions", ctypes.c_size_t),
+        ("data", ctypes.POINTER(ctypes.c_float)),
+        ("prompt_tokens", ctypes.c_int64),
+        ("model", ctypes.c_char_p),
+        ("http_status", ctypes.c_uint16),
+    ]
+
+
 LOG_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_char_p, ctypes.c_size_t)
 
 
@@ -148,6 +161,10 @@ def _load() -> Tuple[ctypes.CDLL, str]:
         # libylokh 0.2: present only in libraries that have them (see has()).
         "ylokh_options_set_api": ([P, U32], U32),
         "ylokh_chat_send": ([P, ctypes.POINTER(ChatRequest), ctypes.POINTER(P)], U32),
+        # libylokh 0.3.
+        "ylokh_request_fd": ([P], ctypes.c_int),
+        "ylokh_embed": ([P, STR, ctypes.POINTER(STR), SZ, STR, ctypes.POINTER(ctypes.POINTER(Embeddings))], U32),
+        "ylokh_embeddings_free": ([ctypes.POINTER(Embeddings)], None),
     }
     for name, (args, result) in signatures.items():
         if not hasattr(lib, name):
