@@ -106,6 +106,22 @@ if (has02) {
   ffi.chat_send = lib.func('uint32_t ylokh_chat_send(ylokh_client *client, const ylokh_chat_request *req, _Out_ ylokh_request **out)');
 }
 
+// libylokh 0.3: embeddings.
+export const has03 = has('ylokh_embed');
+if (has03) {
+  koffi.struct('ylokh_embeddings', {
+    count: 'size_t',
+    dimensions: 'size_t',
+    data: 'void *',
+    prompt_tokens: 'int64_t',
+    model: 'const char *',
+    http_status: 'uint16_t',
+  });
+  ffi.embed = lib.func('uint32_t ylokh_embed(ylokh_client *client, const char *model, const char **inputs, ' +
+    'size_t n, const char *params_json, _Out_ ylokh_embeddings **out)');
+  ffi.embeddings_free = lib.func('void ylokh_embeddings_free(ylokh_embeddings *e)');
+}
+
 export { koffi };
 export const version = ffi.version();
 export const sizeofChatRequest = has02 ? koffi.sizeof('ylokh_chat_request') : 0;
