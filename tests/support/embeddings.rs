@@ -19,7 +19,7 @@ fn vector(i: usize, input: &str) -> Vec<f32> {
         input.len() as f32,
         input.bytes().next().unwrap_or(0) as f32,
         0.5,
-        -1.25 * i as f32,
+        0.0 - 1.25 * i as f32, // +0 for the first (not -0)
     ]
 }
 
