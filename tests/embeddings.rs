@@ -211,3 +211,100 @@ fn bad_arguments_are_refused_before_anything_is_sent() {
     assert_eq!(server.hits("emb"), 0);
     unsafe { ylokh_embeddings_free(std::ptr::null_mut()) };
 }
+
+static IN_CALLBACK: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(u32::MAX);
+
+unsafe extern "C" fn embed_in_callback(
+    client: *mut std::ffi::c_void,
+    _: *const c_char,
+    _: usize,
+) -> std::ffi::c_int {
+    let input = CString::new("x").unwrap();
+    let inputs = [input.as_ptr()];
+    let mut out = std::ptr::null_mut();
+    let status = unsafe {
+        ylokh_embed(
+            client.cast(),
+            std::ptr::null(),
+            inputs.as_ptr(),
+            1,
+            std::ptr::null(),
+            &mut out,
+        )
+    };
+    IN_CALLBACK.store(status, std::sync::atomic::Ordering::SeqCst);
+    1 // stop the request
+}
+
+#[test]
+fn embed_from_a_library_thread_is_a_recursive_call() {
+    use ylokh::ffi::request::{ylokh_chat_start, ylokh_request_free, ylokh_request_wait};
+    use ylokh::ffi::types::{ylokh_callbacks, ylokh_message};
+    let server = start_server();
+    let client = Client::new(&format!("{}/stream/v1", server.url()), None);
+    let (role, content) = (CString::new("user").unwrap(), CString::new("hi").unwrap());
+    let messages = [ylokh_message {
+        role: role.as_ptr(),
+        content: content.as_ptr(),
+    }];
+    let callbacks = ylokh_callbacks {
+        user_data: client.raw().cast(),
+        on_token: Some(embed_in_callback),
+        on_reasoning: None,
+        on_chunk: None,
+        on_done: None,
+    };
+    let mut req = std::ptr::null_mut();
+    unsafe {
+        let s = ylokh_chat_start(
+            client.raw(),
+            std::ptr::null(),
+            messages.as_ptr(),
+            1,
+            std::ptr::null(),
+            true,
+            &callbacks,
+            &mut req,
+        );
+        assert_eq!(s, YLOKH_OK);
+        assert_eq!(ylokh_request_wait(req, u64::MAX), YLOKH_ABORTED);
+        ylokh_request_free(req);
+    }
+    assert_eq!(
+        IN_CALLBACK.load(std::sync::atomic::Ordering::SeqCst),
+        YLOKH_RECURSIVE_CALL
+    );
+}
+
+/// The client's key goes with an embeddings request as with chat, and never shows in the error
+/// text even when a server quotes it back.
+#[test]
+fn the_key_is_sent_and_never_shown() {
+    use ylokh::ffi::client::ylokh_client_new;
+    use ylokh::ffi::options::*;
+    let server = start_server();
+    let make = |key: &str| unsafe {
+        let url = CString::new(format!("{}/emb-auth/v1", server.url())).unwrap();
+        let key = CString::new(key).unwrap();
+        let opts = ylokh_options_new_compatible(url.as_ptr());
+        assert_eq!(ylokh_options_set_api_key(opts, key.as_ptr()), YLOKH_OK);
+        assert_eq!(ylokh_options_set_max_retries(opts, 0), YLOKH_OK);
+        let mut client = std::ptr::null_mut();
+        assert_eq!(ylokh_client_new(opts, &mut client), YLOKH_OK);
+        ylokh_options_free(opts);
+        Client::from_raw(client)
+    };
+    let a = embed(&make("sk-emb-secret"), None, &["x"], None);
+    assert_eq!(a.status, YLOKH_OK, "{}", a.message);
+    let wrong = embed(&make("sk-emb-wrong"), None, &["x"], None);
+    assert_eq!(wrong.status, YLOKH_HTTP_STATUS);
+    assert!(wrong.message.contains("HTTP 401"), "{}", wrong.message);
+    assert!(
+        wrong
+            .message
+            .contains("Incorrect API key provided: [redacted]"),
+        "the key the server quoted back is scrubbed: {}",
+        wrong.message
+    );
+    assert!(!wrong.message.contains("sk-emb-wrong"), "{}", wrong.message);
+}

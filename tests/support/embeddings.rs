@@ -9,6 +9,8 @@
 //! - `emb-count`, `emb-unequal`, `emb-nan`: one vector short, the last one value short, a NaN.
 //! - `emb-ctx`: llama.cpp's 400 for an input over the context (any input over 64 bytes).
 //! - `emb-500`: llama.cpp's 500 for an input larger than its batch.
+//! - `emb-auth`: a 401 unless the key `sk-emb-secret` comes as `Authorization: Bearer`; the key it
+//!   got is quoted back in the error text (as some servers do), for the scrubbing.
 
 use super::{whole, Request, Sock};
 use base64::Engine;
@@ -61,6 +63,24 @@ pub(super) async fn respond(s: &mut Sock, scenario: &str, req: &Request) -> std:
         );
         whole(s, "400 Bad Request", json, "", e.as_bytes()).await?;
         return Ok(true);
+    }
+    if kind == "-auth" {
+        let key = req
+            .headers
+            .iter()
+            .find(|(n, _)| n == "authorization")
+            .map(|(_, v)| v.as_str());
+        if key != Some("Bearer sk-emb-secret") {
+            // Quotes the key it got, as some servers do: the client must scrub it.
+            let got = key.unwrap_or("none").trim_start_matches("Bearer ");
+            let e = error(
+                401,
+                &format!("Incorrect API key provided: {got}"),
+                "invalid_request_error",
+            );
+            whole(s, "401 Unauthorized", json, "", e.as_bytes()).await?;
+            return Ok(true);
+        }
     }
     if kind == "-ctx" {
         if let Some(long) = inputs.iter().find(|i| i.len() > 64) {
