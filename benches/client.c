@@ -191,6 +191,8 @@ static long threads_now(void) {
   return n;
 }
 
+/* Each pull request holds two descriptors (its socket and its eventfd): 10,000 streams need a
+ * limit above 20,000. */
 static void raise_nofile(void) {
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -233,7 +235,10 @@ static int loop_compare(const char *base_url, size_t n, int use_epoll) {
             streams[i].tokens++;
             streams[i].bytes += ev.len;
           } else if (ev.kind == YLOKH_EVENT_DONE) {
-            if (ev.result->status) die("request", ev.result->status);
+            if (ev.result->status) {
+              fprintf(stderr, "request %zu: %s: %s\n", i, ylokh_status_str(ev.result->status), ev.result->message);
+              exit(1);
+            }
             epoll_ctl(ep, EPOLL_CTL_DEL, ylokh_request_fd(reqs[i]), NULL);
             ylokh_request_free(reqs[i]);
             left--;
