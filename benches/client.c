@@ -4,6 +4,8 @@
  *   client ttft BASE_URL N          chat_start -> first on_token over N requests, warm client
  *   client concurrent BASE_URL N    N streams at once on one client; wall time, peak RSS
  *   client newfree N                ylokh_client_new + ylokh_client_free, N times
+ *   client callbacks BASE_URL N     N streams at once, callbacks: wall, peak RSS, threads, CPU
+ *   client epoll BASE_URL N         the same N streams as pull requests on one epoll thread
  *
  * Prints one line of key=value pairs; exits non-zero (with a message on stderr) on any failure.
  */
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -178,11 +181,95 @@ static int newfree(size_t n) {
   return 0;
 }
 
+static long threads_now(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  long n = -1;
+  while (f && fgets(line, sizeof line, f))
+    if (sscanf(line, "Threads: %ld", &n) == 1) break;
+  if (f) fclose(f);
+  return n;
+}
+
+/* Each pull request holds two descriptors (its socket and its eventfd): 10,000 streams need a
+ * limit above 20,000. */
+static void raise_nofile(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+/* The event-loop comparison: the same N streams taken with callbacks (on the library's worker
+ * thread) or as pull requests whose descriptors sit in one epoll set on this thread. */
+static int loop_compare(const char *base_url, size_t n, int use_epoll) {
+  raise_nofile();
+  struct ylokh_client *client = make_client(base_url);
+  struct stream *streams = calloc(n, sizeof *streams);
+  struct ylokh_request **reqs = calloc(n, sizeof *reqs);
+  long base_kib = rss_kib(), threads = 0;
+  uint64_t cpu0 = cpu_ns(), t0 = now_ns();
+  if (!use_epoll) {
+    for (size_t i = 0; i < n; i++) reqs[i] = start(client, &streams[i]);
+    threads = threads_now();
+    for (size_t i = 0; i < n; i++) finish(reqs[i]);
+  } else {
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    for (size_t i = 0; i < n; i++) {
+      ylokh_status st = ylokh_chat_start(client, "bench", MESSAGES, 1, NULL, true, NULL, &reqs[i]);
+      if (st) die("ylokh_chat_start", st);
+      struct epoll_event want = {.events = EPOLLIN, .data.u64 = i};
+      if (epoll_ctl(ep, EPOLL_CTL_ADD, ylokh_request_fd(reqs[i]), &want)) die("epoll_ctl", YLOKH_INTERNAL);
+    }
+    threads = threads_now();
+    size_t left = n;
+    struct epoll_event ready[256];
+    while (left > 0) {
+      int k = epoll_wait(ep, ready, 256, -1);
+      for (int r = 0; r < k; r++) {
+        size_t i = ready[r].data.u64;
+        ylokh_event ev;
+        while (ylokh_request_next(reqs[i], 0, &ev) == YLOKH_OK) {
+          if (ev.kind == YLOKH_EVENT_TOKEN) {
+            streams[i].tokens++;
+            streams[i].bytes += ev.len;
+          } else if (ev.kind == YLOKH_EVENT_DONE) {
+            if (ev.result->status) {
+              fprintf(stderr, "request %zu: %s: %s\n", i, ylokh_status_str(ev.result->status), ev.result->message);
+              exit(1);
+            }
+            epoll_ctl(ep, EPOLL_CTL_DEL, ylokh_request_fd(reqs[i]), NULL);
+            ylokh_request_free(reqs[i]);
+            left--;
+            break;
+          }
+        }
+      }
+    }
+    close(ep);
+  }
+  uint64_t wall = now_ns() - t0, cpu = cpu_ns() - cpu0;
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  uint64_t tokens = 0;
+  for (size_t i = 0; i < n; i++) tokens += streams[i].tokens;
+  ylokh_client_free(client);
+  printf("streams=%zu tokens=%llu wall_ns=%llu cpu_ns=%llu base_kib=%ld peak_kib=%ld threads=%ld\n", n,
+         (unsigned long long)tokens, (unsigned long long)wall, (unsigned long long)cpu, base_kib, ru.ru_maxrss,
+         threads);
+  free(streams);
+  free(reqs);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc == 3 && !strcmp(argv[1], "throughput")) return throughput(argv[2]);
   if (argc == 4 && !strcmp(argv[1], "ttft")) return ttft(argv[2], strtoul(argv[3], NULL, 10));
   if (argc == 4 && !strcmp(argv[1], "concurrent"))
     return concurrent(argv[2], strtoul(argv[3], NULL, 10));
+  if (argc == 4 && !strcmp(argv[1], "callbacks")) return loop_compare(argv[2], strtoul(argv[3], NULL, 10), 0);
+  if (argc == 4 && !strcmp(argv[1], "epoll")) return loop_compare(argv[2], strtoul(argv[3], NULL, 10), 1);
   if (argc == 3 && !strcmp(argv[1], "newfree")) return newfree(strtoul(argv[2], NULL, 10));
   fprintf(stderr, "usage: client throughput|ttft|concurrent|newfree ...\n");
   return 2;

@@ -92,6 +92,14 @@ fn main() {
         )
     });
 
+    // BENCH_ONLY=eventloop: only the event-loop comparison (callbacks against pull requests on
+    // one epoll thread, 1,000 and 10,000 streams) and Python's astream threads and memory.
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("eventloop") {
+        event_loop(&client, &base, runs, &out_dir, &lib_dir);
+        server.stop();
+        return;
+    }
+
     // BENCH_ONLY=tokens: only the per-token figures (the two throughputs and TTFT), for a quick
     // before/after of a change to the per-token path.
     if std::env::var("BENCH_ONLY").as_deref() == Ok("tokens") {
@@ -466,4 +474,62 @@ fn python_sdk(out_dir: &Path) -> Result<PathBuf, String> {
         return Err("pip install openai failed".into());
     }
     Ok(python)
+}
+
+/// The same streams taken two ways: callbacks on the library's thread, and pull requests whose
+/// descriptors (`ylokh_request_fd`) sit in one epoll set on the program's thread; then Python's
+/// `astream()` waiting on the descriptor against waiting in a thread per stream.
+fn event_loop(client: &Path, base: &str, runs: usize, out_dir: &Path, lib_dir: &Path) {
+    let mut results = BTreeMap::<String, Value>::new();
+    println!(
+        "{:<34} {:>8} {:>10} {:>8} {:>12}",
+        "form (median)", "wall s", "peak MB", "threads", "CPU/token"
+    );
+    for n in [1_000usize, 10_000] {
+        for form in ["callbacks", "epoll"] {
+            let r = median_of(runs.min(3), &format!("{form} {n}"), || {
+                let r = run(
+                    client,
+                    &[form, &format!("{base}/trickle/v1"), &n.to_string()],
+                );
+                assert_eq!(r["tokens"], (n * server::TRICKLE_TOKENS) as f64);
+                r
+            });
+            println!(
+                "{:<34} {:>8.2} {:>10.1} {:>8.0} {:>9.0} ns",
+                format!("{n} streams, {form}"),
+                r["wall_ns"] / 1e9,
+                r["peak_kib"] / 1024.0,
+                r["threads"],
+                r["cpu_ns"] / r["tokens"]
+            );
+            results.insert(format!("{form}_{n}"), json!(r));
+        }
+    }
+    let python = std::env::var("BENCH_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/astream.py");
+    for n in [1_000usize, 10_000] {
+        for mode in ["thread", "fd"] {
+            let r = run_cmd(
+                Command::new(&python)
+                    .args([script, &format!("{base}/trickle/v1"), &n.to_string(), mode])
+                    .env(
+                        "PYTHONPATH",
+                        concat!(env!("CARGO_MANIFEST_DIR"), "/examples/python"),
+                    )
+                    .env("YLOKH_LIB", lib_dir.join("libylokh.so")),
+            );
+            println!(
+                "{:<34} {:>8.2} {:>10.1} {:>8.0}",
+                format!("Python {n} astreams, {mode}"),
+                r["wall_ns"] / 1e9,
+                r["peak_kib"] / 1024.0,
+                r["threads"]
+            );
+            results.insert(format!("python_{mode}_{n}"), json!(r));
+        }
+    }
+    let path = out_dir.join("event_loop.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&results).unwrap()).expect("write JSON");
+    eprintln!("wrote {}", path.display());
 }

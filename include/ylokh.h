@@ -391,6 +391,37 @@ typedef struct ylokh_chat_request {
 } ylokh_chat_request;
 
 /*
+ The vectors of one `ylokh_embed` call. Library-allocated: free it with
+ `ylokh_embeddings_free`; every pointer in it stays valid until then.
+ */
+typedef struct ylokh_embeddings {
+  /*
+   The number of vectors: one per input, in input order.
+   */
+  size_t count;
+  /*
+   The length of every vector.
+   */
+  size_t dimensions;
+  /*
+   `count * dimensions` floats, row after row (input i at `data + i * dimensions`).
+   */
+  const float *data;
+  /*
+   The prompt tokens the server counted; -1 when it did not say.
+   */
+  int64_t prompt_tokens;
+  /*
+   The server's model name (NUL-terminated), or NULL when it did not say.
+   */
+  const char *model;
+  /*
+   The HTTP status of the answer.
+   */
+  uint16_t http_status;
+} ylokh_embeddings;
+
+/*
  A log callback: `message` (UTF-8, NUL-terminated, `len` bytes) is borrowed for the call.
  */
 typedef void (*ylokh_log_fn)(void *user_data, uint32_t level, const char *message, size_t len);
@@ -733,6 +764,51 @@ const char *ylokh_conversation_json(const struct ylokh_conversation *c);
  Keeps the first `n` messages (`n` > the length: YLOKH_INVALID_ARGUMENT, nothing changes).
  */
 ylokh_status ylokh_conversation_truncate(struct ylokh_conversation *c, size_t n);
+
+/*
+ Embeds `n_inputs` texts (`inputs[i]`: UTF-8, NUL-terminated, not NULL) with `model` (NULL:
+ the client's default) and writes the vectors to `*out` (free them with
+ `ylokh_embeddings_free`). Blocks the calling thread until the answer, as
+ `ylokh_chat_complete` does, with the client's retries, proxy, TLS, timeouts, logging and key.
+
+ `POST {base}/embeddings` with `{"model","input":[...],"encoding_format":"base64"}` then every
+ key of `params_json` (NULL or a JSON object; later keys win, e.g. `"dimensions"`, or
+ `"encoding_format":"float"` for a server that refuses base64). Both base64 and arrays of
+ numbers are read. A count that does not match the inputs, vectors of unequal length, or a
+ non-finite value: YLOKH_PROTOCOL. An answer larger than the client's
+ `ylokh_options_set_max_event_bytes` cap (16 MiB by default): YLOKH_PROTOCOL.
+
+ On failure `*out` is untouched and `ylokh_last_error` says why. From a library thread:
+ YLOKH_RECURSIVE_CALL.
+ */
+ylokh_status ylokh_embed(struct ylokh_client *client,
+                         const char *model,
+                         const char *const *inputs,
+                         size_t n_inputs,
+                         const char *params_json,
+                         struct ylokh_embeddings **out);
+
+/*
+ Frees what `ylokh_embed` wrote. NULL does nothing.
+ */
+void ylokh_embeddings_free(struct ylokh_embeddings *e);
+
+/*
+ A descriptor that is readable exactly while `ylokh_request_next(req, 0, &ev)` would return
+ an event (DONE included, until it has been handed out); level-triggered, for `poll`,
+ `epoll` (either mode), libuv's `uv_poll_t`, GLib's `g_unix_fd_add`, Qt's `QSocketNotifier`.
+ Only for a request started with `callbacks == NULL` (a pull request).
+
+ Owned by the request: valid until `ylokh_request_free`, which closes it. Never read, write
+ or close it. Every call returns the same descriptor. It is written only on the queue's
+ empty → non-empty edge and drained when the consumer takes the last event, so waking costs
+ nothing per token while the consumer is behind. Linux: an eventfd; elsewhere a pipe.
+
+ On a request with callbacks, on NULL, or when the process has no descriptor left: -1, and
+ `ylokh_last_error` says why (the status is YLOKH_INVALID_ARGUMENT, or YLOKH_INTERNAL for
+ the system's refusal). Any thread.
+ */
+int ylokh_request_fd(const struct ylokh_request *req);
 
 /*
  Sends the library's log records at or above `max_level` (YLOKH_LOG_ERROR .. _TRACE) to `fn`

@@ -688,6 +688,39 @@ public:
     // before the end).
     const std::vector<OwnedToolCall> &tool_calls() const noexcept { return tool_calls_; }
 
+    // For your own event loop (libylokh 0.3): the request's descriptor (ylokh_request_fd),
+    // readable exactly while try_next() has something to say. Owned by the stream: never read,
+    // write or close it. Throws Error on a stream that was moved from.
+    int fd() const {
+        int fd = ylokh_request_fd(req_);
+        if (fd < 0) throw Error(Result::last_error(YLOKH_INVALID_ARGUMENT));
+        return fd;
+    }
+    // Without waiting: true with the next token in `token`, or false when none is there yet or
+    // the stream ended (done() says which; result() then has the outcome). Throws Error when
+    // the request failed, as iteration does. Use it when fd() is readable.
+    bool try_next(std::string_view &token) {
+        while (!done_) {
+            ylokh_event event{};
+            ylokh_status status = ylokh_request_next(req_, 0, &event);
+            if (status == YLOKH_PENDING) return false;
+            detail::check(status);
+            if (event.kind == YLOKH_EVENT_TOKEN) {
+                token = std::string_view(event.text, event.len);
+                return true;
+            }
+            if (event.kind == YLOKH_EVENT_REASONING) reasoning_.append(event.text, event.len);
+            if (event.kind == YLOKH_EVENT_DONE) {
+                done_ = true;
+                result_ = Result::from(*event.result);
+                if (!result_.ok()) throw Error(result_);
+            }
+        }
+        return false;
+    }
+    // Whether the stream has ended (its DONE was taken).
+    bool done() const noexcept { return done_; }
+
 private:
     friend class Client;
     explicit Stream(ylokh_request *req) : req_(req) { result_.status = YLOKH_PENDING; }
@@ -723,6 +756,34 @@ private:
     Result result_;
     std::string reasoning_;
     std::vector<OwnedToolCall> tool_calls_;
+};
+
+// The vectors of one Client::embed_flat call (libylokh 0.3): count() rows of dimensions()
+// floats, contiguous, in input order. Owns the library's ylokh_embeddings; move-only.
+class Embeddings {
+public:
+    Embeddings(Embeddings &&other) noexcept : e_(std::exchange(other.e_, nullptr)) {}
+    Embeddings &operator=(Embeddings &&) = delete;
+    Embeddings(const Embeddings &) = delete;
+    Embeddings &operator=(const Embeddings &) = delete;
+    ~Embeddings() { ylokh_embeddings_free(e_); }
+
+    size_t count() const noexcept { return e_ ? e_->count : 0; }
+    size_t dimensions() const noexcept { return e_ ? e_->dimensions : 0; }
+    // All count() * dimensions() floats, row after row.
+    const float *data() const noexcept { return e_ ? e_->data : nullptr; }
+    // Row i: dimensions() floats.
+    const float *row(size_t i) const noexcept { return data() + i * dimensions(); }
+    // -1 when the server did not say.
+    int64_t prompt_tokens() const noexcept { return e_ ? e_->prompt_tokens : -1; }
+    std::string model() const { return e_ && e_->model ? e_->model : ""; }
+    // The C struct (borrowed), valid while this object lives.
+    const ylokh_embeddings *get() const noexcept { return e_; }
+
+private:
+    friend class Client;
+    explicit Embeddings(ylokh_embeddings *e) noexcept : e_(e) {}
+    ylokh_embeddings *e_ = nullptr;
 };
 
 // An answer and how it ended, from Client::try_complete.
@@ -900,6 +961,30 @@ public:
                 return c;
             }
         }
+    }
+
+    // Embeddings of `inputs` (libylokh 0.3, ylokh_embed): blocks this thread; `model` none:
+    // the client's default; `params_json`: a JSON object merged last into the body. A flat
+    // view of the library's buffer, without a copy. Throws Error.
+    Embeddings embed_flat(const std::vector<std::string> &inputs, const std::optional<std::string> &model = std::nullopt,
+                          const std::optional<std::string> &params_json = std::nullopt) {
+        std::vector<const char *> c;
+        c.reserve(inputs.size());
+        for (const std::string &input : inputs) c.push_back(input.c_str());
+        ylokh_embeddings *out = nullptr;
+        detail::check(ylokh_embed(client_, detail::c_str_or_null(model), c.data(), c.size(),
+                                  detail::c_str_or_null(params_json), &out));
+        return Embeddings(out);
+    }
+    // The same as one std::vector<float> per input, in order.
+    std::vector<std::vector<float>> embed(const std::vector<std::string> &inputs,
+                                          const std::optional<std::string> &model = std::nullopt,
+                                          const std::optional<std::string> &params_json = std::nullopt) {
+        Embeddings e = embed_flat(inputs, model, params_json);
+        std::vector<std::vector<float>> out;
+        out.reserve(e.count());
+        for (size_t i = 0; i < e.count(); i++) out.emplace_back(e.row(i), e.row(i) + e.dimensions());
+        return out;
     }
 
     // The C handle (borrowed), valid while this Client lives.

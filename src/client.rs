@@ -101,6 +101,18 @@ impl Client {
             .clone())
     }
 
+    /// What the client's requests share (its HTTP client, settings and chat endpoint).
+    pub fn target(&self) -> &Target {
+        &self.shared.target
+    }
+
+    /// Runs `work` on the client's runtime, blocking the calling thread (never a library
+    /// thread: the caller checks) until it ends.
+    pub fn block_on<F: std::future::Future>(&self, work: F) -> Result<F::Output, Error> {
+        let runtime = self.runtime.as_ref().ok_or_else(shutting_down)?;
+        Ok(runtime.block_on(work))
+    }
+
     /// Starts a request on the runtime. `before_spawn` runs once the request is registered and
     /// before any of its events can be delivered (the FFI layer writes its out-parameter there).
     pub fn start(

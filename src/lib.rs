@@ -14,6 +14,7 @@ mod connect_log;
 mod conversation;
 #[allow(dead_code)] // Responses and Messages are wired in by the dialects change
 mod dialect;
+mod embed;
 mod error;
 pub mod ffi;
 #[cfg(feature = "test-hooks")]
@@ -21,6 +22,7 @@ pub mod fuzzing;
 mod log;
 mod mcp;
 mod message;
+mod notifier;
 mod options;
 mod outcome;
 mod panic;

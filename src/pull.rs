@@ -3,7 +3,11 @@
 //! The request's task pushes; a caller's thread pops. When the queue is full the task waits
 //! before it reads the socket again, so a slow consumer slows the server down (TCP
 //! backpressure) instead of growing memory. The DONE record never waits: it always fits.
+//!
+//! For an event loop, the queue can keep a [`Notifier`] descriptor in step with it: set on the
+//! empty → non-empty edge, cleared when the last event is taken, both under the queue's lock.
 
+use crate::notifier::Notifier;
 use crate::outcome::Outcome;
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex};
@@ -71,6 +75,32 @@ struct Inner {
     bytes: usize,
     /// The producer waits for room.
     waiting: bool,
+    /// The event loop's descriptor, made on first demand: readable exactly while `events` is
+    /// not empty.
+    notifier: Option<Notifier>,
+}
+
+impl Inner {
+    /// Queues an event; the notifier hears of the empty → non-empty edge only.
+    fn push(&mut self, event: PullEvent) {
+        self.events.push_back(event);
+        if self.events.len() == 1 {
+            if let Some(notifier) = &self.notifier {
+                notifier.set();
+            }
+        }
+    }
+
+    /// Takes the next event; the notifier is cleared with the last one.
+    fn pop(&mut self) -> Option<PullEvent> {
+        let event = self.events.pop_front()?;
+        if self.events.is_empty() {
+            if let Some(notifier) = &self.notifier {
+                notifier.clear();
+            }
+        }
+        Some(event)
+    }
 }
 
 pub struct PullQueue {
@@ -88,6 +118,7 @@ impl PullQueue {
                 spare: Vec::new(),
                 bytes: 0,
                 waiting: false,
+                notifier: None,
             }),
             ready: Condvar::new(),
             space: Notify::new(),
@@ -111,7 +142,7 @@ impl PullQueue {
                     buffer.clear();
                     buffer.extend_from_slice(text);
                     buffer.push(0);
-                    inner.events.push_back(match kind {
+                    inner.push(match kind {
                         TextKind::Token => PullEvent::Token(buffer),
                         TextKind::Reasoning => PullEvent::Reasoning(buffer),
                         TextKind::Chunk => PullEvent::Chunk(buffer),
@@ -132,7 +163,7 @@ impl PullQueue {
     /// Queues the last event; it never waits.
     pub fn push_done(&self, outcome: Outcome) {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        inner.events.push_back(PullEvent::Done(Box::new(outcome)));
+        inner.push(PullEvent::Done(Box::new(outcome)));
         self.ready.notify_one();
     }
 
@@ -140,7 +171,7 @@ impl PullQueue {
     pub fn pop(&self, timeout: Option<Duration>) -> Option<PullEvent> {
         let (event, was_full) =
             crate::wait::wait_for(&self.inner, &self.ready, timeout, |inner| {
-                let event = inner.events.pop_front()?;
+                let event = inner.pop()?;
                 inner.bytes -= event.bytes();
                 Some((event, std::mem::take(&mut inner.waiting)))
             })?;
@@ -149,6 +180,22 @@ impl PullQueue {
             self.space.notify_one();
         }
         Some(event)
+    }
+
+    /// The descriptor that is readable exactly while an event waits (made on the first call,
+    /// closed with the queue); an error when the system has no descriptor to give.
+    pub fn fd(&self) -> std::io::Result<std::os::fd::RawFd> {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(notifier) = &inner.notifier {
+            return Ok(notifier.fd());
+        }
+        let notifier = Notifier::new()?;
+        if !inner.events.is_empty() {
+            notifier.set();
+        }
+        let fd = notifier.fd();
+        inner.notifier = Some(notifier);
+        Ok(fd)
     }
 
     /// Gives back the buffer of an event the consumer is done with.
@@ -235,5 +282,87 @@ mod tests {
             assert_eq!(queue.spare(), 1, "round {round}");
         }
         assert_eq!(addresses.len(), 1, "one buffer served every event");
+    }
+
+    fn readable(fd: std::os::fd::RawFd, wait_ms: i32) -> bool {
+        let mut p = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        let n = unsafe { libc::poll(&mut p, 1, wait_ms) };
+        n == 1 && p.revents & libc::POLLIN != 0
+    }
+
+    #[test]
+    fn the_descriptor_is_readable_exactly_while_an_event_waits() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let queue = PullQueue::new(false);
+        runtime.block_on(queue.push_text(TextKind::Token, b"a"));
+        // Made after the first event: it starts readable.
+        let fd = queue.fd().unwrap();
+        assert_eq!(queue.fd().unwrap(), fd, "one descriptor per queue");
+        assert!(readable(fd, 0));
+        runtime.block_on(queue.push_text(TextKind::Token, b"b"));
+        assert!(queue.pop(Some(Duration::ZERO)).is_some());
+        assert!(readable(fd, 0), "one event still waits");
+        assert!(queue.pop(Some(Duration::ZERO)).is_some());
+        assert!(!readable(fd, 0), "the queue is empty");
+        queue.push_done(Outcome::ok());
+        assert!(readable(fd, 0), "DONE waits");
+        assert!(matches!(
+            queue.pop(Some(Duration::ZERO)),
+            Some(PullEvent::Done(_))
+        ));
+        assert!(!readable(fd, 0), "DONE was handed out");
+    }
+
+    #[test]
+    fn a_consumer_sleeping_on_the_descriptor_never_misses_an_event() {
+        // The producer races the consumer on every edge; the consumer sleeps in poll() only,
+        // and every time it wakes there is an event (no spurious readiness), and it never
+        // sleeps through one (no lost edge: the poll would time out).
+        let queue = std::sync::Arc::new(PullQueue::new(false));
+        let fd = queue.fd().unwrap();
+        const N: usize = 20_000;
+        let producer = {
+            let queue = queue.clone();
+            std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .unwrap();
+                for i in 0..N {
+                    runtime.block_on(queue.push_text(TextKind::Token, &i.to_le_bytes()));
+                    if i % 7 == 0 {
+                        std::thread::yield_now();
+                    }
+                }
+                queue.push_done(Outcome::ok());
+            })
+        };
+        let mut seen: usize = 0;
+        loop {
+            assert!(
+                readable(fd, 10_000),
+                "woke up for event {seen}? no: an edge was lost"
+            );
+            let event = queue
+                .pop(Some(Duration::ZERO))
+                .expect("readable, so an event waits");
+            if let PullEvent::Done(_) = event {
+                break;
+            }
+            if let PullEvent::Token(t) = &event {
+                assert_eq!(t[..8], seen.to_le_bytes());
+            }
+            seen += 1;
+            queue.recycle(event);
+        }
+        assert_eq!(seen, N);
+        assert!(!readable(fd, 0));
+        producer.join().unwrap();
     }
 }

@@ -118,3 +118,73 @@ fn example_agent_prints_each_step_and_the_final_answer() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no final answer within 2 steps"));
 }
+
+/// The README's event-loop program (poll on ylokh_request_fd), through success and failure.
+#[test]
+fn readme_poll_program_streams_on_its_own_loop() {
+    let server = support::start_server();
+    let source = support::tmp_path("readme_poll.c");
+    std::fs::write(&source, support::readme_block("poll.c")).unwrap();
+    let exe = support::tmp_path("readme_poll");
+    support::compile("gcc", &[source.to_str().unwrap()], &exe, &[]);
+    let ok = Command::new(&exe)
+        .arg(format!("{}/stream/v1", server.url()))
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&ok.stdout).trim_end_matches('\n'),
+        support::expected_text()
+    );
+    let failed = Command::new(&exe)
+        .arg(format!("{}/nomessages/v1", server.url()))
+        .output()
+        .unwrap();
+    assert_eq!(failed.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        stderr.contains("YLOKH_HTTP_STATUS") && stderr.contains("'messages' is required"),
+        "{stderr}"
+    );
+}
+
+/// The README's embeddings program, through success and a malformed answer.
+#[test]
+fn readme_embed_program_compares_two_vectors() {
+    let server = support::start_server();
+    let source = support::tmp_path("readme_embed.c");
+    std::fs::write(&source, support::readme_block("embed.c")).unwrap();
+    let exe = support::tmp_path("readme_embed");
+    support::compile("gcc", &[source.to_str().unwrap()], &exe, &["-lm"]);
+    let ok = Command::new(&exe)
+        .arg(format!("{}/emb/v1", server.url()))
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    // The loopback vectors: [16, 84, 0.5, 0] and [15, 71, 0.5, -1.25].
+    let cosine = (16.0 * 15.0 + 84.0 * 71.0 + 0.25)
+        / ((16f64 * 16.0 + 84.0 * 84.0 + 0.25).sqrt()
+            * (15f64 * 15.0 + 71.0 * 71.0 + 0.25 + 1.5625).sqrt());
+    assert_eq!(
+        String::from_utf8_lossy(&ok.stdout),
+        format!("2 vectors of 4 dimensions; cosine similarity {cosine:.3}\n")
+    );
+    let failed = Command::new(&exe)
+        .arg(format!("{}/emb-count/v1", server.url()))
+        .output()
+        .unwrap();
+    assert_eq!(failed.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        stderr.contains("YLOKH_PROTOCOL") && stderr.contains("1 vectors for 2 inputs"),
+        "{stderr}"
+    );
+}

@@ -42,6 +42,8 @@ need python3-venv python3 -c 'import venv, ensurepip'
 need nodejs have node
 need npm have npm
 need abigail-tools have abidiff
+need libglib2.0-dev pkg-config --exists glib-2.0
+need libuv1-dev pkg-config --exists libuv
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then

@@ -118,6 +118,11 @@ export class Client {
   stream(messages: Iterable<Message> | Conversation, options?: RequestOptions): AsyncGenerator<Event, void, undefined>;
   /** The whole answer (not streamed unless options.stream). */
   complete(messages: Iterable<Message> | Conversation, options?: RequestOptions): Promise<Result>;
+  /**
+   * Embeddings of `inputs`, one Float32Array per input, in order (libylokh 0.3). Synchronous:
+   * returns when the server has answered. Throws YlokhError.
+   */
+  embed(inputs: string | Iterable<string>, options?: { model?: string; params?: Record<string, unknown> }): Float32Array[];
   /** Cancels the client's running requests and frees it. */
   close(): void;
 }

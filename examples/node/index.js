@@ -392,6 +392,30 @@ export class Client {
     return result;
   }
 
+  /**
+   * Embeddings of `inputs` (a string or an array of strings): one Float32Array per input, in
+   * order (libylokh 0.3). Options: model, params (body keys merged last, e.g. { dimensions: 256 }).
+   * Synchronous, like fs.readFileSync: it returns when the server has answered (the library's
+   * error text is per thread, so the call stays on this one). Throws YlokhError.
+   */
+  embed(inputs, { model, params } = {}) {
+    if (!this.handle) throw new YlokhError(c.INVALID_ARGUMENT, 'the client is closed');
+    if (!c.has03) {
+      throw new YlokhError(c.INVALID_ARGUMENT, `embed() needs libylokh 0.3 (the loaded library, ${c.libraryPath}, is ${c.version})`);
+    }
+    const texts = typeof inputs === 'string' ? [inputs] : [...inputs];
+    const out = [null];
+    check(ffi.embed(this.handle, model ?? null, texts, texts.length, params ? JSON.stringify(params) : null, out));
+    try {
+      const e = koffi.decode(out[0], 'ylokh_embeddings');
+      const [count, dimensions] = [Number(e.count), Number(e.dimensions)];
+      const all = koffi.decode(e.data, koffi.array('float', count * dimensions, 'Typed'));
+      return Array.from({ length: count }, (_, i) => all.slice(i * dimensions, (i + 1) * dimensions));
+    } finally {
+      ffi.embeddings_free(out[0]);
+    }
+  }
+
   /** Cancels the client's running requests and frees it. */
   close() {
     if (this.handle) {

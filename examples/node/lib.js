@@ -119,6 +119,22 @@ Object.assign(declarations, {
 
 export const ffi = Object.fromEntries(Object.entries(declarations).map(([name, decl]) => [name, lib.func(decl)]));
 
+// libylokh 0.3: embeddings.
+export const has03 = has('ylokh_embed');
+if (has03) {
+  koffi.struct('ylokh_embeddings', {
+    count: 'size_t',
+    dimensions: 'size_t',
+    data: 'void *',
+    prompt_tokens: 'int64_t',
+    model: 'const char *',
+    http_status: 'uint16_t',
+  });
+  ffi.embed = lib.func('uint32_t ylokh_embed(ylokh_client *client, const char *model, const char **inputs, ' +
+    'size_t n, const char *params_json, _Out_ ylokh_embeddings **out)');
+  ffi.embeddings_free = lib.func('void ylokh_embeddings_free(ylokh_embeddings *e)');
+}
+
 export { koffi };
 export const version = ffi.version();
 export const sizeofChatRequest = koffi.sizeof('ylokh_chat_request');

@@ -14,6 +14,8 @@ mod callbacks;
 pub mod chat_request;
 pub mod client;
 pub mod conversation;
+pub mod embed;
+pub mod event_loop;
 pub mod log;
 pub mod mcp;
 pub mod misc;

@@ -27,7 +27,7 @@ use std::time::Duration;
 pub struct ylokh_request {
     state: Arc<RequestState>,
     /// The pull queue, for a request started without callbacks.
-    pull: Option<Arc<PullQueue>>,
+    pub(crate) pull: Option<Arc<PullQueue>>,
     /// What the last `ylokh_request_next` handed out, kept alive until the next call.
     pulled: Mutex<Pulled>,
 }
@@ -42,7 +42,7 @@ fn timeout(ms: u64) -> Option<Duration> {
     (ms != u64::MAX).then(|| Duration::from_millis(ms))
 }
 
-fn refuse_on_library_thread(what: &str) -> Result<(), Error> {
+pub(crate) fn refuse_on_library_thread(what: &str) -> Result<(), Error> {
     if on_library_thread() {
         return Err(Error::new(
             Status::RecursiveCall,

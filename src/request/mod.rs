@@ -6,6 +6,7 @@
 mod body;
 mod chat_tools;
 mod dialect_events;
+mod post;
 mod redirect;
 mod response;
 mod resume;
@@ -15,6 +16,7 @@ mod target;
 mod transport;
 
 pub use body::{build_body, text_message, ChatInput};
+pub use post::post_whole;
 pub use state::RequestState;
 pub use target::Target;
 

@@ -106,7 +106,7 @@ fn first_time(at: &mut Option<Instant>) {
 }
 
 /// Reads a body up to `cap` bytes: the bytes, and whether that was all of it.
-async fn read_capped(
+pub(super) async fn read_capped(
     target: &Target,
     response: &mut reqwest::Response,
     cap: usize,

@@ -32,6 +32,20 @@ impl Target {
 }
 
 impl Target {
+    /// The same client and settings, for another endpoint of the server (embeddings beside
+    /// chat); the lazily made side clients are made again for it when needed.
+    pub fn with_endpoint(&self, endpoint: reqwest::Url) -> Target {
+        Target {
+            http: self.http.clone(),
+            options: self.options.clone(),
+            endpoint,
+            make_unpooled: self.make_unpooled,
+            unpooled: OnceLock::new(),
+            make_foreign: self.make_foreign,
+            foreign: OnceLock::new(),
+        }
+    }
+
     /// The client for another origin than the base URL's: no credential header.
     pub fn foreign_http(&self) -> Result<&reqwest::Client, Error> {
         if let Some(http) = self.foreign.get() {

@@ -8,6 +8,7 @@
 
 mod agentloop;
 pub mod capi;
+mod embeddings;
 mod limits;
 pub mod transcript;
 
@@ -364,6 +365,7 @@ async fn respond(
             return limits::respond(s, scenario).await;
         }
         "agentloop" => return agentloop::respond(s, req).await,
+        "emb" => return embeddings::respond(s, scenario, req).await,
         "stream" => return fixture(s, "llama-stream", "llama-stream.sse").await,
         "streamcl" => {
             let body = std::fs::read(format!("{FIXTURES}/llama-stream.sse"))?;

@@ -3,8 +3,10 @@ iterator), complete() and acomplete(), on the pull interface of the C API."""
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+from array import array
 from dataclasses import dataclass
 from types import TracebackType
 from typing import (Any, AsyncIterator, Dict, Iterable, Iterator, List, Literal, Mapping, Optional, Sequence,
@@ -329,6 +331,35 @@ class Client:
                         params: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> Result:
         """complete() for asyncio."""
         return await AsyncStream(self._start(messages, model, tools, params, kwargs, False)).until_done()
+
+    def embed(self, inputs: Union[str, Sequence[str]], *, model: Optional[str] = None,
+              params: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> "List[array[float]]":
+        """Embeddings of `inputs` (one text or a sequence), one array('f') per input, in order
+        (libylokh 0.3). `params` and `**kwargs`: body keys merged last (e.g. dimensions=256).
+        Blocks this thread (the GIL is released while it waits). Raises YlokhError on failure."""
+        if self._client is None:
+            raise _ffi.YlokhError(_ffi.INVALID_ARGUMENT, "the client is closed")
+        if not _ffi.has("ylokh_embed"):
+            raise _ffi.YlokhError(_ffi.INVALID_ARGUMENT, f"embed() needs libylokh 0.3 (the loaded library is {_ffi.version()})")
+        texts = [inputs] if isinstance(inputs, str) else list(inputs)
+        encoded = [t.encode() for t in texts]
+        c_inputs = (ctypes.c_char_p * len(encoded))(*encoded)
+        body = {**(params or {}), **kwargs}
+        out = ctypes.POINTER(_ffi.Embeddings)()
+        _ffi.check(library.ylokh_embed(self._client, model.encode() if model else None, c_inputs, len(encoded),
+                                       json.dumps(body).encode() if body else None, ctypes.byref(out)))
+        try:
+            e = out.contents
+            row = e.dimensions * ctypes.sizeof(ctypes.c_float)
+            data = ctypes.string_at(e.data, e.count * row)
+            vectors: List[array[float]] = []
+            for i in range(e.count):
+                vector = array("f")
+                vector.frombytes(data[i * row:(i + 1) * row])
+                vectors.append(vector)
+            return vectors
+        finally:
+            library.ylokh_embeddings_free(out)
 
     def close(self) -> None:
         """Cancels the client's running requests and frees it (streams already started end

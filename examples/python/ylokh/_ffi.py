@@ -82,6 +82,19 @@ class Event(ctypes.Structure):
     ]
 
 
+class Embeddings(ctypes.Structure):
+    """ylokh_embeddings (libylokh 0.3), library-allocated by ylokh_embed."""
+
+    _fields_ = [
+        ("count", ctypes.c_size_t),
+        ("dimensions", ctypes.c_size_t),
+        ("data", ctypes.POINTER(ctypes.c_float)),
+        ("prompt_tokens", ctypes.c_int64),
+        ("model", ctypes.c_char_p),
+        ("http_status", ctypes.c_uint16),
+    ]
+
+
 LOG_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_char_p, ctypes.c_size_t)
 
 
@@ -147,6 +160,10 @@ def _load() -> Tuple[ctypes.CDLL, str]:
         "ylokh_conversation_new": ([], P),
         "ylokh_conversation_free": ([P], None),
         "ylokh_conversation_add_json": ([P, STR], U32),
+        # libylokh 0.3.
+        "ylokh_request_fd": ([P], ctypes.c_int),
+        "ylokh_embed": ([P, STR, ctypes.POINTER(STR), SZ, STR, ctypes.POINTER(ctypes.POINTER(Embeddings))], U32),
+        "ylokh_embeddings_free": ([ctypes.POINTER(Embeddings)], None),
     }
     missing = [name for name in signatures if not hasattr(lib, name)]
     if missing:

@@ -168,6 +168,17 @@ class PulledRequest:
                 # CHUNK (only with pull_chunks, never set here) or a kind newer than this
                 # binding: skip it.
 
+    def fd(self) -> Optional[int]:
+        """The request's descriptor (ylokh_request_fd, libylokh 0.3): readable exactly while
+        next(0) has an event. None from an older library or a closed request."""
+        if not _ffi.has("ylokh_request_fd"):
+            return None
+        with self._state:
+            if self._req is None:
+                return None
+            fd = int(library.ylokh_request_fd(self._req))
+        return fd if fd >= 0 else None
+
     def cancel(self) -> None:
         """Asks the request to stop (YLOKH_CANCELLED) and closes its connection. Never blocks."""
         with self._state:
@@ -204,13 +215,38 @@ def _waiters() -> concurrent.futures.ThreadPoolExecutor:
         return _executor
 
 
+async def _readable(loop: asyncio.AbstractEventLoop, fd: int) -> None:
+    """Returns once `fd` is readable, watched by the event loop itself (no thread)."""
+    ready = loop.create_future()
+
+    def wake() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    loop.add_reader(fd, wake)
+    try:
+        await ready
+    finally:
+        loop.remove_reader(fd)
+
+
 async def anext_event(request: PulledRequest) -> Pulled:
-    """The next event, waiting in a worker thread (the event loop keeps running). What has
-    already arrived is taken without a thread."""
+    """The next event. What has already arrived is taken at once. Otherwise the event loop
+    watches the request's descriptor (libylokh 0.3: no thread per waiting stream); with an older
+    library, or a loop that cannot watch descriptors (Windows' proactor), a worker thread waits."""
     event = request.next(0)
     if event is not None:
         return event
     loop = asyncio.get_running_loop()
+    fd = request.fd()
+    if fd is not None:
+        try:
+            while event is None:
+                await _readable(loop, fd)
+                event = request.next(0)
+            return event
+        except NotImplementedError:
+            pass
     while event is None:
         event = await loop.run_in_executor(_waiters(), request.next, POLL_MS)
     return event
