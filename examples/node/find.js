@@ -1,12 +1,15 @@
 // Where libylokh comes from (no koffi here: install.js uses this before anything is loaded).
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-/** The package's own copy of the library (made by install.js). */
-export const prebuilt = join(here, 'prebuilt', 'libylokh.so');
+/**
+ * The package's own copy of the library: in the npm tarball dist/build.sh makes (one directory
+ * per platform, e.g. prebuilt/linux-x64/), or made by install.js from a checkout.
+ */
+export const prebuilt = join(here, 'prebuilt', `${process.platform}-${process.arch}`, 'libylokh.so');
 
 /**
  * Where an installed copy came from: `npm install --install-links <checkout>/examples/node` copies
@@ -35,7 +38,9 @@ function installedFrom() {
   return spec ? resolve(project, spec.slice('file:'.length)) : null;
 }
 
-const isCheckout = (dir) => dir && existsSync(join(dir, '..', '..', 'Cargo.toml'));
+// (A directory: a tarball installed from a checkout's dist/ is no checkout.)
+const isCheckout = (dir) => dir && statSync(dir, { throwIfNoEntry: false })?.isDirectory() &&
+  existsSync(join(dir, '..', '..', 'Cargo.toml'));
 const source = [here, installedFrom()].find(isCheckout);
 /** The libylokh checkout this package is, or was installed from (examples/node in it). */
 export const checkout = source ? resolve(source, '..', '..') : null;

@@ -21,9 +21,10 @@ let lib;
 try {
   lib = koffi.load(libraryPath);
 } catch (e) {
-  throw new Error(`ylokh: could not load libylokh (${libraryPath}): ${e.message}. Install the package from a ` +
-    'libylokh checkout (npm install <checkout>/examples/node builds it), install libylokh (libylokh.so.0), ' +
-    'or set YLOKH_LIB to the path of libylokh.so');
+  throw new Error(`ylokh: could not load libylokh (${libraryPath}): ${e.message}. Install the release tarball ` +
+    '(npm install ./ylokh-<version>.tgz, which holds the library for linux-x64) or the package from a ' +
+    'libylokh checkout (npm install --install-links <checkout>/examples/node builds it), install libylokh ' +
+    '(libylokh.so.0), or set YLOKH_LIB to the path of libylokh.so');
 }
 
 koffi.opaque('ylokh_options');

@@ -125,7 +125,8 @@ def _load() -> Tuple[ctypes.CDLL, str]:
         lib = ctypes.CDLL(path)
     except OSError as e:
         raise ImportError(
-            f"libylokh not found ({path}): install this package with `pip install "
+            f"libylokh not found ({path}): install the release wheel (`pip install "
+            "ylokh-*.whl`, the library inside) or this package with `pip install "
             "./examples/python` from a libylokh checkout (it builds the library into the "
             "package), install libylokh (libylokh.so.0), or set YLOKH_LIB to the path of "
             "libylokh.so"
