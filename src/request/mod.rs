@@ -128,8 +128,8 @@ pub async fn run(
     outcome.json_valid = (json_asked && outcome.status == Status::Ok)
         .then(|| crate::dialect::is_json(progress.message.text()));
     let message = std::mem::take(&mut progress.message);
-    outcome.message_json = (outcome.http_status != 0)
-        .then(|| crate::secrets::scrub_json(message.into_json(calls)));
+    outcome.message_json =
+        (outcome.http_status != 0).then(|| crate::secrets::scrub_json(message.into_json(calls)));
     outcome.n_tool_calls = progress.n_tool_calls;
     outcome.timings = timings(started, &progress, &outcome);
     outcome

@@ -241,7 +241,7 @@ fn messages(body: &Value) -> Result<Answer, String> {
             ));
         }
         for (j, block) in content.iter().enumerate() {
-            if block["type"] == "text" && block["text"].as_str().map_or(true, str::is_empty) {
+            if block["type"] == "text" && block["text"].as_str().is_none_or(str::is_empty) {
                 return Err(format!(
                     "messages.{i}.content.{j}: text content blocks must be non-empty"
                 ));
