@@ -494,13 +494,15 @@ private:
 };
 
 // A tool for Client::run_tools: takes the call's JSON arguments, returns the result text the
-// model gets back (throwing sends "error: <what()>" to the model instead).
+// model gets back. It runs on the agent run's thread. Throwing sends an error result instead:
+// the model sees "Error: <what()>" (the run goes on).
 using Tool = std::function<std::string(std::string_view arguments_json)>;
 
 // How Client::run_tools ended.
 struct AgentResult {
-    Result result;          // the last step's result (its message_json is the final answer)
-    int steps = 0;          // requests sent
+    Result result;          // the last turn's result (its message_json is the final answer, not
+                            // appended to the conversation); token counts summed over the run
+    int steps = 0;          // model turns made
     bool answered = false;  // false: max_steps ran out while the model still called tools
 };
 
@@ -514,6 +516,7 @@ struct RequestOptions {
 
 class Client;
 class Stream;
+class McpSession;
 
 // A started request with handlers. Move-only. Destroying it cancels the request if it is still
 // running (its on_done still runs, on a library thread; the handlers stay alive until then).
@@ -859,51 +862,25 @@ public:
         return try_start(nullptr, &conversation, std::move(handlers), options, out);
     }
 
-    // Runs a tool loop: sends the conversation with `tools_json`; each complete call the model
-    // makes runs the callable in `tools` with its name (an unknown name or a throwing tool sends
-    // "error: ..." back instead); the answer and the results are appended to `conversation`,
-    // and the conversation is sent again, until an answer comes without calls or `max_steps`
-    // requests were sent. `handlers` see every step's events (their on_tool_call too). Throws
-    // Error when a request fails; the conversation then holds what was done before it.
+    // Runs the whole tool loop through the library's agent runner (ylokh_agent_run): sends the
+    // conversation with `tools_json` and every tool of `sessions`; each complete call runs the
+    // callable in `tools` with its name, or the MCP session that offers it; the assistant turn
+    // with calls and each result are appended to `conversation`, and the conversation is sent
+    // again, until an answer comes without calls or `max_steps` model turns were made. A tool
+    // that throws, or a name `tools` lacks, is an error result the model sees ("Error: " and
+    // the what()), not a failed run. The final answer is not appended: it is
+    // result.message_json (add_json it to go on). `handlers` see every turn's streaming events
+    // (on_tool_call too) on library threads; their on_done runs once, for the whole run, with
+    // the last turn's result (token counts summed over the run). Blocks until the run ends.
+    // Throws Error when the run fails (the conversation then holds the steps done), or rethrows
+    // what a handler threw (it stopped the run). max_steps running out is no error: answered
+    // is false. Not from a handler (YLOKH_RECURSIVE_CALL).
     AgentResult run_tools(Conversation &conversation, const std::string &tools_json,
                           const std::map<std::string, Tool> &tools, Handlers handlers = {}, int max_steps = 8,
-                          RequestOptions options = {}) {
-        options.tools_json = tools_json;
-        AgentResult out;
-        while (out.steps < max_steps) {
-            struct Call {
-                std::string id, name, arguments;
-            };
-            auto calls = std::make_shared<std::vector<Call>>();
-            Handlers step = handlers;
-            step.on_tool_call = [calls, user = handlers.on_tool_call](const ToolCall &c) {
-                calls->push_back(Call{std::string(c.id), std::string(c.name), std::string(c.arguments)});
-                if (user) user(c);
-            };
-            out.steps++;
-            out.result = start(conversation, std::move(step), options).wait();
-            if (out.result.message_json) conversation.add_json(*out.result.message_json);
-            if (calls->empty()) {
-                out.answered = true;
-                return out;
-            }
-            for (const Call &c : *calls) {
-                std::string result;
-                auto tool = tools.find(c.name);
-                if (tool == tools.end()) {
-                    result = "error: no tool named " + c.name;
-                } else {
-                    try {
-                        result = tool->second(c.arguments);
-                    } catch (const std::exception &e) {
-                        result = std::string("error: ") + e.what();
-                    }
-                }
-                conversation.add_tool_result(c.id, result);
-            }
-        }
-        return out;
-    }
+                          RequestOptions options = {}, const std::vector<McpSession *> &sessions = {});
+    // Only MCP sessions' tools (and none of the caller's).
+    AgentResult run_tools(Conversation &conversation, const std::vector<McpSession *> &sessions,
+                          Handlers handlers = {}, int max_steps = 8, RequestOptions options = {});
 
     // Streams the answer as a range of tokens (the pull interface); options.tools_json asks for
     // tool calls (Stream::tool_calls()). Throws Error when it cannot start; see Stream for
@@ -1149,6 +1126,132 @@ private:
     }
     ylokh_mcp_session *s_ = nullptr;
 };
+
+namespace detail {
+// What an agent run's C callbacks reach (through a heap reference dropped in on_done, so a run
+// that outlives its caller never touches freed memory).
+struct AgentState {
+    Handlers handlers;
+    std::map<std::string, Tool> tools;
+    Result result;
+    uint32_t steps = 0;  // steps whose calls ran
+    std::exception_ptr exception;
+    using Ref = std::shared_ptr<AgentState>;
+    static AgentState &of(void *user_data) { return **static_cast<Ref *>(user_data); }
+
+    template <typename F>
+    static int guard(AgentState &state, F &&f) {
+        try {
+            f();
+            return 0;
+        } catch (...) {
+            if (!state.exception) state.exception = std::current_exception();
+            return 1;
+        }
+    }
+    static int text(void *u, std::function<void(std::string_view)> Handlers::*which, const char *t, size_t n) {
+        AgentState &s = of(u);
+        return guard(s, [&] { (s.handlers.*which)(std::string_view(t, n)); });
+    }
+    static int on_token(void *u, const char *t, size_t n) { return text(u, &Handlers::on_token, t, n); }
+    static int on_reasoning(void *u, const char *t, size_t n) { return text(u, &Handlers::on_reasoning, t, n); }
+    static int on_chunk(void *u, const char *t, size_t n) { return text(u, &Handlers::on_chunk, t, n); }
+    static int on_tool_call_delta(void *u, const ylokh_tool_call *c) {
+        AgentState &s = of(u);
+        return guard(s, [&] { s.handlers.on_tool_call_delta(ToolCall::from(*c)); });
+    }
+    static int on_tool_call(void *u, const ylokh_tool_call *c) {
+        AgentState &s = of(u);
+        return guard(s, [&] { s.handlers.on_tool_call(ToolCall::from(*c)); });
+    }
+    // A tool's exception is the model's error result; only a failed reply stops the run.
+    static int on_tool(void *u, const ylokh_tool_call *c, ylokh_tool_reply *reply) {
+        AgentState &s = of(u);
+        std::string text;
+        bool is_error = false;
+        std::string name = c->name ? c->name : "";
+        auto tool = s.tools.find(name);
+        if (tool == s.tools.end()) {
+            text = "there is no tool named " + name;
+            is_error = true;
+        } else {
+            try {
+                text = tool->second(ToolCall::from(*c).arguments);
+            } catch (const std::exception &e) {
+                text = e.what();
+                is_error = true;
+            } catch (...) {
+                text = "the tool threw an exception that is not a std::exception";
+                is_error = true;
+            }
+        }
+        return ylokh_tool_reply_set(reply, text.c_str(), is_error) == YLOKH_OK ? 0 : 1;
+    }
+    static int on_step(void *u, uint32_t step, const ylokh_result *) {
+        of(u).steps = step;
+        return 0;
+    }
+    static void on_done(void *u, const ylokh_result *r) {
+        std::unique_ptr<Ref> ref(static_cast<Ref *>(u));
+        AgentState &s = **ref;
+        guard(s, [&] {
+            s.result = Result::from(*r);
+            if (s.handlers.on_done) s.handlers.on_done(s.result);
+        });
+    }
+};
+}  // namespace detail
+
+inline AgentResult Client::run_tools(Conversation &conversation, const std::string &tools_json,
+                                     const std::map<std::string, Tool> &tools, Handlers handlers, int max_steps,
+                                     RequestOptions options, const std::vector<McpSession *> &sessions) {
+    auto state = std::make_shared<detail::AgentState>();
+    state->handlers = std::move(handlers);
+    state->tools = tools;
+    std::vector<ylokh_mcp_session *> raw;
+    for (McpSession *s : sessions)
+        if (s) raw.push_back(s->get());
+    ylokh_agent_request req{};
+    req.struct_size = sizeof req;
+    req.conversation = conversation.get();
+    req.model = detail::c_str_or_null(options.model);
+    req.tools_json = tools_json.empty() ? nullptr : tools_json.c_str();
+    req.params_json = detail::c_str_or_null(options.params_json);
+    req.stream = options.stream;
+    req.sessions = raw.data();
+    req.n_sessions = raw.size();
+    req.max_steps = static_cast<uint32_t>(max_steps < 1 ? 1 : max_steps);
+    auto ref = std::make_unique<detail::AgentState::Ref>(state);
+    req.user_data = ref.get();
+    const Handlers &h = state->handlers;
+    req.on_token = h.on_token ? &detail::AgentState::on_token : nullptr;
+    req.on_reasoning = h.on_reasoning ? &detail::AgentState::on_reasoning : nullptr;
+    req.on_chunk = h.on_chunk ? &detail::AgentState::on_chunk : nullptr;
+    req.on_tool_call_delta = h.on_tool_call_delta ? &detail::AgentState::on_tool_call_delta : nullptr;
+    req.on_tool_call = h.on_tool_call ? &detail::AgentState::on_tool_call : nullptr;
+    req.on_tool = &detail::AgentState::on_tool;
+    req.on_step = &detail::AgentState::on_step;
+    req.on_done = &detail::AgentState::on_done;
+    ylokh_agent *run = nullptr;
+    detail::check(ylokh_agent_run(client_, &req, &run));
+    ref.release();  // on_done owns it now
+    std::unique_ptr<ylokh_agent, void (*)(ylokh_agent *)> owned(run, ylokh_agent_free);
+    ylokh_status status = ylokh_agent_wait(run, UINT64_MAX);
+    if (status == YLOKH_RECURSIVE_CALL || status == YLOKH_INVALID_ARGUMENT) throw Error(Result::last_error(status));
+    if (state->exception) std::rethrow_exception(state->exception);
+    AgentResult out;
+    out.result = state->result;
+    out.answered = out.result.ok();
+    out.steps = static_cast<int>(state->steps) + (out.answered ? 1 : 0);
+    bool out_of_steps = out.result.status == YLOKH_INCOMPLETE && state->steps == req.max_steps;
+    if (!out.answered && !out_of_steps) throw Error(out.result);
+    return out;
+}
+
+inline AgentResult Client::run_tools(Conversation &conversation, const std::vector<McpSession *> &sessions,
+                                     Handlers handlers, int max_steps, RequestOptions options) {
+    return run_tools(conversation, std::string(), {}, std::move(handlers), max_steps, std::move(options), sessions);
+}
 
 // The library's version, e.g. "0.1.0".
 inline const char *version() noexcept { return ylokh_version(); }

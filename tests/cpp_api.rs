@@ -72,7 +72,9 @@ fn cpp_agent_example_runs_the_tool_loop() {
 }
 
 /// tests/cpp/agent_loop.cpp: the README's tool loop written once in C++ — over stream() with
-/// tools, over try_complete() with tools, and through run_tools() — against the `agentloop`
+/// tools, over try_complete() with tools, and through run_tools() (the library's agent runner:
+/// a C++ tool, a throwing one, max_steps, a throwing handler, and the `calc` tool of the fake MCP
+/// server tests/mcp/fake_server.c through an McpSession) — against the `agentloop`
 /// scenario in each wire dialect (Chat Completions, Responses, Messages), which answers 400 as
 /// the real API does when the second request is wrong; and stream() without tools refused there
 /// (it once dropped them).
@@ -82,8 +84,11 @@ fn cpp_tool_loop_completes_in_every_dialect() {
     let server = start_server();
     let exe = tmp_path("cpp_agent_loop");
     compile("g++", &["tests/cpp/agent_loop.cpp"], &exe, FLAGS);
+    let fake = tmp_path("cpp_agent_loop_fake_mcp_server");
+    compile("gcc", &["tests/mcp/fake_server.c"], &fake, &[]);
     let output = Command::new(&exe)
         .arg(server.url())
+        .arg(&fake)
         .env("ASAN_OPTIONS", "detect_leaks=1:halt_on_error=1")
         .env("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1")
         .output()

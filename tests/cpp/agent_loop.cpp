@@ -1,12 +1,14 @@
 // The tool loop of the README, written once in C++ against the loopback server's `agentloop`
 // scenario in each wire dialect (chat, responses, messages), which answers 400 the way the real
 // API does when the second request is wrong: through Client::stream() with tools, through
-// try_complete() with tools, and through run_tools(). agent_loop BASE (http://127.0.0.1:PORT).
+// try_complete() with tools, and through run_tools() (the library's agent runner), with a C++ tool
+// and with the fake MCP server's. agent_loop BASE (http://127.0.0.1:PORT) [FAKE_MCP_SERVER].
 // Prints "N passed, M failed" and exits non-zero on any failure.
 #include "ylokh.hpp"
 
 #include <cstdio>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 
 namespace {
@@ -85,15 +87,75 @@ void complete_loop(const std::string &base, ylokh::Api api) {
     if (!c.result.ok()) std::fprintf(stderr, "  %s\n", c.result.message.c_str());
 }
 
-// run_tools: the loop the wrapper runs itself.
+// run_tools: the loop the library's agent runner runs (ylokh_agent_run): the tool runs on the
+// run's thread, the conversation gets the turn with the call and the result (not the final
+// answer), handlers see every turn's tokens and one on_done for the whole run.
 void run_tools_loop(const std::string &base, ylokh::Api api) {
     ylokh::Client client = client_for(base, api);
     ylokh::Conversation conversation;
     conversation.add("user", "What is 17 times 23?");
-    ylokh::AgentResult r = client.run_tools(conversation, tools_json,
-                                            {{"calc", [](std::string_view a) { return calc(std::string(a)); }}});
+    int done = 0, calls = 0;
+    std::string text;
+    ylokh::AgentResult r = client.run_tools(
+        conversation, tools_json, {{"calc", [](std::string_view a) { return calc(std::string(a)); }}},
+        ylokh::Handlers()
+            .token([&](std::string_view t) { text += t; })
+            .tool_call([&](const ylokh::ToolCall &c) { calls += c.name == "calc"; })
+            .done([&](const ylokh::Result &) { ++done; }));
+    CHECK(r.answered && r.steps == 2 && r.result.ok());
+    CHECK(r.result.message_json && r.result.message_json->find(final_text) != std::string::npos);
+    CHECK(done == 1 && calls == 1);
+    CHECK(text == std::string("Let me compute that.") + final_text);
+    CHECK(conversation.size() == 3);  // user, assistant + call, result
+    CHECK(conversation.json().find(R"("content":"391")") != std::string::npos);
+
+    // A tool that throws: the model sees "Error: " and the what(); the run goes on.
+    ylokh::Conversation failing;
+    failing.add("user", "What is 17 times 23?");
+    ylokh::AgentResult e = client.run_tools(
+        failing, tools_json, {{"calc", [](std::string_view) -> std::string { throw std::runtime_error("boom"); }}});
+    CHECK(e.answered && e.result.message_json &&
+          e.result.message_json->find("17 times 23 is Error: boom.") != std::string::npos);
+
+    // max_steps 1: the call runs, then no answer (no exception); the result is in the history.
+    ylokh::Conversation short_run;
+    short_run.add("user", "What is 17 times 23?");
+    ylokh::AgentResult s = client.run_tools(
+        short_run, tools_json, {{"calc", [](std::string_view a) { return calc(std::string(a)); }}}, {}, 1);
+    CHECK(!s.answered && s.steps == 1 && s.result.status == YLOKH_INCOMPLETE && short_run.size() == 3);
+
+    // A handler that throws stops the run; run_tools rethrows it.
+    ylokh::Conversation thrown;
+    thrown.add("user", "What is 17 times 23?");
+    try {
+        client.run_tools(thrown, tools_json, {}, ylokh::Handlers().token([](std::string_view) {
+            throw std::logic_error("handler");
+        }));
+        CHECK(false);
+    } catch (const std::logic_error &x) {
+        CHECK(std::string(x.what()) == "handler");
+    }
+}
+
+// run_tools with an MCP session: the fake MCP server (tests/mcp/fake_server.c) offers `calc`,
+// and the runner calls it there; the caller gives no tool of its own.
+void run_tools_mcp(const std::string &base, ylokh::Api api, const std::string &fake_server) {
+    ylokh::Client client = client_for(base, api);
+    ylokh::McpSession session = ylokh::McpSession::stdio(client, {fake_server}, {}, "fake");
+    ylokh::Conversation conversation;
+    conversation.add("user", "What is 17 times 23?");
+    ylokh::AgentResult r = client.run_tools(conversation, {&session});
     CHECK(r.answered && r.steps == 2);
     CHECK(r.result.message_json && r.result.message_json->find(final_text) != std::string::npos);
+    // Beside a caller's tool of the same name, the session's becomes fake_calc: the model's
+    // `calc` goes to the caller's.
+    ylokh::Conversation both;
+    both.add("user", "What is 17 times 23?");
+    int mine = 0;
+    ylokh::AgentResult b = client.run_tools(
+        both, tools_json, {{"calc", [&](std::string_view) { ++mine; return std::string("391"); }}}, {}, 8, {},
+        {&session});
+    CHECK(b.answered && mine == 1);
 }
 
 // Without the tools, the server refuses (its 400, as the API's): stream() once dropped them.
@@ -146,6 +208,7 @@ int main(int argc, char **argv) {
             stream_loop(base, api);
             complete_loop(base, api);
             run_tools_loop(base, api);
+            if (argc > 2) run_tools_mcp(base, api, argv[2]);
             tools_reach_the_server(base, api);
             std::printf("api %u: %s\n", static_cast<unsigned>(api), failed == before ? "ok" : "FAILED");
         }
