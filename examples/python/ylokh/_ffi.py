@@ -131,7 +131,7 @@ def _load() -> Tuple[ctypes.CDLL, str]:
             "package), install libylokh (libylokh.so.0), or set YLOKH_LIB to the path of "
             "libylokh.so"
         ) from e
-    P, U32, U64, STR = ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint64, ctypes.c_char_p
+    P, U32, U64, STR, SZ = ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint64, ctypes.c_char_p, ctypes.c_size_t
     signatures = {
         "ylokh_options_new": ([], P),
         "ylokh_options_new_compatible": ([STR], P),
