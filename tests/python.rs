@@ -1,7 +1,8 @@
 //! The Python package (examples/python) as a user gets it: `pip install ./examples/python` into a
 //! venv this test makes (pip builds libylokh into the package), then, against the loopback
 //! server: `mypy --strict` on the package, one pytest run (tests/python/test_ylokh.py, the seed's
-//! interface; tests/python/test_client.py, ylokh.Client; tests/python/test_repl.py, the terminal
+//! interface; tests/python/test_client.py, ylokh.Client; tests/python/test_agent_runner.py,
+//! Client.run_tools and McpSession with the fake MCP server; tests/python/test_repl.py, the terminal
 //! chat examples/repl.c driven through a pseudo-terminal) and the README's Python programs. The
 //! real-server tier runs tests/python/real_server.py and the README's seed example against the
 //! local llama.cpp server.
@@ -160,12 +161,18 @@ fn python_package_passes_mypy_strict_and_its_pytest_suite() {
 
     let repl = tmp_path("repl");
     compile("gcc", &["examples/repl.c"], &repl, &[]);
+    let fake_mcp = tmp_path("python_fake_mcp_server");
+    compile("gcc", &["tests/mcp/fake_server.c"], &fake_mcp, &[]);
     let server = start_server();
     let url = server.url();
     let repl = repl.to_str().unwrap();
     pytest(
         &["tests/python"],
-        &[("YLOKH_TEST_SERVER", &url), ("YLOKH_REPL", repl)],
+        &[
+            ("YLOKH_TEST_SERVER", &url),
+            ("YLOKH_REPL", repl),
+            ("YLOKH_FAKE_MCP", fake_mcp.to_str().unwrap()),
+        ],
     );
 }
 

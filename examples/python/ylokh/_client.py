@@ -361,6 +361,29 @@ class Client:
         finally:
             library.ylokh_embeddings_free(out)
 
+    def run_tools(self, messages: Messages, *, tools: Optional[Sequence[Mapping[str, Any]]] = None,
+                  functions: Optional[Mapping[str, Any]] = None, sessions: Sequence[Any] = (),
+                  max_steps: int = 10, model: Optional[str] = None, params: Optional[Mapping[str, Any]] = None,
+                  stream: bool = True, tool_timeout: float = 60.0, on_token: Optional[Any] = None,
+                  on_reasoning: Optional[Any] = None, on_tool_call: Optional[Any] = None,
+                  on_step: Optional[Any] = None) -> Any:
+        """Runs the whole tool loop through the library's agent runner (libylokh 0.3): sends
+        `messages` with `tools` (chat-format definitions whose calls go to `functions[name]`,
+        called with the arguments as keywords; a str return is the result, anything else is
+        sent as JSON) and every tool of the McpSessions in `sessions`; appends each assistant
+        turn with calls and each result; asks again until an answer comes without calls or
+        `max_steps` model turns were made. A function that raises gives the model an error
+        result ("Error: TypeName: message"), not a failed run. `messages`, a Conversation or a
+        list, then holds the run's history (not the final answer: `result.message`, add it to
+        go on). `on_token`, `on_reasoning`, `on_tool_call(ToolCall)`, `on_step(step, Result)`
+        and the functions run on library threads, one at a time; an exception in a callback
+        stops the run and is raised here. Blocks (the GIL released; Ctrl-C cancels the run).
+        Returns an AgentResult; raises YlokhError when a turn fails."""
+        from ._agent import run_tools
+        return run_tools(self, messages, tools=tools, functions=functions, sessions=sessions, max_steps=max_steps,
+                         model=model, params=params, stream=stream, tool_timeout=tool_timeout, on_token=on_token,
+                         on_reasoning=on_reasoning, on_tool_call=on_tool_call, on_step=on_step)
+
     def close(self) -> None:
         """Cancels the client's running requests and frees it (streams already started end
         with YLOKH_CANCELLED)."""
