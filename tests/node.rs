@@ -1,7 +1,8 @@
 //! The Node.js package (examples/node) as a user gets it: `npm install --install-links
 //! <checkout>/examples/node` in a fresh directory, then the README's Node.js program, and
 //! `node --test` over examples/node/test/*.test.mjs (copied into that directory, so that they
-//! import the installed package) against the loopback server. The real-server tier runs
+//! import the installed package) against the loopback server (runner.test.mjs also with the
+//! fake MCP server, tests/mcp/fake_server.c, built here). The real-server tier runs
 //! examples/node/test/real-server.mjs and the README program against the local llama.cpp server.
 
 mod support;
@@ -117,11 +118,14 @@ fn node_package_passes_its_tests_against_the_loopback_server() {
     files.sort();
     assert!(!files.is_empty(), "no tests in {}", dir.display());
     let files: Vec<&str> = files.iter().map(String::as_str).collect();
+    let fake_mcp = tmp_path("node_fake_mcp_server");
+    support::compile("gcc", &["tests/mcp/fake_server.c"], &fake_mcp, &[]);
     node_test(
         &files,
         &[
             ("YLOKH_TEST_SERVER", &server.url()),
             ("YLOKH_TEST_FIXTURES", FIXTURES),
+            ("YLOKH_FAKE_MCP", fake_mcp.to_str().unwrap()),
         ],
     );
 }

@@ -123,7 +123,79 @@ export class Client {
    * returns when the server has answered. Throws YlokhError.
    */
   embed(inputs: string | Iterable<string>, options?: { model?: string; params?: Record<string, unknown> }): Float32Array[];
+  /**
+   * Runs the whole tool loop through the library's agent runner (libylokh 0.3): sends
+   * `messages` with `tools` (their calls go to `functions[name](parsedArguments)`, which must be
+   * synchronous; a string return is the result, anything else is sent as JSON) and every tool of
+   * `sessions`; appends each assistant turn with calls and each result to `messages` (a
+   * Conversation or an array, updated in place; not the final answer: `result.message`), until
+   * an answer comes without calls or `maxSteps` model turns were made. A function that throws
+   * gives the model an error result ("Error: Name: message"), not a failed run; a callback that
+   * throws (or a function returning a Promise) stops the run and the promise rejects with it.
+   * Callbacks run on the main thread (koffi queues them from the library's threads). Rejects
+   * with YlokhError when a model turn fails; resolves `answered: false` when maxSteps ran out.
+   */
+  runTools(messages: Message[] | Conversation, options?: RunToolsOptions): Promise<AgentResult>;
   /** Cancels the client's running requests and frees it. */
+  close(): void;
+}
+
+export interface RunToolsOptions {
+  tools?: Tool[];
+  functions?: Record<string, (args: any) => unknown>;
+  sessions?: McpSession[];
+  /** Model turns at most (default 10). */
+  maxSteps?: number;
+  model?: string;
+  params?: Record<string, unknown>;
+  stream?: boolean;
+  /** The time limit of each MCP tool call in ms (default 60000). */
+  toolTimeout?: number;
+  onToken?: (text: string) => void;
+  onReasoning?: (text: string) => void;
+  onToolCall?: (call: ToolCall) => void;
+  /** After each turn whose calls ran (step from 1). */
+  onStep?: (step: number, result: Result) => void;
+  /** Aborting cancels the run (it rejects with YLOKH_CANCELLED). */
+  signal?: AbortSignal;
+}
+
+export interface AgentResult {
+  /** The last turn's result (its `message` is the final answer); usage summed over the run. */
+  result: Result;
+  /** Model turns made. */
+  steps: number;
+  /** false: maxSteps ran out while the model still called tools. */
+  answered: boolean;
+}
+
+export interface McpToolResult {
+  text: string;
+  /** The server marked the result an error (the tool ran and failed). */
+  isError: boolean;
+  /** Every content block as a chat content part (images as image_url data URLs, resources). */
+  content: unknown[];
+  /** The server's structuredContent, or null. */
+  structured: unknown;
+}
+
+/**
+ * An MCP server's session (libylokh 0.3): its tools, over stdio (`argv`, `env`) or Streamable
+ * HTTP (`url`, `headers`; their values never reach a message or log record). Synchronous, like
+ * embed(). close() kills a stdio server; close sessions before their client.
+ */
+export class McpSession {
+  static connect(client: Client, server: {
+    argv?: string[]; env?: Record<string, string>; url?: string; headers?: Record<string, string>;
+    name?: string; /** ms, default 30000 */ connectTimeout?: number;
+  }): McpSession;
+  /** The tools as chat-format definitions (names "PREFIX_NAME" with a prefix). */
+  tools(prefix?: string | null, options?: { timeout?: number }): Tool[];
+  /** Whether the tool list changed since it was accepted (calls fail until acceptTools()). */
+  readonly toolsChanged: boolean;
+  acceptTools(options?: { timeout?: number }): void;
+  /** A result the server marks an error is returned (isError); no answer throws YlokhError. */
+  call(tool: string, args?: Record<string, unknown>, options?: { timeout?: number }): McpToolResult;
   close(): void;
 }
 

@@ -9,6 +9,7 @@
 // other streams wait too, and whenever one returns, every other waiting stream is looked at with
 // a zero timeout. The event loop itself never blocks.
 import * as c from './lib.js';
+import { McpSession, runTools } from './agent.js';
 
 const { ffi, koffi } = c;
 
@@ -330,6 +331,10 @@ export class Conversation {
 // Once a log handler has been set, ylokh_client_free (which waits for each request's end, and a
 // request's end writes a log record whose handler must run on this thread) runs on a pool thread.
 let logsToJs = false;
+/** Called by runTools: from then on a client free waits for runs whose callbacks need this thread. */
+export function callbacksReachJs() {
+  logsToJs = true;
+}
 function freeClient(handle) {
   if (logsToJs) ffi.client_free.async(handle, () => {});
   else ffi.client_free(handle);
@@ -416,6 +421,14 @@ export class Client {
     }
   }
 
+  /**
+   * Runs the whole tool loop through the library's agent runner (libylokh 0.3); see index.d.ts.
+   * Resolves with { result, steps, answered }.
+   */
+  runTools(messages, options = {}) {
+    return runTools(this, messages, options);
+  }
+
   /** Cancels the client's running requests and frees it. */
   close() {
     if (this.handle) {
@@ -471,4 +484,5 @@ export function setLogHandler(handler, level = 4) {
   return logChain;
 }
 
+export { McpSession };
 export default Client;
