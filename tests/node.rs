@@ -149,6 +149,26 @@ fn readme_node_program_streams_from_the_loopback_server() {
         String::from_utf8_lossy(&down.stderr).contains("YLOKH_HTTP_STATUS (HTTP 503)"),
         "{down:?}"
     );
+
+    // The "Agent runner" program: a JS tool and the fake MCP server's tools, one run.
+    let fake_mcp = tmp_path("node_readme_fake_mcp_server");
+    support::compile("gcc", &["tests/mcp/fake_server.c"], &fake_mcp, &[]);
+    std::fs::write(
+        app().join("agent_runner.mjs"),
+        readme_block("agent_runner.mjs"),
+    )
+    .unwrap();
+    let url = format!("{}/agentloop/v1", server.url());
+    let agent = node(
+        "agent_runner.mjs",
+        &["agent_runner.mjs", &url, fake_mcp.to_str().unwrap()],
+        &[],
+    );
+    assert!(agent.status.success(), "agent_runner.mjs failed");
+    assert_eq!(
+        String::from_utf8_lossy(&agent.stdout),
+        "9 MCP tools\nLet me compute that.The answer: 17 times 23 is 391.\n[2 steps, answered: true, 3 messages]\n"
+    );
 }
 
 /// The base URL of the local llama.cpp server (examples/local-llm.sh start).

@@ -212,6 +212,24 @@ fn readme_python_programs_stream_from_the_loopback_server() {
         String::from_utf8_lossy(&down.stderr).contains("YLOKH_HTTP_STATUS (HTTP 503)"),
         "{down:?}"
     );
+
+    // The "Agent runner" program: a Python tool and the fake MCP server's tools, one run.
+    let fake_mcp = tmp_path("python_readme_fake_mcp_server");
+    compile("gcc", &["tests/mcp/fake_server.c"], &fake_mcp, &[]);
+    let agent = python_program(
+        "agent_runner.py",
+        &readme_block("agent_runner.py"),
+        &[
+            &format!("{}/agentloop/v1", server.url()),
+            fake_mcp.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(agent.status.success(), "agent_runner.py failed");
+    assert_eq!(
+        String::from_utf8_lossy(&agent.stdout),
+        "9 MCP tools\nLet me compute that.The answer: 17 times 23 is 391.\n[2 steps, answered: True, 3 messages]\n"
+    );
 }
 
 /// The base URL of the local llama.cpp server (examples/local-llm.sh start).
