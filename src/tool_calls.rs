@@ -264,24 +264,32 @@ impl ToolCallAssembler {
         if self.over.is_some() {
             return ControlFlow::Continue(());
         }
-        if let Some((max_calls, max_bytes)) = self.caps {
-            let size = [fragment.id, fragment.name, fragment.arguments.as_deref()]
-                .iter()
-                .map(|t| t.map_or(0, str::len))
-                .sum::<usize>();
-            if self.bytes + size > max_bytes {
-                self.over = Some(Over::Bytes(max_bytes));
-                return ControlFlow::Continue(());
+        let position = match self.caps {
+            Some((max_calls, max_bytes)) => {
+                // The other members count too (as their JSON text): they go back in
+                // message_json.
+                let size = [fragment.id, fragment.name, fragment.arguments.as_deref()]
+                    .iter()
+                    .map(|t| t.map_or(0, str::len))
+                    .sum::<usize>()
+                    + extra
+                        .clone()
+                        .map(|(key, value)| key.len() + value.to_string().len())
+                        .sum::<usize>();
+                if self.bytes + size > max_bytes {
+                    self.over = Some(Over::Bytes(max_bytes));
+                    return ControlFlow::Continue(());
+                }
+                self.bytes += size;
+                let position = self.route(&fragment);
+                if self.calls.len() > max_calls as usize {
+                    self.over = Some(Over::Calls(max_calls));
+                    return ControlFlow::Continue(());
+                }
+                position
             }
-            self.bytes += size;
-            let position = self.route(&fragment);
-            if self.calls.len() > max_calls as usize {
-                self.over = Some(Over::Calls(max_calls));
-                return ControlFlow::Continue(());
-            }
-            return self.absorb(position, fragment, &mut on_delta);
-        }
-        let position = self.route(&fragment);
+            None => self.route(&fragment),
+        };
         let kept = &mut self.calls[position].extra;
         for (key, value) in extra {
             if !kept.contains_key(key) {
@@ -654,6 +662,19 @@ mod tests {
         );
         // The pull event's form stays as it was.
         assert!(!calls[0].to_event_json().contains("extra_content"));
+        // With caps (as every client request has them), the same; and the members count
+        // against the bytes cap.
+        let mut a = ToolCallAssembler::with_caps(10, 1 << 20);
+        a.apply(&json!([{"index": 0, "id": "c1", "type": "function",
+                          "function": {"name": "f", "arguments": "{}"},
+                          "extra_content": {"google": {"thought_signature": "SIG"}}}]));
+        assert_eq!(
+            Value::Object(a.finish()[0].extra.clone()),
+            json!({"extra_content": {"google": {"thought_signature": "SIG"}}})
+        );
+        let mut a = ToolCallAssembler::with_caps(10, 20);
+        a.apply(&json!([{"index": 0, "id": "c1", "extra_content": "0123456789abcdef"}]));
+        assert_eq!(a.over(), Some(Over::Bytes(20)));
         // Not streamed: each whole call keeps its members.
         let calls = from_message(&json!({"tool_calls": [{"id": "c2", "type": "function",
             "function": {"name": "g", "arguments": "{}"}, "extra_content": {"k": [1]}}]}));

@@ -104,3 +104,23 @@ fn cpp_tool_loop_completes_in_every_dialect() {
     }
     assert!(stdout.contains(", 0 failed"), "{stdout}");
 }
+
+/// tests/cpp/weather_loop.cpp, the tool loop written once in C++ (stream() with tools,
+/// message_json → add_json), completes against every provider of issue 20's table, and its
+/// second request is the one the C API's loop sends: signed thinking, encrypted reasoning,
+/// thought signatures and reasoning_details went back (the servers answer 400 otherwise).
+#[test]
+#[ignore = "needs g++: run tests/run.sh"]
+fn cpp_tool_loop_completes_against_every_provider() {
+    let exe = tmp_path("cpp_weather_loop");
+    compile("g++", &["tests/cpp/weather_loop.cpp"], &exe, FLAGS);
+    support::providers::every_row_completes("C++", |url, api, params| {
+        Command::new(&exe)
+            .args([url, api])
+            .env("YLOKH_PARAMS", params)
+            .env("ASAN_OPTIONS", "detect_leaks=1:halt_on_error=1")
+            .env("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1")
+            .output()
+            .expect("run the C++ weather loop")
+    });
+}

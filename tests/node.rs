@@ -172,6 +172,25 @@ fn readme_node_program_streams_from_the_loopback_server() {
 }
 
 /// The base URL of the local llama.cpp server (examples/local-llm.sh start).
+/// tests/node/weather_loop.mjs, the tool loop written once in Node (Client.stream with tools,
+/// result.message → Conversation.addResult), completes against every provider of issue 20's
+/// table, and its second request is the one the C API's loop sends: signed thinking, encrypted
+/// reasoning, thought signatures and reasoning_details went back (the servers answer 400
+/// otherwise).
+#[test]
+#[ignore = "needs node and npm: run tests/run.sh"]
+fn node_tool_loop_completes_against_every_provider() {
+    let script = app().join("weather_loop.mjs");
+    std::fs::copy(Path::new(ROOT).join("tests/node/weather_loop.mjs"), &script).unwrap();
+    support::providers::every_row_completes("Node", |url, api, params| {
+        node(
+            "weather_loop.mjs",
+            &["weather_loop.mjs", url, api],
+            &[("YLOKH_PARAMS", params)],
+        )
+    });
+}
+
 fn local_llm() -> String {
     let output = Command::new(format!("{ROOT}/examples/local-llm.sh"))
         .arg("start")

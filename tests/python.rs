@@ -233,6 +233,26 @@ fn readme_python_programs_stream_from_the_loopback_server() {
 }
 
 /// The base URL of the local llama.cpp server (examples/local-llm.sh start).
+/// tests/python/weather_loop.py, the tool loop written once in Python (ylokh.Client.stream with
+/// tools, result.message → Conversation.add_result), completes against every provider of issue
+/// 20's table, and its second request is the one the C API's loop sends: signed thinking,
+/// encrypted reasoning, thought signatures and reasoning_details went back (the servers answer
+/// 400 otherwise).
+#[test]
+#[ignore = "needs python3-venv and PyPI: run tests/run.sh"]
+fn python_tool_loop_completes_against_every_provider() {
+    let source =
+        std::fs::read_to_string(Path::new(ROOT).join("tests/python/weather_loop.py")).unwrap();
+    support::providers::every_row_completes("Python", |url, api, params| {
+        python_program(
+            "weather_loop.py",
+            &source,
+            &[url, api],
+            &[("YLOKH_PARAMS", params)],
+        )
+    });
+}
+
 fn local_llm() -> String {
     let output = Command::new(format!("{ROOT}/examples/local-llm.sh"))
         .arg("start")
