@@ -24,8 +24,6 @@ pub(super) struct Progress {
     pub(super) finish_reason: Option<String>,
     pub(super) usage: Usage,
     pub(super) tokens: u64,
-    /// Where the JSON parser decodes escaped text; reused for every chunk.
-    scratch: String,
     /// Whether the answer is read as a stream (deltas) or a whole body (a message).
     pub(super) streaming: bool,
     /// Tool-call fragments of a stream, folded into calls.
@@ -224,6 +222,7 @@ pub(super) async fn read_stream(
     }
     let first_byte = Instant::now();
     let mut decoder = Decoder::new(target.options.max_event_bytes);
+    let mut scratch = String::new();
     let mut first = true;
     let mut silence = Silence::new(target.options.read_timeout);
     // Until the first token only the first-token timeout applies, when it is set.
@@ -333,7 +332,7 @@ pub(super) async fn read_stream(
                     format!("the server reported an error inside the stream: {message}"),
                 ));
             }
-            deliver(event.data, sink, progress).await?;
+            deliver(event.data, &mut scratch, sink, progress).await?;
         }
     }
     unfinished(progress, &decoder)
@@ -367,16 +366,9 @@ fn unfinished(progress: &Progress, decoder: &Decoder) -> Result<(), Error> {
 }
 
 /// One JSON document from the server (a stream event, or the whole body when not streaming).
-async fn deliver(json: &[u8], sink: &mut Sink, progress: &mut Progress) -> Result<(), Error> {
-    // The scratch buffer is lent out, so that what the parser borrows from it leaves the rest
-    // of `progress` free (for `Progress::token_seen`).
-    let mut scratch = std::mem::take(&mut progress.scratch);
-    let delivered = deliver_parsed(json, &mut scratch, sink, progress).await;
-    progress.scratch = scratch;
-    delivered
-}
-
-async fn deliver_parsed(
+/// `scratch`: where the parser decodes escaped text, reused for every document (it lives
+/// outside `progress`, so what the parser borrows from it leaves `progress` free).
+async fn deliver(
     json: &[u8],
     scratch: &mut String,
     sink: &mut Sink,
@@ -402,7 +394,7 @@ async fn deliver_parsed(
         progress.server_timings = Some(timings.to_owned());
     }
     if let Some(reason) = &parsed.finish_reason {
-        first_time(&mut progress.generation_end);
+        progress.generation_ended();
         let slot = progress.finish_reason.get_or_insert_with(String::new);
         slot.clear();
         slot.push_str(reason);
@@ -473,7 +465,7 @@ pub(super) async fn read_whole(
             snippet(&body, 200)
         )));
     }
-    deliver(&body, sink, progress).await
+    deliver(&body, &mut String::new(), sink, progress).await
 }
 
 #[cfg(test)]
