@@ -194,40 +194,84 @@ fn cut(text: &str, room: usize) -> &str {
 
 /// `head`, then `text` as a JSON string literal, written in `text`'s own buffer (escaped from
 /// its end backwards, so no byte is overwritten before it is read), with room for `more`
-/// bytes after it. The escapes are serde_json's.
+/// bytes after it. The escapes are serde_json's. Both passes go eight bytes at a time and
+/// look at single bytes only in words that hold one to escape.
 fn json_in_place(text: String, head: &str, more: usize) -> String {
     let n = text.len();
-    let extra: usize = text
-        .bytes()
-        .map(|b| escape(b).map_or(0, |(_, len)| len - 1))
-        .sum();
+    let extra = escape_extra(text.as_bytes());
     let start = head.len() + 1;
     let total = start + n + extra + 1;
     let mut bytes = text.into_bytes();
     bytes.reserve_exact(total + more - n);
     bytes.resize(total, 0);
-    if extra == 0 {
-        bytes.copy_within(0..n, start);
-    } else {
-        let mut to = total - 1;
-        for from in (0..n).rev() {
-            let b = bytes[from];
-            match escape(b) {
-                None => {
-                    to -= 1;
-                    bytes[to] = b;
-                }
-                Some((sequence, len)) => {
-                    to -= len;
-                    bytes[to..to + len].copy_from_slice(&sequence[..len]);
-                }
-            }
-        }
+    // Each byte `i` goes to `start + i + (the extra bytes of the escapes before it)`: after
+    // where it is, so copying from the end backwards reads every byte before it is written.
+    let (mut end, mut to) = (n, total - 1);
+    loop {
+        let special = last_to_escape(&bytes[..end]);
+        let run = special.map_or(0, |at| at + 1);
+        to -= end - run;
+        bytes.copy_within(run..end, to);
+        let Some(at) = special else { break };
+        let (sequence, len) = escape(bytes[at]).expect("a byte to escape");
+        to -= len;
+        bytes[to..to + len].copy_from_slice(&sequence[..len]);
+        end = at;
     }
+    debug_assert_eq!(to, start);
     bytes[..head.len()].copy_from_slice(head.as_bytes());
     bytes[head.len()] = b'"';
     bytes[total - 1] = b'"';
     String::from_utf8(bytes).expect("escaping ASCII bytes keeps UTF-8 valid")
+}
+
+/// How many bytes escaping `text` adds.
+fn escape_extra(text: &[u8]) -> usize {
+    let mut words = text.chunks_exact(8);
+    let mut extra = 0;
+    for word in &mut words {
+        if holds_one_to_escape(word) {
+            extra += word.iter().map(|&b| escape_len(b)).sum::<usize>();
+        }
+    }
+    extra
+        + words
+            .remainder()
+            .iter()
+            .map(|&b| escape_len(b))
+            .sum::<usize>()
+}
+
+/// The last byte of `text` that must be escaped.
+fn last_to_escape(text: &[u8]) -> Option<usize> {
+    let mut end = text.len();
+    while end >= 8 && !holds_one_to_escape(&text[end - 8..end]) {
+        end -= 8;
+    }
+    text[..end].iter().rposition(|&b| escape_len(b) > 0)
+}
+
+/// Whether one of these eight bytes must be escaped (a control byte, `"` or `\`).
+#[inline]
+fn holds_one_to_escape(word: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let w = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+    // A byte below n sets its high bit here (exact as a whole, for n <= 0x80).
+    let below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w & HIGH;
+    let quote = w ^ (ONES * u64::from(b'"'));
+    let backslash = w ^ (ONES * u64::from(b'\\'));
+    (below(w, 0x20) | below(quote, 1) | below(backslash, 1)) != 0
+}
+
+/// The bytes escaping `b` adds (0: written as it is).
+#[inline]
+fn escape_len(b: u8) -> usize {
+    match b {
+        b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 1,
+        0..=0x1f => 5,
+        _ => 0,
+    }
 }
 
 /// How a JSON string writes byte `b` when it must be escaped (serde_json's choices): the
@@ -486,6 +530,32 @@ mod tests {
             none.to_json(None),
             r#"{"role":"assistant","content":null,"truncated":true}"#
         );
+    }
+
+    #[test]
+    fn the_word_test_finds_every_byte_to_escape_wherever_it_lies() {
+        for b in 0..=255u8 {
+            assert_eq!(
+                escape_len(b),
+                escape(b).map_or(0, |(_, len)| len - 1),
+                "byte {b:#x}"
+            );
+            for background in [b'a', 0x7f, 0x80, 0xff, 0x21, 0x5d, 0x1f] {
+                for at in 0..8 {
+                    let mut word = [background; 8];
+                    word[at] = b;
+                    let expected = word.iter().any(|&b| escape_len(b) > 0);
+                    assert_eq!(holds_one_to_escape(&word), expected, "{word:?}");
+                    let mut text = vec![b'x'; 19];
+                    text[3 + at] = b;
+                    assert_eq!(
+                        last_to_escape(&text),
+                        (escape_len(b) > 0).then_some(3 + at),
+                        "{text:?}"
+                    );
+                }
+            }
+        }
     }
 
     proptest::proptest! {

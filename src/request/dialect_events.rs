@@ -2,7 +2,7 @@
 //! [`StreamState`](crate::dialect::StreamState) maps it to events, and this hands them to the
 //! sink and the assembler exactly as the chat path does. Chat Completions never comes here.
 
-use super::response::Progress;
+use super::progress::Progress;
 use crate::chunk::Usage;
 use crate::dialect::Event;
 use crate::error::{snippet, Error};

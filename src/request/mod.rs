@@ -1,14 +1,21 @@
 //! One chat completion: build the body ([`body`]), send it with retries ([`retry`]), read the
-//! answer as an event stream or a whole body and deliver what it says ([`response`]), and end
-//! with an [`Outcome`]; transport failures are classified in [`transport`], and the handle's
-//! target part is [`state`].
+//! answer as an event stream or a whole body and deliver what it says ([`response`]), keeping
+//! the running tally in [`progress`], and end with an [`Outcome`]; transport failures are
+//! classified in [`transport`], and cancellation and the final status between the request's
+//! task and its handle are [`state`]. Inside this module no file uses one that uses it
+//! (src/README.md lists them in dependency order).
 
 mod body;
+mod chat_events;
 mod chat_tools;
 mod dialect_events;
+mod http_error;
 mod post;
+mod progress;
+mod read;
 mod redirect;
 mod response;
+mod resumable;
 mod resume;
 mod retry;
 mod state;
@@ -20,8 +27,9 @@ pub use post::post_whole;
 pub use state::RequestState;
 pub use target::Target;
 
-use response::Progress;
-use resume::Resumable;
+use progress::Progress;
+use resumable::Resumable;
+use state::cancelled;
 
 use crate::dialect::Api;
 use crate::error::Error;
@@ -47,7 +55,7 @@ pub async fn run(
     // fresh id and goes on when the connection drops), or a Responses background response.
     let resumable = match target.options.api {
         _ if !(target.options.resume && stream) => None,
-        Api::ChatCompletions => Some(Resumable::Conversation(resume::new_id())),
+        Api::ChatCompletions => Some(Resumable::Conversation(resumable::new_id())),
         Api::Responses => Some(Resumable::Background),
         Api::Messages => None,
     };
@@ -133,11 +141,6 @@ pub async fn run(
     outcome.n_tool_calls = progress.n_tool_calls;
     outcome.timings = timings(started, &progress, &outcome);
     outcome
-}
-
-/// How a cancelled request ends.
-pub(crate) fn cancelled() -> Error {
-    Error::new(Status::Cancelled, "the request was cancelled")
 }
 
 /// The outcome's timings, from what the exchange noted on the way.

@@ -2,7 +2,7 @@
 //! resend on a dead kept-alive connection, the HTTP error text — with its whole answer read
 //! under the client's cap (`max_event_bytes`).
 
-use super::response::read_capped;
+use super::read::read_capped;
 use super::retry::send_with_retries;
 use super::target::Target;
 use crate::error::Error;

@@ -1,194 +1,31 @@
-//! Reading the response (an event stream, or a whole body) and delivering what it says.
+//! Reading the response: an event stream (decoded into events, each handed to the chat or the
+//! dialect delivery, resumed where it broke when it can be) or a whole body.
 
-use super::resume::Resumable;
+use super::chat_events::deliver;
+use super::progress::Progress;
+use super::read::{read_capped, read_chunk};
+use super::resumable::Resumable;
+use super::state::{cancelled, RequestState};
 use super::target::Target;
-use super::transport::error_chain;
-use crate::chunk::{self, Usage};
+use super::{dialect_events, resume};
+use crate::chunk;
 use crate::dialect::StreamState;
 use crate::error::{snippet, Error};
 use crate::log::{log, DEBUG};
-use crate::message::MessageBuilder;
 use crate::silence::{until_first_token, Silence};
 use crate::sink::Sink;
 use crate::sse::Decoder;
 use crate::status::Status;
-use crate::tool_calls::{self, ToolCall, ToolCallAssembler};
 use futures_util::FutureExt;
 use reqwest::header::CONTENT_TYPE;
 use std::time::Instant;
-
-/// What the exchange learned on the way, kept whatever way it ends.
-#[derive(Default)]
-pub(super) struct Progress {
-    pub(super) http_status: u16,
-    pub(super) finish_reason: Option<String>,
-    pub(super) usage: Usage,
-    pub(super) tokens: u64,
-    /// Where the JSON parser decodes escaped text; reused for every chunk.
-    scratch: String,
-    /// Whether the answer is read as a stream (deltas) or a whole body (a message).
-    pub(super) streaming: bool,
-    /// Tool-call fragments of a stream, folded into calls.
-    pub(super) tools: ToolCallAssembler,
-    /// The calls of a whole (non-streamed) answer.
-    pub(super) whole_calls: Vec<ToolCall>,
-    /// The assistant message as it arrives, for `message_json`.
-    pub(super) message: MessageBuilder,
-    /// The complete calls, once every one of them was handed out.
-    pub(super) calls: Option<Vec<ToolCall>>,
-    pub(super) n_tool_calls: u32,
-    /// The Responses or Messages event mapper; `None` for Chat Completions.
-    pub(super) dialect: Option<StreamState>,
-    /// When the request that was answered was sent (for the first-token timeout).
-    pub(super) sent_at: Option<tokio::time::Instant>,
-    /// When the response headers arrived.
-    pub(super) headers_at: Option<Instant>,
-    /// When the first token (text, reasoning or a tool-call piece) arrived.
-    pub(super) first_token: Option<Instant>,
-    /// The answer moved since the read timeout last looked (see [`Progress::token_seen`]).
-    moved: bool,
-    /// When the answer's end (its finish reason or the dialect's end event) arrived.
-    pub(super) generation_end: Option<Instant>,
-    /// Retries of the request and resumes of its stream.
-    pub(super) retries: u32,
-    pub(super) resumes: u32,
-    /// The server's own `timings` object (llama.cpp's last chunk).
-    pub(super) server_timings: Option<String>,
-}
-
-impl Progress {
-    pub(super) fn new(
-        streaming: bool,
-        dialect: Option<StreamState>,
-        options: &crate::options::Options,
-    ) -> Progress {
-        Progress {
-            streaming,
-            dialect,
-            message: MessageBuilder::with_cap(options.max_message_bytes),
-            tools: ToolCallAssembler::with_caps(options.max_tool_calls, options.max_event_bytes),
-            ..Progress::default()
-        }
-    }
-
-    /// A token (text, reasoning or a tool-call piece) arrived: the answer moved. Notes the
-    /// first token's time; one branch and one store per token after it.
-    #[inline]
-    pub(super) fn token_seen(&mut self) {
-        self.moved = true;
-        first_time(&mut self.first_token);
-    }
-
-    /// The answer moved without a token (a dialect's progress event for a running step).
-    #[inline]
-    pub(super) fn answer_moved(&mut self) {
-        self.moved = true;
-    }
-
-    /// Whether the answer moved since the last call. Before the first token every read counts
-    /// (the first-token timeout, when set, is the one that counts only tokens).
-    fn take_moved(&mut self) -> bool {
-        std::mem::take(&mut self.moved) || self.first_token.is_none()
-    }
-
-    /// Notes the end of the generation (the first finish reason or end event).
-    pub(super) fn generation_ended(&mut self) {
-        first_time(&mut self.generation_end);
-    }
-}
-
-/// Sets `at` to now unless it is set.
-#[inline]
-fn first_time(at: &mut Option<Instant>) {
-    if at.is_none() {
-        *at = Some(Instant::now());
-    }
-}
-
-/// Reads a body up to `cap` bytes: the bytes, and whether that was all of it.
-pub(super) async fn read_capped(
-    target: &Target,
-    response: &mut reqwest::Response,
-    cap: usize,
-) -> Result<(Vec<u8>, bool), Error> {
-    let mut body = Vec::new();
-    let mut silence = Silence::new(target.options.read_timeout);
-    while let Some(chunk) = next_chunk(&mut silence, response, 0).await?? {
-        if body.len() + chunk.len() > cap {
-            body.extend_from_slice(&chunk[..cap - body.len()]);
-            return Ok((body, false));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok((body, true))
-}
-
-/// The next piece of the body, `None` at its end; the outer error is the read timeout's.
-async fn next_chunk(
-    silence: &mut Silence,
-    response: &mut reqwest::Response,
-    tokens: u64,
-) -> Result<Result<Option<bytes::Bytes>, Error>, Error> {
-    silence
-        .guard("reading the response body", read_chunk(response, tokens))
-        .await
-}
-
-/// The next piece of the body, `None` at its end.
-async fn read_chunk(
-    response: &mut reqwest::Response,
-    tokens: u64,
-) -> Result<Option<bytes::Bytes>, Error> {
-    response.chunk().await.map_err(|e| {
-        Error::new(
-            Status::Incomplete,
-            format!(
-                "the connection broke while reading the answer, after {tokens} tokens: {}",
-                error_chain(&e)
-            ),
-        )
-    })
-}
-
-pub(super) async fn http_error(target: &Target, mut response: reqwest::Response) -> Error {
-    let status = response.status();
-    // The error text matters more than a failure to read all of it: use what arrived.
-    let body = read_capped(target, &mut response, 64 * 1024)
-        .await
-        .map(|(body, _)| body)
-        .unwrap_or_default();
-    // Scrubbed before it is parsed or cut, so that no part of a secret it echoes is quoted.
-    let body = target.scrub(String::from_utf8_lossy(&body).into_owned());
-    let text = chunk::error_body_text(body.as_bytes());
-    let hint = match status.as_u16() {
-        401 | 403 => " (check the API key: ylokh_options_set_api_key)",
-        404 => " (check the base URL, which should end in /v1, and the model name)",
-        429 => " (rate limited; retries are set with ylokh_options_set_max_retries)",
-        _ => "",
-    };
-    let mut error = Error::new(
-        Status::Http,
-        format!(
-            "HTTP {} from {}: {}{hint}",
-            status,
-            target.endpoint,
-            if text.is_empty() {
-                "(empty body)"
-            } else {
-                &text
-            }
-        ),
-    );
-    error.http_status = status.as_u16();
-    error
-}
 
 /// Reads an event stream to its end. When it is `resumable`, a connection that breaks before the
 /// end is resumed where it broke: from the exact byte into the same decoder (a conversation
 /// stream), or after the last event (a background response).
 pub(super) async fn read_stream(
     target: &Target,
-    state: &super::RequestState,
+    state: &RequestState,
     mut response: reqwest::Response,
     resumable: Option<&Resumable>,
     sink: &mut Sink,
@@ -224,6 +61,7 @@ pub(super) async fn read_stream(
     }
     let first_byte = Instant::now();
     let mut decoder = Decoder::new(target.options.max_event_bytes);
+    let mut scratch = String::new();
     let mut first = true;
     let mut silence = Silence::new(target.options.read_timeout);
     // Until the first token only the first-token timeout applies, when it is set.
@@ -267,11 +105,10 @@ pub(super) async fn read_stream(
             (Ok(bytes), _) => bytes,
             (Err(e), None) => return Err(e),
             (Err(e), Some(resumable)) => {
-                let (url, fresh) = super::resume::resume_url(target, resumable, offset, progress)
-                    .map_err(|why| super::resume::gave_up(&e, &why))?;
+                let (url, fresh) = resume::resume_url(target, resumable, offset, progress)
+                    .map_err(|why| resume::gave_up(&e, &why))?;
                 response =
-                    super::resume::reconnect(target, url, offset, e, &mut failures, progress)
-                        .await?;
+                    resume::reconnect(target, url, offset, e, &mut failures, progress).await?;
                 if fresh {
                     // The events after the last one delivered: what is left of a broken one goes.
                     decoder = Decoder::new(target.options.max_event_bytes);
@@ -300,18 +137,13 @@ pub(super) async fn read_stream(
             })?;
             let Some(event) = event else { break };
             if state.is_cancelled() {
-                return Err(super::cancelled()); // asked inside a callback: no more deliveries
+                return Err(cancelled()); // asked inside a callback: no more deliveries
             }
             let end = match progress.dialect {
                 None => event.data == b"[DONE]",
                 Some(_) => {
-                    super::dialect_events::deliver_event(
-                        event.event_type,
-                        event.data,
-                        sink,
-                        progress,
-                    )
-                    .await?
+                    dialect_events::deliver_event(event.event_type, event.data, sink, progress)
+                        .await?
                 }
             };
             if end {
@@ -333,7 +165,7 @@ pub(super) async fn read_stream(
                     format!("the server reported an error inside the stream: {message}"),
                 ));
             }
-            deliver(event.data, sink, progress).await?;
+            deliver(event.data, &mut scratch, sink, progress).await?;
         }
     }
     unfinished(progress, &decoder)
@@ -366,88 +198,6 @@ fn unfinished(progress: &Progress, decoder: &Decoder) -> Result<(), Error> {
     ))
 }
 
-/// One JSON document from the server (a stream event, or the whole body when not streaming).
-async fn deliver(json: &[u8], sink: &mut Sink, progress: &mut Progress) -> Result<(), Error> {
-    // The scratch buffer is lent out, so that what the parser borrows from it leaves the rest
-    // of `progress` free (for `Progress::token_seen`).
-    let mut scratch = std::mem::take(&mut progress.scratch);
-    let delivered = deliver_parsed(json, &mut scratch, sink, progress).await;
-    progress.scratch = scratch;
-    delivered
-}
-
-async fn deliver_parsed(
-    json: &[u8],
-    scratch: &mut String,
-    sink: &mut Sink,
-    progress: &mut Progress,
-) -> Result<(), Error> {
-    let parsed = chunk::parse(json, scratch).map_err(|e| {
-        Error::protocol(format!(
-            "the server sent JSON that does not parse ({e}): {}",
-            snippet(json, 200)
-        ))
-    })?;
-    sink.chunk(json).await?;
-    if let Some(message) = parsed.error {
-        return Err(Error::new(
-            Status::ServerError,
-            format!("the server reported an error: {message}"),
-        ));
-    }
-    if let Some(usage) = parsed.usage {
-        progress.usage = usage;
-    }
-    if let Some(timings) = parsed.timings {
-        progress.server_timings = Some(timings.to_owned());
-    }
-    if let Some(reason) = &parsed.finish_reason {
-        first_time(&mut progress.generation_end);
-        let slot = progress.finish_reason.get_or_insert_with(String::new);
-        slot.clear();
-        slot.push_str(reason);
-    }
-    if let Some(text) = parsed.reasoning.as_deref().filter(|t| !t.is_empty()) {
-        progress.token_seen();
-        progress.message.push_reasoning(text);
-        sink.reasoning(text).await?;
-    }
-    if let Some(text) = parsed.content.as_deref().filter(|t| !t.is_empty()) {
-        progress.token_seen();
-        progress.tokens += 1;
-        progress.message.push_content(text);
-        sink.token(text).await?;
-    }
-    if let Some(details) = parsed.reasoning_details {
-        // Round-trip reasoning (rare: the fast path sends these chunks to serde).
-        let details: serde_json::Value = serde_json::from_str(details)
-            .map_err(|e| Error::protocol(format!("reasoning_details do not parse ({e})")))?;
-        progress.message.push_details(&details);
-    }
-    if parsed.tool_calls.is_some() || parsed.function_call.is_some() {
-        let (fragments, function_call) = (parsed.tool_calls, parsed.function_call);
-        if progress.streaming {
-            let pieces = super::chat_tools::fold_tool_calls(
-                fragments,
-                function_call,
-                &mut progress.tools,
-                sink,
-            )?;
-            if pieces {
-                progress.token_seen();
-            }
-        } else {
-            progress.token_seen();
-            progress.whole_calls = tool_calls::from_message_parts(
-                super::chat_tools::value(fragments)?.as_ref(),
-                super::chat_tools::value(function_call)?.as_ref(),
-            );
-            super::chat_tools::within_caps(progress.tools.too_many(progress.whole_calls.len()))?;
-        }
-    }
-    Ok(())
-}
-
 pub(super) async fn read_whole(
     target: &Target,
     mut response: reqwest::Response,
@@ -462,7 +212,7 @@ pub(super) async fn read_whole(
         )));
     }
     if progress.dialect.is_some() {
-        return super::dialect_events::deliver_whole(&body, sink, progress).await;
+        return dialect_events::deliver_whole(&body, sink, progress).await;
     }
     let has_choice = chunk::parse_with_serde(&body)
         .map(|p| p.has_choice || p.error.is_some())
@@ -473,100 +223,5 @@ pub(super) async fn read_whole(
             snippet(&body, 200)
         )));
     }
-    deliver(&body, sink, progress).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::outcome::Outcome;
-    use crate::sink::EventHandler;
-    use crate::tool_calls::{ToolCall, ToolCallDelta};
-    use proptest::prelude::*;
-
-    #[derive(Default)]
-    struct Deltas(Vec<(u32, String, Option<String>, String)>);
-
-    impl EventHandler for Deltas {
-        fn token(&mut self, _: &str) -> Result<(), Error> {
-            Ok(())
-        }
-        fn reasoning(&mut self, _: &str) -> Result<(), Error> {
-            Ok(())
-        }
-        fn chunk(&mut self, _: &[u8]) -> Result<(), Error> {
-            Ok(())
-        }
-        fn tool_call_delta(&mut self, d: &ToolCallDelta<'_>) -> Result<(), Error> {
-            self.0.push((
-                d.index,
-                d.id.to_owned(),
-                d.name.map(str::to_owned),
-                d.arguments.to_owned(),
-            ));
-            Ok(())
-        }
-        fn tool_call(&mut self, _: &ToolCall) -> Result<(), Error> {
-            Ok(())
-        }
-        fn done(&mut self, _: Outcome) {}
-    }
-
-    /// The stream read in the given pieces, as the engine reads it: the decoder, the chunk
-    /// parser and the assembler. Returns the complete calls.
-    fn calls_of(pieces: &[&[u8]]) -> Vec<ToolCall> {
-        let mut decoder = Decoder::new(1 << 20);
-        let mut tools = ToolCallAssembler::default();
-        let mut sink = Sink::Handler(Box::<Deltas>::default());
-        let mut scratch = String::new();
-        for piece in pieces {
-            let mut input = *piece;
-            while let Some(event) = decoder.next_event(&mut input).unwrap() {
-                if event.data == b"[DONE]" {
-                    continue;
-                }
-                let parsed = chunk::parse(event.data, &mut scratch).unwrap();
-                super::super::chat_tools::fold_tool_calls(
-                    parsed.tool_calls,
-                    parsed.function_call,
-                    &mut tools,
-                    &mut sink,
-                )
-                .unwrap();
-            }
-        }
-        tools.finish()
-    }
-
-    const STREAMS: [&[u8]; 5] = [
-        include_bytes!("../../tests/fixtures/tools/openai.sse"),
-        include_bytes!("../../tests/fixtures/tools/parallel.sse"),
-        include_bytes!("../../tests/fixtures/tools/noindex.sse"),
-        include_bytes!("../../tests/fixtures/tools/textandtools.sse"),
-        include_bytes!("../../tests/fixtures/tools/legacy.sse"),
-    ];
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(300))]
-        #[test]
-        fn any_split_of_the_bytes_gives_the_same_calls(
-            which in 0..STREAMS.len(),
-            cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..40),
-        ) {
-            let stream = STREAMS[which];
-            let whole = calls_of(&[stream]);
-            prop_assert!(!whole.is_empty());
-            let mut at: Vec<usize> = cuts.iter().map(|i| i.index(stream.len() + 1)).collect();
-            at.sort_unstable();
-            at.dedup();
-            let mut pieces = Vec::new();
-            let mut from = 0;
-            for cut in at {
-                pieces.push(&stream[from..cut]);
-                from = cut;
-            }
-            pieces.push(&stream[from..]);
-            prop_assert_eq!(calls_of(&pieces), whole);
-        }
-    }
+    deliver(&body, &mut String::new(), sink, progress).await
 }

@@ -7,7 +7,9 @@
 //!   `GET {base}/responses/{id}?stream=true&starting_after=SEQ` streams the events after
 //!   sequence number SEQ; `POST {base}/responses/{id}/cancel` stops it.
 
-use super::response::{http_error, Progress};
+use super::http_error::http_error;
+use super::progress::Progress;
+use super::resumable::Resumable;
 use super::retry::{backoff, retryable};
 use super::target::Target;
 use crate::error::Error;
@@ -17,34 +19,8 @@ use crate::status::Status;
 use reqwest::header::ACCEPT;
 use std::time::{Duration, Instant};
 
-/// The request header that makes a stream resumable.
-pub(super) const HEADER: &str = "x-conversation-id";
-
 /// How long a cancel waits for the server to take the DELETE.
 const STOP_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// How a request's stream can be resumed.
-pub(super) enum Resumable {
-    /// llama.cpp's conversation stream with this id: resumed by byte offset.
-    Conversation(String),
-    /// A background response: resumed after the last sequence number, its id from the stream.
-    Background,
-}
-
-impl Resumable {
-    /// The conversation id, for the request header.
-    pub(super) fn conversation(&self) -> Option<&str> {
-        match self {
-            Resumable::Conversation(id) => Some(id),
-            Resumable::Background => None,
-        }
-    }
-}
-
-/// A fresh random conversation id: "ylokh-" and 24 hexadecimal digits.
-pub(super) fn new_id() -> String {
-    format!("ylokh-{:016x}{:08x}", fastrand::u64(..), fastrand::u32(..))
-}
 
 /// `{base}/PATH` (PATH without a leading slash).
 fn base_url(target: &Target, path: &str) -> reqwest::Url {
@@ -263,8 +239,5 @@ mod tests {
                 "http://127.0.0.1:8080/v1/responses/resp_1/cancel"
             );
         }
-        let id = new_id();
-        assert!(id.starts_with("ylokh-") && id.len() == 30, "{id}");
-        assert_ne!(new_id(), id);
     }
 }

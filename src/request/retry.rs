@@ -2,7 +2,8 @@
 //! the server's `Retry-After` or a backoff), and once at once when a kept-alive connection died
 //! before the answer.
 
-use super::response::http_error;
+use super::http_error::http_error;
+use super::resumable;
 use super::target::Target;
 use super::transport::{error_chain, is_dead_connection};
 use crate::connect_log::on_new_connection;
@@ -47,7 +48,7 @@ pub(super) async fn send_with_retries(
                 )
                 .body(body.clone());
             match conversation {
-                Some(id) => request.header(super::resume::HEADER, id),
+                Some(id) => request.header(resumable::HEADER, id),
                 None => request,
             }
         };

@@ -1,11 +1,17 @@
 //! The part of a request target between its task and its handle: cancellation, and the final
 //! status once the last event was delivered.
 
+use crate::error::Error;
 use crate::status::Status;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
+
+/// How a cancelled request ends.
+pub(super) fn cancelled() -> Error {
+    Error::new(Status::Cancelled, "the request was cancelled")
+}
 
 pub struct RequestState {
     cancelled: AtomicBool,
