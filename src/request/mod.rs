@@ -1,7 +1,8 @@
 //! One chat completion: build the body ([`body`]), send it with retries ([`retry`]), read the
 //! answer as an event stream or a whole body and deliver what it says ([`response`]), and end
-//! with an [`Outcome`]; transport failures are classified in [`transport`], and the handle's
-//! target part is [`state`].
+//! with an [`Outcome`]; transport failures are classified in [`transport`]. What the task and
+//! the handle share (cancellation, and the final status once the last event was delivered)
+//! is [`state`].
 
 mod body;
 mod chat_tools;
@@ -110,7 +111,7 @@ pub async fn run(
     log!(
         INFO,
         "request done: {} (http {}) after {} ms, {} tokens{}",
-        outcome.status.name().to_string_lossy(),
+        outcome.status.name(),
         outcome.http_status,
         started.elapsed().as_millis(),
         progress.tokens,
