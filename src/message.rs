@@ -84,8 +84,6 @@ impl MessageBuilder {
         &self.content
     }
 
-    /// [`into_json`](Self::into_json) of a copy.
-
     /// The message's JSON text. `calls`: the complete calls when the answer ended well
     /// (`tool_calls` is written only when there is at least one); `None` otherwise.
     /// `content` is `null` when no (non-empty) text arrived. The text is escaped in its own
@@ -235,6 +233,7 @@ mod tests {
             self.reasoning.clear();
         }
 
+        /// [`into_json`](Self::into_json) of a copy.
         pub(crate) fn to_json(&self, calls: Option<&[ToolCall]>) -> String {
             self.clone().into_json(calls)
         }
