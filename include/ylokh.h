@@ -15,19 +15,6 @@
 
 
 /*
- Log levels for `ylokh_set_log_callback`.
- */
-#define YLOKH_LOG_ERROR 1
-
-#define YLOKH_LOG_WARN 2
-
-#define YLOKH_LOG_INFO 3
-
-#define YLOKH_LOG_DEBUG 4
-
-#define YLOKH_LOG_TRACE 5
-
-/*
  (0.2) Chat Completions: `POST {base}/chat/completions` (the default).
  */
 #define YLOKH_API_CHAT_COMPLETIONS 1
@@ -44,12 +31,14 @@
 #define YLOKH_API_MESSAGES 3
 
 /*
- A token: `text` holds `choices[0].delta.content`.
+ A token: `text` holds a piece of the answer text (Chat Completions
+ `choices[0].delta.content`, Responses `response.output_text.delta`, Messages `text_delta`).
  */
 #define YLOKH_EVENT_TOKEN 1
 
 /*
- Reasoning text: `delta.reasoning_content` or `delta.reasoning`.
+ Reasoning text (Chat Completions `delta.reasoning_content` or `delta.reasoning`, Responses
+ reasoning deltas, Messages `thinking_delta`).
  */
 #define YLOKH_EVENT_REASONING 2
 
@@ -70,24 +59,52 @@
 #define YLOKH_EVENT_TOOL_CALL 5
 
 /*
- A started agent run. Methods: `ylokh_agent_cancel`, `ylokh_agent_wait`, `ylokh_agent_free`.
+ Log levels for `ylokh_set_log_callback`.
+ */
+#define YLOKH_LOG_ERROR 1
+
+#define YLOKH_LOG_WARN 2
+
+#define YLOKH_LOG_INFO 3
+
+#define YLOKH_LOG_DEBUG 4
+
+#define YLOKH_LOG_TRACE 5
+
+/*
+ A started agent run.
+
+ Methods: `ylokh_agent_run` (makes it), `ylokh_agent_cancel`, `ylokh_agent_wait`,
+ `ylokh_agent_free`; tool functions answer with `ylokh_tool_reply_set`.
  */
 typedef struct ylokh_agent ylokh_agent;
 
 /*
  A client: its own runtime threads, a pool of keep-alive connections, and the requests it
  runs. Thread-safe: requests may be started from any thread.
+
+ Methods: `ylokh_client_new`, `ylokh_client_free`; requests start with `ylokh_chat_send`
+ (`ylokh_chat_start`, `ylokh_chat_complete`: 0.1 forms), `ylokh_embed`, `ylokh_mcp_connect`
+ and `ylokh_agent_run`.
  */
 typedef struct ylokh_client ylokh_client;
 
 /*
  A message history: a JSON array of chat messages. One thread at a time.
+
+ Methods: `ylokh_conversation_new`, `ylokh_conversation_free`, `ylokh_conversation_add`,
+ `ylokh_conversation_add_json`, `ylokh_conversation_add_tool_result`,
+ `ylokh_conversation_add_image`, `ylokh_conversation_len`, `ylokh_conversation_json`,
+ `ylokh_conversation_truncate`; used by `ylokh_chat_request` and `ylokh_agent_request`.
  */
 typedef struct ylokh_conversation ylokh_conversation;
 
 /*
- An open MCP session. Methods: `ylokh_mcp_session_tools`, `ylokh_mcp_session_tools_changed`,
- `ylokh_mcp_session_accept_tools`, `ylokh_mcp_session_call`, `ylokh_mcp_session_free`.
+ An open MCP session.
+
+ Methods: `ylokh_mcp_connect` (makes it), `ylokh_mcp_session_tools`,
+ `ylokh_mcp_session_tools_changed`, `ylokh_mcp_session_accept_tools`,
+ `ylokh_mcp_session_call` (its result: `ylokh_tool_result_free`), `ylokh_mcp_session_free`.
  One thread at a time; an agent run that uses it keeps it alive until the run's `on_done`.
  */
 typedef struct ylokh_mcp_session ylokh_mcp_session;
@@ -96,13 +113,31 @@ typedef struct ylokh_mcp_session ylokh_mcp_session;
  Client settings. Create with `ylokh_options_new` or `ylokh_options_new_compatible`, free
  with `ylokh_options_free`; `ylokh_client_new` copies it, so it may be freed right after.
  Not thread-safe: one thread at a time per options object (different objects: any threads).
- Every setter copies the strings it is given.
+ Every setter copies the strings it is given. Every setter's contract: `opts` NULL
+ (YLOKH_INVALID_ARGUMENT) or a live options object no other thread uses during the call;
+ strings NULL or NUL-terminated UTF-8.
+
+ Methods: `ylokh_options_new`, `ylokh_options_new_compatible`, `ylokh_options_free`,
+ `ylokh_options_set_base_url`, `ylokh_options_set_api`, `ylokh_options_set_api_key`,
+ `ylokh_options_set_header`, `ylokh_options_set_secret_header`, `ylokh_options_set_proxy`,
+ `ylokh_options_add_ca_file`, `ylokh_options_set_timeout_ms`,
+ `ylokh_options_set_connect_timeout_ms`, `ylokh_options_set_read_timeout_ms`,
+ `ylokh_options_set_first_token_timeout_ms`, `ylokh_options_set_max_retries`,
+ `ylokh_options_set_resume`, `ylokh_options_set_default_model`,
+ `ylokh_options_set_default_params`, `ylokh_options_set_worker_threads`,
+ `ylokh_options_set_max_event_bytes`, `ylokh_options_set_max_message_bytes`,
+ `ylokh_options_set_max_tool_calls`, `ylokh_options_set_pull_chunks`,
+ `ylokh_options_set_stream_usage`.
  */
 typedef struct ylokh_options ylokh_options;
 
 /*
  A started request. Free it with `ylokh_request_free` (which cancels it if it still runs);
  the handle stays valid after its client is freed.
+
+ Methods: `ylokh_request_next` (pull), `ylokh_request_fd` (your own event loop),
+ `ylokh_request_wait`, `ylokh_request_cancel`, `ylokh_request_free`; made by
+ `ylokh_chat_send` (or the 0.1 form `ylokh_chat_start`).
  */
 typedef struct ylokh_request ylokh_request;
 
@@ -115,6 +150,27 @@ typedef struct ylokh_tool_reply ylokh_tool_reply;
  A status code: `YLOKH_OK` or the reason a call or a request failed.
  */
 typedef uint32_t ylokh_status;
+
+/*
+ One chat message. Both strings are copied by `ylokh_chat_start`.
+ */
+typedef struct ylokh_message {
+  /*
+   "system", "user", "assistant", ... (UTF-8, not NULL).
+   */
+  const char *role;
+  /*
+   The message text (UTF-8, not NULL).
+   */
+  const char *content;
+} ylokh_message;
+
+/*
+ A text callback (`on_token`, `on_reasoning`; `on_chunk` with the event's JSON): `text` is
+ UTF-8, NUL-terminated and borrowed until the callback returns; `len` is authoritative.
+ Non-zero stops the request with YLOKH_ABORTED.
+ */
+typedef int (*ylokh_text_fn)(void *user_data, const char *text, size_t len);
 
 /*
  (0.2) A tool call, complete (`on_tool_call`, where every member is set) or a piece of one as
@@ -145,6 +201,12 @@ typedef struct ylokh_tool_call {
    */
   bool arguments_valid;
 } ylokh_tool_call;
+
+/*
+ A tool-call callback (`on_tool_call_delta`, `on_tool_call`): `call` is borrowed until the
+ callback returns. Non-zero stops the request with YLOKH_ABORTED.
+ */
+typedef int (*ylokh_tool_call_fn)(void *user_data, const struct ylokh_tool_call *call);
 
 /*
  How a request ended, as `on_done` (or the pull interface's DONE event) sees it.
@@ -236,94 +298,9 @@ typedef struct ylokh_result {
 } ylokh_result;
 
 /*
- What an agent run does. The caller allocates it, sets `struct_size` to
- `sizeof(ylokh_agent_request)` and every member it uses (zero the rest, `= {0}`). Read
- during `ylokh_agent_run` only, except `conversation`, `sessions`' sessions and the callbacks'
- `user_data`, which must stay valid until `on_done` has returned.
+ The end of a request or a run (`on_done`): `result` is borrowed until the callback returns.
  */
-typedef struct ylokh_agent_request {
-  /*
-   `sizeof(ylokh_agent_request)` as the caller's header has it.
-   */
-  size_t struct_size;
-  /*
-   The history to send; the run appends each assistant message with calls and each call's
-   result to it (not the final answer: append `result->message_json` yourself when you go
-   on). The caller must not use it until `on_done` has returned. Not NULL.
-   */
-  struct ylokh_conversation *conversation;
-  /*
-   NULL: the client's default model.
-   */
-  const char *model;
-  /*
-   NULL or the caller's own tools, a chat-format JSON array; their calls go to `on_tool`.
-   */
-  const char *tools_json;
-  /*
-   NULL or a JSON object of extra body parameters for every model turn, merged last.
-   */
-  const char *params_json;
-  bool stream;
-  /*
-   MCP sessions whose tools are offered too (listed at start unless listed before); their
-   calls go to the session (see the README for the naming rule when names collide).
-   */
-  struct ylokh_mcp_session *const *sessions;
-  size_t n_sessions;
-  /*
-   Model turns at most; 0: 10.
-   */
-  uint32_t max_steps;
-  /*
-   The time limit of each MCP tool call; 0: 60000.
-   */
-  uint64_t tool_timeout_ms;
-  /*
-   Passed back to every callback.
-   */
-  void *user_data;
-  /*
-   Each model turn's streaming events, as in `ylokh_chat_request`; a non-zero return stops
-   the run with YLOKH_ABORTED.
-   */
-  int (*on_token)(void *user_data, const char *text, size_t len);
-  int (*on_reasoning)(void *user_data, const char *text, size_t len);
-  int (*on_chunk)(void *user_data, const char *json, size_t len);
-  int (*on_tool_call_delta)(void *user_data, const struct ylokh_tool_call *call);
-  int (*on_tool_call)(void *user_data, const struct ylokh_tool_call *call);
-  /*
-   Runs a call of one of the caller's tools, on the run's thread (it may block; it may call
-   `ylokh_mcp_session_call`), one call at a time, in the model's order. Answer with
-   `ylokh_tool_reply_set` (no answer: ""). A tool that failed answers with `is_error`
-   true: the model sees it, the run goes on. A non-zero return stops the run with
-   YLOKH_ABORTED. NULL: such calls get the error result "there is no tool named …".
-   */
-  int (*on_tool)(void *user_data, const struct ylokh_tool_call *call, struct ylokh_tool_reply *reply);
-  /*
-   After each step whose calls were run and appended (`step` from 1; `result` that turn's);
-   non-zero stops the run with YLOKH_ABORTED.
-   */
-  int (*on_step)(void *user_data, uint32_t step, const struct ylokh_result *result);
-  /*
-   Exactly once per started run, last, on the run's thread.
-   */
-  void (*on_done)(void *user_data, const struct ylokh_result *result);
-} ylokh_agent_request;
-
-/*
- One chat message. Both strings are copied by `ylokh_chat_start`.
- */
-typedef struct ylokh_message {
-  /*
-   "system", "user", "assistant", ... (UTF-8, not NULL).
-   */
-  const char *role;
-  /*
-   The message text (UTF-8, not NULL).
-   */
-  const char *content;
-} ylokh_message;
+typedef void (*ylokh_done_fn)(void *user_data, const struct ylokh_result *result);
 
 /*
  What to ask and where the answer goes. The caller allocates it, sets `struct_size` to
@@ -370,29 +347,90 @@ typedef struct ylokh_chat_request {
   /*
    As in `ylokh_callbacks`.
    */
-  int (*on_token)(void *user_data, const char *text, size_t len);
-  int (*on_reasoning)(void *user_data, const char *text, size_t len);
-  int (*on_chunk)(void *user_data, const char *json, size_t len);
+  ylokh_text_fn on_token;
+  ylokh_text_fn on_reasoning;
+  ylokh_text_fn on_chunk;
   /*
    Each piece of a tool call as it streams in (`name` only on the delta that brings it,
    `arguments` only the new fragment). Never a complete call: those go to `on_tool_call`.
    */
-  int (*on_tool_call_delta)(void *user_data, const struct ylokh_tool_call *call);
+  ylokh_tool_call_fn on_tool_call_delta;
   /*
    Each complete tool call, only when the answer ended well (the status will be YLOKH_OK):
    after the last `on_token`, in index order, before `on_done`. A stream that breaks off
    hands out none.
    */
-  int (*on_tool_call)(void *user_data, const struct ylokh_tool_call *call);
+  ylokh_tool_call_fn on_tool_call;
   /*
    Exactly once per started request, after every other callback, whatever happened.
    */
-  void (*on_done)(void *user_data, const struct ylokh_result *result);
+  ylokh_done_fn on_done;
 } ylokh_chat_request;
+
+/*
+ (0.1 form: new code sets the same members in `ylokh_chat_request`.) The callbacks of one
+ request, for `ylokh_chat_start`. Every member may be NULL; the struct is copied at start.
+ They run on a library thread, never the one that called `ylokh_chat_start`; the callbacks
+ of one request never overlap. A text callback that returns non-zero stops the request with
+ YLOKH_ABORTED. `user_data` must stay valid until `on_done` returns.
+ */
+typedef struct ylokh_callbacks {
+  /*
+   Passed back to every callback.
+   */
+  void *user_data;
+  /*
+   Each non-empty piece of the answer text in order, whatever the dialect (Chat Completions
+   `choices[0].delta.content`, Responses `response.output_text.delta`, Messages
+   `text_delta`; not streaming: the whole text once). `text` is UTF-8, NUL-terminated, borrowed until the callback returns; `len` is
+   authoritative.
+   */
+  ylokh_text_fn on_token;
+  /*
+   Each non-empty piece of reasoning text (Chat Completions `delta.reasoning_content` or
+   `delta.reasoning`, Responses reasoning deltas, Messages `thinking_delta`).
+   */
+  ylokh_text_fn on_reasoning;
+  /*
+   The raw JSON of every parsed data event (not streaming: of the body).
+   */
+  ylokh_text_fn on_chunk;
+  /*
+   Exactly once per started request, after every other callback, whatever happened.
+   */
+  ylokh_done_fn on_done;
+} ylokh_callbacks;
+
+/*
+ An event handed out by `ylokh_request_next`. Its pointers stay valid until the next call on
+ that request or its free.
+ */
+typedef struct ylokh_event {
+  /*
+   YLOKH_EVENT_TOKEN, _REASONING, _CHUNK, _TOOL_CALL or _DONE.
+   */
+  uint32_t kind;
+  /*
+   TOKEN, REASONING: the text; CHUNK: the JSON; TOOL_CALL: the complete call as JSON
+   `{"index":I,"id":ID,"type":"function","function":{"name":N,"arguments":ARGS}}`;
+   DONE: NULL. NUL-terminated.
+   */
+  const char *text;
+  /*
+   The length of `text` in bytes (authoritative).
+   */
+  size_t len;
+  /*
+   DONE only, else NULL.
+   */
+  const struct ylokh_result *result;
+} ylokh_event;
 
 /*
  The vectors of one `ylokh_embed` call. Library-allocated: free it with
  `ylokh_embeddings_free`; every pointer in it stays valid until then.
+
+ Methods: made by `ylokh_embed`, freed by `ylokh_embeddings_free`.
  */
 typedef struct ylokh_embeddings {
   /*
@@ -420,11 +458,6 @@ typedef struct ylokh_embeddings {
    */
   uint16_t http_status;
 } ylokh_embeddings;
-
-/*
- A log callback: `message` (UTF-8, NUL-terminated, `len` bytes) is borrowed for the call.
- */
-typedef void (*ylokh_log_fn)(void *user_data, uint32_t level, const char *message, size_t len);
 
 /*
  Which MCP server to connect to: a program to start (stdio) or a URL (Streamable HTTP). The
@@ -497,60 +530,99 @@ typedef struct ylokh_tool_result {
 } ylokh_tool_result;
 
 /*
- The callbacks of one request. Every member may be NULL; the struct is copied at start.
- They run on a library thread, never the one that called `ylokh_chat_start`; the callbacks
- of one request never overlap. A text callback that returns non-zero stops the request with
- YLOKH_ABORTED. `user_data` must stay valid until `on_done` returns.
+ An agent run's tool function (`on_tool`): `call` is borrowed for the call, `reply` valid
+ during it only. Non-zero stops the run with YLOKH_ABORTED.
  */
-typedef struct ylokh_callbacks {
+typedef int (*ylokh_tool_fn)(void *user_data,
+                             const struct ylokh_tool_call *call,
+                             struct ylokh_tool_reply *reply);
+
+/*
+ After an agent step (`on_step`): `result` is borrowed for the call. Non-zero stops the run
+ with YLOKH_ABORTED.
+ */
+typedef int (*ylokh_step_fn)(void *user_data, uint32_t step, const struct ylokh_result *result);
+
+/*
+ What an agent run does. The caller allocates it, sets `struct_size` to
+ `sizeof(ylokh_agent_request)` and every member it uses (zero the rest, `= {0}`). Read
+ during `ylokh_agent_run` only, except `conversation`, `sessions`' sessions and the callbacks'
+ `user_data`, which must stay valid until `on_done` has returned.
+ */
+typedef struct ylokh_agent_request {
+  /*
+   `sizeof(ylokh_agent_request)` as the caller's header has it.
+   */
+  size_t struct_size;
+  /*
+   The history to send; the run appends each assistant message with calls and each call's
+   result to it (not the final answer: append `result->message_json` yourself when you go
+   on). The caller must not use it until `on_done` has returned. Not NULL.
+   */
+  struct ylokh_conversation *conversation;
+  /*
+   NULL: the client's default model.
+   */
+  const char *model;
+  /*
+   NULL or the caller's own tools, a chat-format JSON array; their calls go to `on_tool`.
+   */
+  const char *tools_json;
+  /*
+   NULL or a JSON object of extra body parameters for every model turn, merged last.
+   */
+  const char *params_json;
+  bool stream;
+  /*
+   MCP sessions whose tools are offered too (listed at start unless listed before); their
+   calls go to the session (see the README for the naming rule when names collide).
+   */
+  struct ylokh_mcp_session *const *sessions;
+  size_t n_sessions;
+  /*
+   Model turns at most; 0: 10.
+   */
+  uint32_t max_steps;
+  /*
+   The time limit of each MCP tool call; 0: 60000.
+   */
+  uint64_t tool_timeout_ms;
   /*
    Passed back to every callback.
    */
   void *user_data;
   /*
-   Each non-empty `choices[0].delta.content` in order (not streaming: `message.content`
-   once). `text` is UTF-8, NUL-terminated, borrowed until the callback returns; `len` is
-   authoritative.
+   Each model turn's streaming events, as in `ylokh_chat_request`; a non-zero return stops
+   the run with YLOKH_ABORTED.
    */
-  int (*on_token)(void *user_data, const char *text, size_t len);
+  ylokh_text_fn on_token;
+  ylokh_text_fn on_reasoning;
+  ylokh_text_fn on_chunk;
+  ylokh_tool_call_fn on_tool_call_delta;
+  ylokh_tool_call_fn on_tool_call;
   /*
-   Each non-empty `delta.reasoning_content` (or `delta.reasoning`).
+   Runs a call of one of the caller's tools, on the run's thread (it may block; it may call
+   `ylokh_mcp_session_call`), one call at a time, in the model's order. Answer with
+   `ylokh_tool_reply_set` (no answer: ""). A tool that failed answers with `is_error`
+   true: the model sees it, the run goes on. A non-zero return stops the run with
+   YLOKH_ABORTED. NULL: such calls get the error result "there is no tool named …".
    */
-  int (*on_reasoning)(void *user_data, const char *text, size_t len);
+  ylokh_tool_fn on_tool;
   /*
-   The raw JSON of every parsed data event (not streaming: of the body).
+   After each step whose calls were run and appended (`step` from 1; `result` that turn's);
+   non-zero stops the run with YLOKH_ABORTED.
    */
-  int (*on_chunk)(void *user_data, const char *json, size_t len);
+  ylokh_step_fn on_step;
   /*
-   Exactly once per started request, after every other callback, whatever happened.
+   Exactly once per started run, last, on the run's thread.
    */
-  void (*on_done)(void *user_data, const struct ylokh_result *result);
-} ylokh_callbacks;
+  ylokh_done_fn on_done;
+} ylokh_agent_request;
 
 /*
- An event handed out by `ylokh_request_next`. Its pointers stay valid until the next call on
- that request or its free.
+ A log callback: `message` (UTF-8, NUL-terminated, `len` bytes) is borrowed for the call.
  */
-typedef struct ylokh_event {
-  /*
-   YLOKH_EVENT_TOKEN, _REASONING, _CHUNK, _TOOL_CALL or _DONE.
-   */
-  uint32_t kind;
-  /*
-   TOKEN, REASONING: the text; CHUNK: the JSON; TOOL_CALL: the complete call as JSON
-   `{"index":I,"id":ID,"type":"function","function":{"name":N,"arguments":ARGS}}`;
-   DONE: NULL. NUL-terminated.
-   */
-  const char *text;
-  /*
-   The length of `text` in bytes (authoritative).
-   */
-  size_t len;
-  /*
-   DONE only, else NULL.
-   */
-  const struct ylokh_result *result;
-} ylokh_event;
+typedef void (*ylokh_log_fn)(void *user_data, uint32_t level, const char *message, size_t len);
 
 /*
  Success; for a request: the server finished the answer.
@@ -628,299 +700,6 @@ extern "C" {
 #endif // __cplusplus
 
 /*
- Starts an agent run and writes its handle to `*out`. Blocks only to list the sessions' tools
- that were not listed yet; then the loop runs on a thread of its own: each model turn is a
- request (retries, timeouts and statuses as for `ylokh_chat_send`), each complete call runs
- through the session that offers it or `on_tool`, the assistant message and the results are
- appended to the conversation, until an answer comes without calls (status YLOKH_OK, its
- `message_json` the answer) or `max_steps` turns were made (YLOKH_INCOMPLETE). `on_done`
- gets the last turn's result, its token counts summed over the run. A tool that fails (an
- MCP error, a timeout, a server gone, a changed tool list, `is_error`) is a result the model
- sees, starting with "Error: ", not a failed run. When this returns an error, no callback
- runs and `*out` is untouched. From a request's callback: YLOKH_RECURSIVE_CALL.
- */
-ylokh_status ylokh_agent_run(struct ylokh_client *client,
-                             const struct ylokh_agent_request *req,
-                             struct ylokh_agent **out);
-
-/*
- Answers a tool call: `text` (UTF-8, copied; NULL: "") is what the model is shown;
- `is_error` true marks a failure (the model sees "Error: " before the text). Only inside
- `on_tool`, on the reply it was given; a later call replaces the answer.
- */
-ylokh_status ylokh_tool_reply_set(struct ylokh_tool_reply *reply, const char *text, bool is_error);
-
-/*
- Asks the run to stop: the model turn or MCP call under way is stopped at once, an `on_tool`
- already running is let finish; the run ends with YLOKH_CANCELLED (unless it already ended).
- Any thread, never blocks, idempotent.
- */
-ylokh_status ylokh_agent_cancel(struct ylokh_agent *a);
-
-/*
- Waits until the run's `on_done` has returned and gives its final status (its message through
- `ylokh_last_error`), or YLOKH_PENDING when `timeout_ms` passed first (`UINT64_MAX`: no
- limit). From a library thread (any callback): YLOKH_RECURSIVE_CALL.
- */
-ylokh_status ylokh_agent_wait(struct ylokh_agent *a, uint64_t timeout_ms);
-
-/*
- Frees the handle; a run still going is cancelled (its `on_done` still runs, so `user_data`,
- the conversation and the sessions stay the run's until then). Never blocks; may be called
- inside `on_done`. NULL does nothing. `ylokh_client_free` cancels running runs and waits
- for their `on_done`.
- */
-void ylokh_agent_free(struct ylokh_agent *a);
-
-/*
- Starts a chat described by `*req` and writes its handle to `*out`.
-
- Everything `ylokh_chat_start` promises holds (on_done exactly once, last, on a library
- thread; the body merge order; retries; cancel). A non-zero return from any callback stops
- the request with YLOKH_ABORTED. When this returns an error, no callback runs and `*out` is
- untouched.
- */
-ylokh_status ylokh_chat_send(struct ylokh_client *client,
-                             const struct ylokh_chat_request *req,
-                             struct ylokh_request **out);
-
-/*
- Creates a client from `opts` (copied, so it may be freed right after; NULL: the Ylokh
- preset) and writes it to `*out`. The caller owns the client: free it with
- `ylokh_client_free`, from any thread. Any thread; about 2 ms (it starts the client's threads).
- (0.3) A client belongs to the process that made it: in a fork()ed child (which has none of
- its threads) every call that would start a request fails at once with
- YLOKH_INVALID_ARGUMENT and a message that says to make a new client in the child, and
- `ylokh_client_free` there returns without touching the parent's threads.
- */
-ylokh_status ylokh_client_new(const struct ylokh_options *opts, struct ylokh_client **out);
-
-/*
- Cancels every request of the client that is still running, waits until each one's
- `on_done` has returned and the client's threads have stopped, then returns: after it, no
- callback of the client runs again. From inside a library callback it cannot wait: it starts
- the same teardown and returns at once. NULL does nothing. Request handles stay valid (free
- them with `ylokh_request_free`).
- */
-void ylokh_client_free(struct ylokh_client *client);
-
-/*
- A new, empty conversation; NULL only when out of memory. Free it with
- `ylokh_conversation_free`.
- */
-struct ylokh_conversation *ylokh_conversation_new(void);
-
-/*
- Frees a conversation. NULL does nothing. Requests started from it are not affected (they
- copied it).
- */
-void ylokh_conversation_free(struct ylokh_conversation *c);
-
-/*
- Appends `{"role":ROLE,"content":CONTENT}`. Both strings are copied (UTF-8, not NULL).
- */
-ylokh_status ylokh_conversation_add(struct ylokh_conversation *c,
-                                    const char *role,
-                                    const char *content);
-
-/*
- Appends one message given as JSON: an object with a string `"role"` (for example an
- answer's `ylokh_result.message_json`). Kept as given; anything else is
- YLOKH_INVALID_ARGUMENT and changes nothing.
- */
-ylokh_status ylokh_conversation_add_json(struct ylokh_conversation *c, const char *message_json);
-
-/*
- Appends a tool's result: `{"role":"tool","tool_call_id":ID,"content":CONTENT}`.
- */
-ylokh_status ylokh_conversation_add_tool_result(struct ylokh_conversation *c,
-                                                const char *tool_call_id,
-                                                const char *content);
-
-/*
- Appends a message with an image: content becomes
- `[{"type":"text","text":TEXT},{"type":"image_url","image_url":{"url":URL}}]` (no text part
- when `text` is NULL). `image` is a file path (read now and sent as a base64 `data:` URL with
- its MIME type from the file's first bytes: PNG, JPEG, GIF or WebP; other files:
- YLOKH_INVALID_ARGUMENT), or an http(s) or `data:` URL (sent as given).
- */
-ylokh_status ylokh_conversation_add_image(struct ylokh_conversation *c,
-                                          const char *role,
-                                          const char *text,
-                                          const char *image);
-
-/*
- The number of messages; 0 for NULL.
- */
-size_t ylokh_conversation_len(const struct ylokh_conversation *c);
-
-/*
- The conversation as a JSON array (UTF-8, NUL-terminated), borrowed: valid until the next
- change to the conversation or its free. NULL when `c` is NULL.
- */
-const char *ylokh_conversation_json(const struct ylokh_conversation *c);
-
-/*
- Keeps the first `n` messages (`n` > the length: YLOKH_INVALID_ARGUMENT, nothing changes).
- */
-ylokh_status ylokh_conversation_truncate(struct ylokh_conversation *c, size_t n);
-
-/*
- Embeds `n_inputs` texts (`inputs[i]`: UTF-8, NUL-terminated, not NULL) with `model` (NULL:
- the client's default) and writes the vectors to `*out` (free them with
- `ylokh_embeddings_free`). Blocks the calling thread until the answer, as
- `ylokh_chat_complete` does, with the client's retries, proxy, TLS, timeouts, logging and key.
-
- `POST {base}/embeddings` with `{"model","input":[...],"encoding_format":"base64"}` then every
- key of `params_json` (NULL or a JSON object; later keys win, e.g. `"dimensions"`, or
- `"encoding_format":"float"` for a server that refuses base64). Both base64 and arrays of
- numbers are read. A count that does not match the inputs, vectors of unequal length, or a
- non-finite value: YLOKH_PROTOCOL. An answer larger than the client's
- `ylokh_options_set_max_event_bytes` cap (16 MiB by default): YLOKH_PROTOCOL.
-
- On failure `*out` is untouched and `ylokh_last_error` says why. From a library thread:
- YLOKH_RECURSIVE_CALL.
- */
-ylokh_status ylokh_embed(struct ylokh_client *client,
-                         const char *model,
-                         const char *const *inputs,
-                         size_t n_inputs,
-                         const char *params_json,
-                         struct ylokh_embeddings **out);
-
-/*
- Frees what `ylokh_embed` wrote. NULL does nothing.
- */
-void ylokh_embeddings_free(struct ylokh_embeddings *e);
-
-/*
- A descriptor that is readable exactly while `ylokh_request_next(req, 0, &ev)` would return
- an event (DONE included, until it has been handed out); level-triggered, for `poll`,
- `epoll` (either mode), libuv's `uv_poll_t`, GLib's `g_unix_fd_add`, Qt's `QSocketNotifier`.
- Only for a request started with `callbacks == NULL` (a pull request).
-
- Owned by the request: valid until `ylokh_request_free`, which closes it. Never read, write
- or close it. Every call returns the same descriptor. It is written only on the queue's
- empty → non-empty edge and drained when the consumer takes the last event, so waking costs
- nothing per token while the consumer is behind. Linux: an eventfd; elsewhere a pipe.
-
- On a request with callbacks, on NULL, or when the process has no descriptor left: -1, and
- `ylokh_last_error` says why (the status is YLOKH_INVALID_ARGUMENT, or YLOKH_INTERNAL for
- the system's refusal). Any thread.
- */
-int ylokh_request_fd(const struct ylokh_request *req);
-
-/*
- Sends the library's log records at or above `max_level` (YLOKH_LOG_ERROR .. _TRACE) to `fn`
- (process-wide; may run on any thread; `message` is borrowed for the call). `fn` NULL turns
- the callback off. Off by default; while no callback is set, the environment variable
- `YLOKH_LOG=error|warn|info|debug|trace` prints records to stderr. Records never contain the
- API key. The callback runs with no library lock held, so it may call into the library. Once
- this returns, the previous callback runs no more (it waits for calls of it still running on
- other threads). From inside a log callback: YLOKH_RECURSIVE_CALL.
- */
-ylokh_status ylokh_set_log_callback(uint32_t max_level, ylokh_log_fn fn, void *user_data);
-
-/*
- Connects to an MCP server and completes MCP's initialization, on the caller's thread
- (blocking, at most `connect_timeout_ms`), and writes the session to `*out`.
-
- stdio: the server starts as a child process in a process group of its own, its stderr goes
- to the log (INFO records), and it is killed with all its children when the session is freed
- (and on Linux also when the client's runtime ends: the caller exits or forgets to free).
- Streamable HTTP: through the client's proxy, CA certificates and connect timeout, but with
- none of its headers or its API key. Failures: YLOKH_CONNECT (could not start or reach the
- server, or it closed during initialization), YLOKH_TIMEOUT, YLOKH_INVALID_ARGUMENT; `*out` is
- then untouched. From a request's callback: YLOKH_RECURSIVE_CALL. Free every session before
- its client.
- */
-ylokh_status ylokh_mcp_connect(struct ylokh_client *client,
-                               const struct ylokh_mcp_server *server,
-                               struct ylokh_mcp_session **out);
-
-/*
- Writes the server's tools to `*tools_json` as a chat-format `tools` JSON array
- (`[{"type":"function","function":{"name","description","parameters"}}]`, `parameters`
- being the tool's input schema), each name prefixed with `prefix` and `_` when `prefix` is
- not NULL. Lists them now (blocking, at most `timeout_ms`; 0: 30000). The first listing is
- the session's accepted tool list; when a later one differs (or the server sent
- `notifications/tools/list_changed`), `ylokh_mcp_session_tools_changed` says so. The string
- is owned by the session: valid until the next call of this function on it or its free.
- Failures as for `ylokh_mcp_session_call`; `*tools_json` is then untouched.
- */
-ylokh_status ylokh_mcp_session_tools(struct ylokh_mcp_session *s,
-                                     const char *prefix,
-                                     uint64_t timeout_ms,
-                                     const char **tools_json);
-
-/*
- Whether the server's tool list changed since it was accepted (the first listing): a
- listing differed, or the server sent `notifications/tools/list_changed` and a new listing
- (made here, blocking at most 30 s) differs; a WARN record names the tools added, removed
- or changed. While true, `ylokh_mcp_session_call` fails with YLOKH_PROTOCOL and an agent run
- gives the model an error result instead of calling: a changed tool is never used silently.
- NULL, or a listing that failed: true (`ylokh_last_error` says why).
- */
-bool ylokh_mcp_session_tools_changed(const struct ylokh_mcp_session *s);
-
-/*
- Lists the tools again and accepts that list as the session's (calls go through again).
- */
-ylokh_status ylokh_mcp_session_accept_tools(struct ylokh_mcp_session *s, uint64_t timeout_ms);
-
-/*
- Calls `tool` (its name as the server knows it) with `arguments_json` (a JSON object; NULL or
- "": none), blocking at most `timeout_ms` (0: 30000), and writes the result to `*out`.
- YLOKH_OK whenever the server answered, even when it marked the result an error
- (`is_error`). Else: YLOKH_TIMEOUT (no answer in time; the session stays usable),
- YLOKH_CONNECT (the server is gone: it exited, crashed or closed the connection; open a new
- session), YLOKH_SERVER_ERROR (a JSON-RPC error, e.g. an unknown tool), YLOKH_PROTOCOL (the
- tool list changed, see `ylokh_mcp_session_tools_changed`), YLOKH_INVALID_ARGUMENT.
- */
-ylokh_status ylokh_mcp_session_call(struct ylokh_mcp_session *s,
-                                    const char *tool,
-                                    const char *arguments_json,
-                                    uint64_t timeout_ms,
-                                    struct ylokh_tool_result **out);
-
-/*
- Frees a tool result. NULL does nothing.
- */
-void ylokh_tool_result_free(struct ylokh_tool_result *r);
-
-/*
- Ends the session: closes the connection (HTTP: deletes the server-side session) and kills a
- stdio server with all its children; off the library's threads, returns once they are
- reaped (at most about 7 s for a server that ignores everything). An agent run still using
- it keeps it until the run ends. NULL does nothing.
- */
-void ylokh_mcp_session_free(struct ylokh_mcp_session *s);
-
-/*
- The name of a status ("YLOKH_TIMEOUT"); unknown values give "YLOKH_UNKNOWN_STATUS".
- Static storage (never free it), never NULL; any thread.
- */
-const char *ylokh_status_str(uint32_t status);
-
-/*
- What the last failing call on this thread said (what happened and what to do), or NULL if
- none failed yet. Thread-local and owned by the library (never free it): valid until the
- next failing call on this thread.
- */
-const char *ylokh_last_error(void);
-
-/*
- The library's version, e.g. "0.3.0". Static storage (never free it), never NULL; any thread.
- */
-const char *ylokh_version(void);
-
-/*
- Frees a string the library returned (from `ylokh_chat_complete`); never `free()` it
- yourself, nor pass anything else here. Any thread. NULL does nothing.
- */
-void ylokh_string_free(char *s);
-
-/*
  The Ylokh preset: base URL https://chatapi.ylokh.xyz/v1, its Origin/Referer headers, model
  "gpt-3.5-turbo", the service's default sampling parameters, 120 s timeout, 2 retries.
  Returns NULL only when out of memory or on an internal error. The caller owns the result:
@@ -943,7 +722,8 @@ struct ylokh_options *ylokh_options_new_compatible(const char *base_url);
 void ylokh_options_free(struct ylokh_options *opts);
 
 /*
- Requests go to `{url}/chat/completions`. The string is copied. (0.3) A user name and
+ Requests go to `{url}/chat/completions` (`{url}/responses` or `{url}/messages` with
+ `ylokh_options_set_api`). The string is copied. (0.3) A user name and
  password in the URL (`http://user:pass@host/v1`) are sent as `Authorization: Basic` (unless
  an API key or an Authorization header is set) and are never shown: no message or log record
  carries them, in any encoding.
@@ -1104,7 +884,101 @@ ylokh_status ylokh_options_set_max_message_bytes(struct ylokh_options *opts, siz
 ylokh_status ylokh_options_set_max_tool_calls(struct ylokh_options *opts, uint32_t n);
 
 /*
- Starts a chat completion and writes its handle to `*out`.
+ Creates a client from `opts` (copied, so it may be freed right after; NULL: the Ylokh
+ preset) and writes it to `*out`. The caller owns the client: free it with
+ `ylokh_client_free`, from any thread. Any thread; about 2 ms (it starts the client's threads).
+ (0.3) A client belongs to the process that made it: in a fork()ed child (which has none of
+ its threads) every call that would start a request fails at once with
+ YLOKH_INVALID_ARGUMENT and a message that says to make a new client in the child, and
+ `ylokh_client_free` there returns without touching the parent's threads.
+ */
+ylokh_status ylokh_client_new(const struct ylokh_options *opts, struct ylokh_client **out);
+
+/*
+ Cancels every request of the client that is still running, waits until each one's
+ `on_done` has returned and the client's threads have stopped, then returns: after it, no
+ callback of the client runs again. From inside a library callback it cannot wait: it starts
+ the same teardown and returns at once. NULL does nothing. Request handles stay valid (free
+ them with `ylokh_request_free`).
+ */
+void ylokh_client_free(struct ylokh_client *client);
+
+/*
+ A new, empty conversation; NULL only when out of memory. Free it with
+ `ylokh_conversation_free`.
+ */
+struct ylokh_conversation *ylokh_conversation_new(void);
+
+/*
+ Frees a conversation. NULL does nothing. Requests started from it are not affected (they
+ copied it).
+ */
+void ylokh_conversation_free(struct ylokh_conversation *c);
+
+/*
+ Appends `{"role":ROLE,"content":CONTENT}`. Both strings are copied (UTF-8, not NULL).
+ */
+ylokh_status ylokh_conversation_add(struct ylokh_conversation *c,
+                                    const char *role,
+                                    const char *content);
+
+/*
+ Appends one message given as JSON: an object with a string `"role"` (for example an
+ answer's `ylokh_result.message_json`). Kept as given; anything else is
+ YLOKH_INVALID_ARGUMENT and changes nothing.
+ */
+ylokh_status ylokh_conversation_add_json(struct ylokh_conversation *c, const char *message_json);
+
+/*
+ Appends a tool's result: `{"role":"tool","tool_call_id":ID,"content":CONTENT}`.
+ */
+ylokh_status ylokh_conversation_add_tool_result(struct ylokh_conversation *c,
+                                                const char *tool_call_id,
+                                                const char *content);
+
+/*
+ Appends a message with an image: content becomes
+ `[{"type":"text","text":TEXT},{"type":"image_url","image_url":{"url":URL}}]` (no text part
+ when `text` is NULL). `image` is a file path (read now and sent as a base64 `data:` URL with
+ its MIME type from the file's first bytes: PNG, JPEG, GIF or WebP; other files:
+ YLOKH_INVALID_ARGUMENT), or an http(s) or `data:` URL (sent as given).
+ */
+ylokh_status ylokh_conversation_add_image(struct ylokh_conversation *c,
+                                          const char *role,
+                                          const char *text,
+                                          const char *image);
+
+/*
+ The number of messages; 0 for NULL.
+ */
+size_t ylokh_conversation_len(const struct ylokh_conversation *c);
+
+/*
+ The conversation as a JSON array (UTF-8, NUL-terminated), borrowed: valid until the next
+ change to the conversation or its free. NULL when `c` is NULL.
+ */
+const char *ylokh_conversation_json(const struct ylokh_conversation *c);
+
+/*
+ Keeps the first `n` messages (`n` > the length: YLOKH_INVALID_ARGUMENT, nothing changes).
+ */
+ylokh_status ylokh_conversation_truncate(struct ylokh_conversation *c, size_t n);
+
+/*
+ Starts a chat described by `*req` and writes its handle to `*out`.
+
+ Everything `ylokh_chat_start` promises holds (on_done exactly once, last, on a library
+ thread; the body merge order; retries; cancel). A non-zero return from any callback stops
+ the request with YLOKH_ABORTED. When this returns an error, no callback runs and `*out` is
+ untouched.
+ */
+ylokh_status ylokh_chat_send(struct ylokh_client *client,
+                             const struct ylokh_chat_request *req,
+                             struct ylokh_request **out);
+
+/*
+ (0.1 form: new code uses `ylokh_chat_request` + `ylokh_chat_send`.) Starts a chat
+ completion and writes its handle to `*out`.
 
  The body is the client's default params, then `messages`, `model` (NULL: the client's
  default) and `stream`, then every key of `params_json` (NULL or a JSON object; later keys
@@ -1169,6 +1043,206 @@ ylokh_status ylokh_chat_complete(struct ylokh_client *client,
                                  const char *params_json,
                                  char **out_text,
                                  size_t *out_len);
+
+/*
+ A descriptor that is readable exactly while `ylokh_request_next(req, 0, &ev)` would return
+ an event (DONE included, until it has been handed out); level-triggered, for `poll`,
+ `epoll` (either mode), libuv's `uv_poll_t`, GLib's `g_unix_fd_add`, Qt's `QSocketNotifier`.
+ Only for a request started with `callbacks == NULL` (a pull request).
+
+ Owned by the request: valid until `ylokh_request_free`, which closes it. Never read, write
+ or close it. Every call returns the same descriptor. It is written only on the queue's
+ empty → non-empty edge and drained when the consumer takes the last event, so waking costs
+ nothing per token while the consumer is behind. Linux: an eventfd; elsewhere a pipe.
+
+ On a request with callbacks, on NULL, or when the process has no descriptor left: -1, and
+ `ylokh_last_error` says why (the status is YLOKH_INVALID_ARGUMENT, or YLOKH_INTERNAL for
+ the system's refusal). Any thread.
+ */
+int ylokh_request_fd(const struct ylokh_request *req);
+
+/*
+ Embeds `n_inputs` texts (`inputs[i]`: UTF-8, NUL-terminated, not NULL) with `model` (NULL:
+ the client's default) and writes the vectors to `*out` (free them with
+ `ylokh_embeddings_free`). Blocks the calling thread until the answer, as
+ `ylokh_chat_complete` does, with the client's retries, proxy, TLS, timeouts, logging and key.
+
+ `POST {base}/embeddings` with `{"model","input":[...],"encoding_format":"base64"}` then every
+ key of `params_json` (NULL or a JSON object; later keys win, e.g. `"dimensions"`, or
+ `"encoding_format":"float"` for a server that refuses base64). Both base64 and arrays of
+ numbers are read. A count that does not match the inputs, vectors of unequal length, or a
+ non-finite value: YLOKH_PROTOCOL. An answer larger than the client's
+ `ylokh_options_set_max_event_bytes` cap (16 MiB by default): YLOKH_PROTOCOL.
+
+ On failure `*out` is untouched and `ylokh_last_error` says why. From a library thread:
+ YLOKH_RECURSIVE_CALL.
+ */
+ylokh_status ylokh_embed(struct ylokh_client *client,
+                         const char *model,
+                         const char *const *inputs,
+                         size_t n_inputs,
+                         const char *params_json,
+                         struct ylokh_embeddings **out);
+
+/*
+ Frees what `ylokh_embed` wrote. NULL does nothing.
+ */
+void ylokh_embeddings_free(struct ylokh_embeddings *e);
+
+/*
+ Connects to an MCP server and completes MCP's initialization, on the caller's thread
+ (blocking, at most `connect_timeout_ms`), and writes the session to `*out`.
+
+ stdio: the server starts as a child process in a process group of its own, its stderr goes
+ to the log (INFO records), and it is killed with all its children when the session is freed
+ (and on Linux also when the client's runtime ends: the caller exits or forgets to free).
+ Streamable HTTP: through the client's proxy, CA certificates and connect timeout, but with
+ none of its headers or its API key. Failures: YLOKH_CONNECT (could not start or reach the
+ server, or it closed during initialization), YLOKH_TIMEOUT, YLOKH_INVALID_ARGUMENT; `*out` is
+ then untouched. From a request's callback: YLOKH_RECURSIVE_CALL. Free every session before
+ its client.
+ */
+ylokh_status ylokh_mcp_connect(struct ylokh_client *client,
+                               const struct ylokh_mcp_server *server,
+                               struct ylokh_mcp_session **out);
+
+/*
+ Writes the server's tools to `*tools_json` as a chat-format `tools` JSON array
+ (`[{"type":"function","function":{"name","description","parameters"}}]`, `parameters`
+ being the tool's input schema), each name prefixed with `prefix` and `_` when `prefix` is
+ not NULL. Lists them now (blocking, at most `timeout_ms`; 0: 30000). The first listing is
+ the session's accepted tool list; when a later one differs (or the server sent
+ `notifications/tools/list_changed`), `ylokh_mcp_session_tools_changed` says so. The string
+ is owned by the session: valid until the next call of this function on it or its free.
+ Failures as for `ylokh_mcp_session_call`; `*tools_json` is then untouched.
+ */
+ylokh_status ylokh_mcp_session_tools(struct ylokh_mcp_session *s,
+                                     const char *prefix,
+                                     uint64_t timeout_ms,
+                                     const char **tools_json);
+
+/*
+ Whether the server's tool list changed since it was accepted (the first listing): a
+ listing differed, or the server sent `notifications/tools/list_changed` and a new listing
+ (made here, blocking at most 30 s) differs; a WARN record names the tools added, removed
+ or changed. While true, `ylokh_mcp_session_call` fails with YLOKH_PROTOCOL and an agent run
+ gives the model an error result instead of calling: a changed tool is never used silently.
+ NULL, or a listing that failed: true (`ylokh_last_error` says why).
+ */
+bool ylokh_mcp_session_tools_changed(const struct ylokh_mcp_session *s);
+
+/*
+ Lists the tools again and accepts that list as the session's (calls go through again).
+ */
+ylokh_status ylokh_mcp_session_accept_tools(struct ylokh_mcp_session *s, uint64_t timeout_ms);
+
+/*
+ Calls `tool` (its name as the server knows it) with `arguments_json` (a JSON object; NULL or
+ "": none), blocking at most `timeout_ms` (0: 30000), and writes the result to `*out`.
+ YLOKH_OK whenever the server answered, even when it marked the result an error
+ (`is_error`). Else: YLOKH_TIMEOUT (no answer in time; the session stays usable),
+ YLOKH_CONNECT (the server is gone: it exited, crashed or closed the connection; open a new
+ session), YLOKH_SERVER_ERROR (a JSON-RPC error, e.g. an unknown tool), YLOKH_PROTOCOL (the
+ tool list changed, see `ylokh_mcp_session_tools_changed`), YLOKH_INVALID_ARGUMENT.
+ */
+ylokh_status ylokh_mcp_session_call(struct ylokh_mcp_session *s,
+                                    const char *tool,
+                                    const char *arguments_json,
+                                    uint64_t timeout_ms,
+                                    struct ylokh_tool_result **out);
+
+/*
+ Frees a tool result. NULL does nothing.
+ */
+void ylokh_tool_result_free(struct ylokh_tool_result *r);
+
+/*
+ Ends the session: closes the connection (HTTP: deletes the server-side session) and kills a
+ stdio server with all its children; off the library's threads, returns once they are
+ reaped (at most about 7 s for a server that ignores everything). An agent run still using
+ it keeps it until the run ends. NULL does nothing.
+ */
+void ylokh_mcp_session_free(struct ylokh_mcp_session *s);
+
+/*
+ Starts an agent run and writes its handle to `*out`. Blocks only to list the sessions' tools
+ that were not listed yet; then the loop runs on a thread of its own: each model turn is a
+ request (retries, timeouts and statuses as for `ylokh_chat_send`), each complete call runs
+ through the session that offers it or `on_tool`, the assistant message and the results are
+ appended to the conversation, until an answer comes without calls (status YLOKH_OK, its
+ `message_json` the answer) or `max_steps` turns were made (YLOKH_INCOMPLETE). `on_done`
+ gets the last turn's result, its token counts summed over the run. A tool that fails (an
+ MCP error, a timeout, a server gone, a changed tool list, `is_error`) is a result the model
+ sees, starting with "Error: ", not a failed run. When this returns an error, no callback
+ runs and `*out` is untouched. From a request's callback: YLOKH_RECURSIVE_CALL.
+ */
+ylokh_status ylokh_agent_run(struct ylokh_client *client,
+                             const struct ylokh_agent_request *req,
+                             struct ylokh_agent **out);
+
+/*
+ Answers a tool call: `text` (UTF-8, copied; NULL: "") is what the model is shown;
+ `is_error` true marks a failure (the model sees "Error: " before the text). Only inside
+ `on_tool`, on the reply it was given; a later call replaces the answer.
+ */
+ylokh_status ylokh_tool_reply_set(struct ylokh_tool_reply *reply, const char *text, bool is_error);
+
+/*
+ Asks the run to stop: the model turn or MCP call under way is stopped at once, an `on_tool`
+ already running is let finish; the run ends with YLOKH_CANCELLED (unless it already ended).
+ Any thread, never blocks, idempotent.
+ */
+ylokh_status ylokh_agent_cancel(struct ylokh_agent *a);
+
+/*
+ Waits until the run's `on_done` has returned and gives its final status (its message through
+ `ylokh_last_error`), or YLOKH_PENDING when `timeout_ms` passed first (`UINT64_MAX`: no
+ limit). From a library thread (any callback): YLOKH_RECURSIVE_CALL.
+ */
+ylokh_status ylokh_agent_wait(struct ylokh_agent *a, uint64_t timeout_ms);
+
+/*
+ Frees the handle; a run still going is cancelled (its `on_done` still runs, so `user_data`,
+ the conversation and the sessions stay the run's until then). Never blocks; may be called
+ inside `on_done`. NULL does nothing. `ylokh_client_free` cancels running runs and waits
+ for their `on_done`.
+ */
+void ylokh_agent_free(struct ylokh_agent *a);
+
+/*
+ Sends the library's log records at or above `max_level` (YLOKH_LOG_ERROR .. _TRACE) to `fn`
+ (process-wide; may run on any thread; `message` is borrowed for the call). `fn` NULL turns
+ the callback off. Off by default; while no callback is set, the environment variable
+ `YLOKH_LOG=error|warn|info|debug|trace` prints records to stderr. Records never contain the
+ API key. The callback runs with no library lock held, so it may call into the library. Once
+ this returns, the previous callback runs no more (it waits for calls of it still running on
+ other threads). From inside a log callback: YLOKH_RECURSIVE_CALL.
+ */
+ylokh_status ylokh_set_log_callback(uint32_t max_level, ylokh_log_fn fn, void *user_data);
+
+/*
+ The name of a status ("YLOKH_TIMEOUT"); unknown values give "YLOKH_UNKNOWN_STATUS".
+ Static storage (never free it), never NULL; any thread.
+ */
+const char *ylokh_status_str(uint32_t status);
+
+/*
+ What the last failing call on this thread said (what happened and what to do), or NULL if
+ none failed yet. Thread-local and owned by the library (never free it): valid until the
+ next failing call on this thread.
+ */
+const char *ylokh_last_error(void);
+
+/*
+ The library's version, e.g. "0.3.0". Static storage (never free it), never NULL; any thread.
+ */
+const char *ylokh_version(void);
+
+/*
+ Frees a string the library returned (from `ylokh_chat_complete`); never `free()` it
+ yourself, nor pass anything else here. Any thread. NULL does nothing.
+ */
+void ylokh_string_free(char *s);
 
 #ifdef __cplusplus
 }  // extern "C"

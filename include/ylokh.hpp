@@ -486,7 +486,12 @@ public:
     }
     size_t size() const noexcept { return ylokh_conversation_len(c_); }
     // The JSON array; valid until the next change.
-    std::string_view json() const noexcept { return ylokh_conversation_json(c_); }
+    // "" on a moved-from conversation (ylokh_conversation_json(NULL) is NULL, and a
+    // string_view of NULL is undefined behaviour).
+    std::string_view json() const noexcept {
+        const char *j = ylokh_conversation_json(c_);
+        return j ? std::string_view(j) : std::string_view();
+    }
     ylokh_conversation *get() const noexcept { return c_; }
 
 private:

@@ -17,6 +17,7 @@
 //!   there is a text; URL is an http(s) or `data:` URL as given, or a file read now and written
 //!   as `data:MIME;base64,...` (PNG, JPEG, GIF or WebP, recognised by their magic bytes).
 
+use crate::chunk::push_json_str;
 use base64::Engine as _;
 use serde_json::Value;
 use std::ffi::CStr;
@@ -97,18 +98,7 @@ impl Conversation {
         self.spans.len()
     }
 
-    #[cfg(test)]
-    pub(crate) fn is_empty(&self) -> bool {
-        self.spans.is_empty()
-    }
-
-    #[cfg(test)]
-    /// The messages as a JSON array.
-    pub(crate) fn json(&self) -> &str {
-        &self.buf[..self.buf.len() - 1]
-    }
-
-    /// [`json`](Self::json) with its NUL terminator (for `ylokh_conversation_json`).
+    /// The messages as a JSON array, NUL-terminated (for `ylokh_conversation_json`).
     pub(crate) fn json_cstr(&self) -> &CStr {
         CStr::from_bytes_with_nul(self.buf.as_bytes())
             .expect("JSON text holds no NUL byte (it is escaped as \\u0000)")
@@ -277,11 +267,6 @@ fn non_empty(what: &str, text: &str) -> Result<(), ConversationError> {
     Ok(())
 }
 
-/// Appends `s` as a JSON string literal (serde_json's escaping).
-fn push_json_str(out: &mut String, s: &str) {
-    out.push_str(&serde_json::to_string(s).expect("a string always serializes"));
-}
-
 fn json_type(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
@@ -386,6 +371,17 @@ mod tests {
     use crate::tool_calls::ToolCall;
     use serde_json::json;
     use std::path::PathBuf;
+
+    impl Conversation {
+        pub(crate) fn is_empty(&self) -> bool {
+            self.spans.is_empty()
+        }
+
+        /// The messages as a JSON array.
+        pub(crate) fn json(&self) -> &str {
+            &self.buf[..self.buf.len() - 1]
+        }
+    }
 
     const NASTY: &[&str] = &[
         "",

@@ -36,7 +36,7 @@ impl fmt::Debug for Error {
         write!(
             f,
             "{} (http {}): {}",
-            self.status.name().to_string_lossy(),
+            self.status.name(),
             self.http_status,
             self.message
         )

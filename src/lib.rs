@@ -12,7 +12,6 @@ pub mod chunk;
 mod client;
 mod connect_log;
 mod conversation;
-#[allow(dead_code)] // Responses and Messages are wired in by the dialects change
 mod dialect;
 mod embed;
 mod error;

@@ -7,15 +7,15 @@ use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
-/// A record's level; the numbers are the C API's `YLOKH_LOG_*` values. The one definition of
-/// the levels: their names and numbers come from here.
+/// A record's level, most severe first. The C numbers (`YLOKH_LOG_*`) are defined once, in
+/// `ffi::log`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
-    Error = 1,
-    Warn = 2,
-    Info = 3,
-    Debug = 4,
-    Trace = 5,
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
 }
 
 impl Level {
@@ -26,6 +26,11 @@ impl Level {
         Level::Debug,
         Level::Trace,
     ];
+
+    /// Its rank in `MAX_LEVEL`: 1 (Error) .. 5 (Trace); 0 there means off.
+    fn rank(self) -> u32 {
+        self as u32 + 1
+    }
 
     /// "ERROR" .. "TRACE".
     pub fn name(self) -> &'static str {
@@ -52,6 +57,7 @@ pub trait LogSink: Send + Sync {
 
 struct Callback {
     sink: Arc<dyn LogSink>,
+    /// `Level::rank` of the most verbose level passed on; 0: none.
     max_level: u32,
 }
 
@@ -70,13 +76,13 @@ fn env_level() -> u32 {
         Level::ALL
             .into_iter()
             .find(|l| l.name().eq_ignore_ascii_case(&wanted))
-            .map_or(0, |l| l as u32)
+            .map_or(0, Level::rank)
     })
 }
 
 #[inline]
 pub fn enabled(level: Level) -> bool {
-    let level = level as u32;
+    let level = level.rank();
     let max = MAX_LEVEL.load(Ordering::Relaxed);
     if max == u32::MAX {
         // First record: settle the level from the environment.
@@ -89,9 +95,10 @@ pub fn enabled(level: Level) -> bool {
 
 /// Installs (or with `None`, removes) the process-wide callback. Once it returns, the previous
 /// callback runs no more: it waits for the calls of it still running on other threads. Refused
-/// from inside a log callback, where that wait would never end.
+/// from inside a log callback, where that wait would never end. `max_level` `None`: the
+/// callback receives nothing.
 pub fn set_callback(
-    max_level: u32,
+    max_level: Option<Level>,
     sink: Option<Arc<dyn LogSink>>,
 ) -> Result<(), crate::error::Error> {
     if IN_LOG_CALLBACK.with(|c| c.get()) {
@@ -105,7 +112,7 @@ pub fn set_callback(
         let previous = slot.take();
         *slot = sink.map(|sink| Callback {
             sink,
-            max_level: max_level.min(Level::Trace as u32),
+            max_level: max_level.map_or(0, Level::rank),
         });
         let level = slot.as_ref().map_or_else(env_level, |c| c.max_level);
         MAX_LEVEL.store(level, Ordering::Relaxed);
@@ -132,7 +139,7 @@ pub fn emit(level: Level, args: fmt::Arguments<'_>) {
         slot.as_ref().map(|c| (c.sink.clone(), c.max_level))
     };
     match callback {
-        Some((sink, max_level)) if level as u32 <= max_level => {
+        Some((sink, max_level)) if level.rank() <= max_level => {
             let outer = IN_LOG_CALLBACK.with(|c| c.replace(true));
             sink.record(level, text);
             IN_LOG_CALLBACK.with(|c| c.set(outer));

@@ -9,6 +9,7 @@
 //! two). What is kept is capped (`max_message_bytes`): text past the cap is not kept, and the
 //! message then says `"truncated":true` (after `reasoning_content`).
 
+use crate::chunk::push_json_str;
 use crate::reasoning_details::ReasoningDetails;
 use crate::tool_calls::ToolCall;
 use serde_json::Value;
@@ -27,11 +28,6 @@ pub(crate) struct MessageBuilder {
 }
 
 impl MessageBuilder {
-    #[cfg(test)]
-    pub(crate) fn new() -> Self {
-        Self::with_cap(usize::MAX)
-    }
-
     /// Keeps at most `cap` bytes of text and reasoning text, together.
     pub(crate) fn with_cap(cap: usize) -> Self {
         MessageBuilder {
@@ -88,29 +84,6 @@ impl MessageBuilder {
         &self.content
     }
 
-    #[cfg(test)]
-    pub(crate) fn content(&self) -> &str {
-        &self.content
-    }
-
-    #[cfg(test)]
-    pub(crate) fn reasoning(&self) -> &str {
-        &self.reasoning
-    }
-
-    #[cfg(test)]
-    /// Forgets the text (e.g. before a retry), keeping the buffers' capacity.
-    pub(crate) fn clear(&mut self) {
-        self.content.clear();
-        self.reasoning.clear();
-    }
-
-    /// [`into_json`](Self::into_json) of a copy.
-    #[cfg(test)]
-    pub(crate) fn to_json(&self, calls: Option<&[ToolCall]>) -> String {
-        self.clone().into_json(calls)
-    }
-
     /// The message's JSON text. `calls`: the complete calls when the answer ended well
     /// (`tool_calls` is written only when there is at least one); `None` otherwise.
     /// `content` is `null` when no (non-empty) text arrived. The text is escaped in its own
@@ -157,28 +130,6 @@ impl MessageBuilder {
         }
         out.push('}');
         out
-    }
-}
-
-/// Appends `s` as a JSON string literal (serde_json's escaping), without a copy on the side.
-fn push_json_str(out: &mut String, s: &str) {
-    serde_json::to_writer(Appender(out), s).expect("a string always serializes");
-}
-
-/// `io::Write` into a `String`, for serde_json's escaper (which writes pieces of valid UTF-8:
-/// runs of the input between escapes, and ASCII escapes).
-struct Appender<'a>(&'a mut String);
-
-impl std::io::Write for Appender<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let text = std::str::from_utf8(buf)
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
-        self.0.push_str(text);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
 
@@ -306,6 +257,31 @@ fn escape(b: u8) -> Option<([u8; 6], usize)> {
 mod tests {
     use super::*;
     use serde_json::{json, Value};
+
+    impl MessageBuilder {
+        pub(crate) fn new() -> Self {
+            Self::with_cap(usize::MAX)
+        }
+
+        pub(crate) fn content(&self) -> &str {
+            &self.content
+        }
+
+        pub(crate) fn reasoning(&self) -> &str {
+            &self.reasoning
+        }
+
+        /// Forgets the text (e.g. before a retry), keeping the buffers' capacity.
+        pub(crate) fn clear(&mut self) {
+            self.content.clear();
+            self.reasoning.clear();
+        }
+
+        /// [`into_json`](Self::into_json) of a copy.
+        pub(crate) fn to_json(&self, calls: Option<&[ToolCall]>) -> String {
+            self.clone().into_json(calls)
+        }
+    }
 
     fn parsed(text: &str) -> Value {
         serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))

@@ -207,29 +207,29 @@ impl PullQueue {
             }
         }
     }
-
-    #[cfg(test)]
-    fn len(&self) -> usize {
-        self.inner
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .events
-            .len()
-    }
-
-    #[cfg(test)]
-    fn spare(&self) -> usize {
-        self.inner
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .spare
-            .len()
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl PullQueue {
+        fn len(&self) -> usize {
+            self.inner
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .events
+                .len()
+        }
+
+        fn spare(&self) -> usize {
+            self.inner
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .spare
+                .len()
+        }
+    }
 
     #[test]
     fn a_full_queue_makes_the_producer_wait_until_the_consumer_pops() {

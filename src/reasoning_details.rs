@@ -1,7 +1,7 @@
 //! The round-trip reasoning of one answer, in the chat-format extension that gateways use
 //! (OpenRouter's `reasoning_details`): entries of type `reasoning.text` (`text`, `signature`),
 //! `reasoning.encrypted` (`data`) and `reasoning.summary` (`summary`), each with `format` and
-//! `index`, and `id` where the server gave one (API.md, "A lossless assistant message").
+//! `index`, and `id` where the server gave one (README.md, "Reasoning models: the same loop").
 //!
 //! Every source is fed the same way, as fragments in that shape: a chat stream's
 //! `delta.reasoning_details` as it came, and what the dialect mappers make of Messages thinking

@@ -2,7 +2,7 @@
 //! `delta.function_call`) into complete calls, and reading the whole calls of a non-streamed
 //! `choices[0].message`.
 //!
-//! The folding rules (API.md, "Tool calls"):
+//! The folding rules (README.md, "Tools and agents", and ylokh.h on `ylokh_event`):
 //! - `id` and `function.name` are set once, by the first fragment that carries them (a repeated
 //!   id or name is never appended); `function.arguments` fragments are concatenated in order.
 //!   `type` is not kept: every call is a `"function"` call. An empty `id` or `name` counts as
@@ -21,6 +21,7 @@
 //! `arguments` that are an object or array instead of a string (seen in non-streamed answers
 //! of some servers) are taken as their JSON text.
 
+use crate::chunk::push_json_str;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -59,27 +60,6 @@ pub(crate) struct ToolCallDelta<'a> {
 }
 
 /// An owned [`ToolCallDelta`] (what [`ToolCallAssembler::apply`] returns).
-#[cfg(test)]
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct DeltaEvent {
-    pub index: u32,
-    pub id: String,
-    pub name: Option<String>,
-    pub arguments: String,
-}
-
-#[cfg(test)]
-impl From<ToolCallDelta<'_>> for DeltaEvent {
-    fn from(d: ToolCallDelta<'_>) -> Self {
-        DeltaEvent {
-            index: d.index,
-            id: d.id.to_owned(),
-            name: d.name.map(str::to_owned),
-            arguments: d.arguments.to_owned(),
-        }
-    }
-}
-
 /// A call being assembled.
 #[derive(Debug)]
 struct Partial {
@@ -168,18 +148,6 @@ impl ToolCallAssembler {
         self.calls.is_empty()
     }
 
-    #[cfg(test)]
-    /// The number of calls started so far.
-    pub(crate) fn len(&self) -> usize {
-        self.calls.len()
-    }
-
-    #[cfg(test)]
-    /// How many malformed fragments or fields were skipped.
-    pub(crate) fn anomalies(&self) -> u32 {
-        self.anomalies
-    }
-
     /// Folds `delta.tool_calls` (an array of fragments; a single fragment object and `null`
     /// are accepted too) and calls `on_delta` for each fragment that named a call or brought
     /// arguments text. Stops at the first `Break` and returns it (the remaining fragments of
@@ -203,29 +171,6 @@ impl ToolCallAssembler {
                 ControlFlow::Continue(())
             }
         }
-    }
-
-    #[cfg(test)]
-    /// [`apply_with`](Self::apply_with), collecting the deltas.
-    pub(crate) fn apply(&mut self, fragments: &Value) -> Vec<DeltaEvent> {
-        let mut out = Vec::new();
-        let _ = self.apply_with(fragments, |d| {
-            out.push(DeltaEvent::from(d));
-            ControlFlow::<()>::Continue(())
-        });
-        out
-    }
-
-    #[cfg(test)]
-    /// Folds `delta.tool_calls` given as JSON text (e.g. a `RawValue` borrowed from the
-    /// chunk). Text that is not JSON is an error and folds nothing.
-    pub(crate) fn apply_json_with<B>(
-        &mut self,
-        fragments_json: &str,
-        on_delta: impl FnMut(ToolCallDelta<'_>) -> ControlFlow<B>,
-    ) -> Result<ControlFlow<B>, serde_json::Error> {
-        let fragments: Value = serde_json::from_str(fragments_json)?;
-        Ok(self.apply_with(&fragments, on_delta))
     }
 
     /// Folds one fragment the caller has already picked apart, under the same rules.
@@ -318,17 +263,6 @@ impl ToolCallAssembler {
                 ControlFlow::Continue(())
             }
         }
-    }
-
-    #[cfg(test)]
-    /// [`apply_function_call_with`](Self::apply_function_call_with), collecting the deltas.
-    pub(crate) fn apply_function_call(&mut self, function_call: &Value) -> Vec<DeltaEvent> {
-        let mut out = Vec::new();
-        let _ = self.apply_function_call_with(function_call, |d| {
-            out.push(DeltaEvent::from(d));
-            ControlFlow::<()>::Continue(())
-        });
-        out
     }
 
     /// The complete calls, in position order.
@@ -504,14 +438,6 @@ pub(crate) fn is_json_object(text: &str) -> bool {
         && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
 }
 
-#[cfg(test)]
-/// The calls of a non-streamed `choices[0].message`: each entry of `message.tool_calls` is a
-/// whole call (its `index`, if any, is not used for grouping); when there are none, the legacy
-/// `message.function_call` is call 0.
-pub(crate) fn from_message(message: &Value) -> Vec<ToolCall> {
-    from_message_parts(message.get("tool_calls"), message.get("function_call"))
-}
-
 /// [`from_message`] given the message's `tool_calls` and `function_call` values (absent:
 /// `None`). A single call object not wrapped in an array is taken as one call.
 pub(crate) fn from_message_parts(
@@ -547,11 +473,6 @@ pub(crate) fn from_message_parts(
     assembler.finish()
 }
 
-/// Appends `s` as a JSON string literal.
-fn push_json_str(out: &mut String, s: &str) {
-    out.push_str(&serde_json::to_string(s).expect("a string always serializes"));
-}
-
 impl ToolCall {
     /// The pull `TOOL_CALL` event's text:
     /// `{"index":I,"id":ID,"type":"function","function":{"name":N,"arguments":ARGS}}`.
@@ -561,15 +482,6 @@ impl ToolCall {
         out.push_str(&self.index.to_string());
         out.push_str(",\"id\":");
         self.push_tail(&mut out);
-        out
-    }
-
-    #[cfg(test)]
-    /// The message form `{"id":ID,"type":"function","function":{"name":N,"arguments":ARGS}}`
-    /// (an element of an assistant message's `tool_calls`).
-    pub(crate) fn to_message_json(&self) -> String {
-        let mut out = String::with_capacity(64 + self.arguments.len());
-        self.write_message_json(&mut out);
         out
     }
 
@@ -601,10 +513,89 @@ impl ToolCall {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
     use serde_json::json;
+
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub(crate) struct DeltaEvent {
+        pub index: u32,
+        pub id: String,
+        pub name: Option<String>,
+        pub arguments: String,
+    }
+
+    impl From<ToolCallDelta<'_>> for DeltaEvent {
+        fn from(d: ToolCallDelta<'_>) -> Self {
+            DeltaEvent {
+                index: d.index,
+                id: d.id.to_owned(),
+                name: d.name.map(str::to_owned),
+                arguments: d.arguments.to_owned(),
+            }
+        }
+    }
+
+    /// The calls of a non-streamed `choices[0].message`: each entry of `message.tool_calls` is a
+    /// whole call (its `index`, if any, is not used for grouping); when there are none, the legacy
+    /// `message.function_call` is call 0.
+    pub(crate) fn from_message(message: &Value) -> Vec<ToolCall> {
+        from_message_parts(message.get("tool_calls"), message.get("function_call"))
+    }
+
+    impl ToolCallAssembler {
+        /// The number of calls started so far.
+        pub(crate) fn len(&self) -> usize {
+            self.calls.len()
+        }
+
+        /// How many malformed fragments or fields were skipped.
+        pub(crate) fn anomalies(&self) -> u32 {
+            self.anomalies
+        }
+
+        /// [`apply_with`](Self::apply_with), collecting the deltas.
+        pub(crate) fn apply(&mut self, fragments: &Value) -> Vec<DeltaEvent> {
+            let mut out = Vec::new();
+            let _ = self.apply_with(fragments, |d| {
+                out.push(DeltaEvent::from(d));
+                ControlFlow::<()>::Continue(())
+            });
+            out
+        }
+
+        /// Folds `delta.tool_calls` given as JSON text (e.g. a `RawValue` borrowed from the
+        /// chunk). Text that is not JSON is an error and folds nothing.
+        pub(crate) fn apply_json_with<B>(
+            &mut self,
+            fragments_json: &str,
+            on_delta: impl FnMut(ToolCallDelta<'_>) -> ControlFlow<B>,
+        ) -> Result<ControlFlow<B>, serde_json::Error> {
+            let fragments: Value = serde_json::from_str(fragments_json)?;
+            Ok(self.apply_with(&fragments, on_delta))
+        }
+
+        /// [`apply_function_call_with`](Self::apply_function_call_with), collecting the deltas.
+        pub(crate) fn apply_function_call(&mut self, function_call: &Value) -> Vec<DeltaEvent> {
+            let mut out = Vec::new();
+            let _ = self.apply_function_call_with(function_call, |d| {
+                out.push(DeltaEvent::from(d));
+                ControlFlow::<()>::Continue(())
+            });
+            out
+        }
+    }
+
+    impl ToolCall {
+        /// The message form `{"id":ID,"type":"function","function":{"name":N,"arguments":ARGS}}`
+        /// (an element of an assistant message's `tool_calls`).
+        pub(crate) fn to_message_json(&self) -> String {
+            let mut out = String::with_capacity(64 + self.arguments.len());
+            self.write_message_json(&mut out);
+            out
+        }
+    }
 
     fn call(index: u32, id: &str, name: &str, arguments: &str) -> ToolCall {
         ToolCall {

@@ -426,6 +426,15 @@ fn chat_send_refuses_bad_requests_and_runs_no_callback() {
     let cases: Vec<(&str, Edit)> = vec![
         ("struct_size", Box::new(|r| r.struct_size = 0)),
         ("struct_size", Box::new(|r| r.struct_size = 8)),
+        // Sizes that end inside a pointer member would copy a torn pointer.
+        (
+            "struct_size",
+            Box::new(|r| r.struct_size = std::mem::offset_of!(ylokh_chat_request, user_data) + 4),
+        ),
+        (
+            "struct_size",
+            Box::new(|r| r.struct_size = std::mem::offset_of!(ylokh_chat_request, on_done) + 4),
+        ),
         (
             "tools_json",
             Box::new(|r| r.tools_json = c"{\"not\":\"an array\"}".as_ptr()),

@@ -14,6 +14,8 @@ mod scan;
 mod serde_doc;
 mod text;
 
+pub(crate) use text::push_json_str;
+
 pub use count::token_count;
 pub use parsed::{Parsed, Usage};
 pub use serde_doc::{error_body_text, parse_with_serde};

@@ -1,4 +1,5 @@
-//! String helpers of the fast path: finding the end of a plain run, decoding escapes.
+//! String helpers of the fast path: finding the end of a plain run, decoding escapes; and the
+//! one JSON string writer the message builders share.
 
 /// The index of the first byte at or after `i` that ends a string's plain run: a quote, a
 /// backslash or a control character (or `b.len()`). Eight bytes at a time: a zero byte in
@@ -69,4 +70,26 @@ pub(super) fn unescape(raw: &[u8], out: &mut String) -> Option<()> {
 
 fn hex4(h: &[u8]) -> Option<u32> {
     u32::from_str_radix(std::str::from_utf8(h.get(..4)?).ok()?, 16).ok()
+}
+
+/// Appends `s` as a JSON string literal (serde_json's escaping), without a copy on the side.
+pub(crate) fn push_json_str(out: &mut String, s: &str) {
+    serde_json::to_writer(Appender(out), s).expect("a string always serializes");
+}
+
+/// `io::Write` into a `String`, for serde_json's escaper (which writes pieces of valid UTF-8:
+/// runs of the input between escapes, and ASCII escapes).
+struct Appender<'a>(&'a mut String);
+
+impl std::io::Write for Appender<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = std::str::from_utf8(buf)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        self.0.push_str(text);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

@@ -1,4 +1,4 @@
-//! Portable generation options (API.md, "Portable generation options"): the well-known Chat
+//! Portable generation options (README.md, "Generation options in one spelling"): the well-known Chat
 //! Completions keys of the merged params, written in the target dialect's own spelling. A key
 //! already in the dialect's spelling wins over a translated one; a chat key the dialect cannot
 //! express is left out with a WARN log record that names it.

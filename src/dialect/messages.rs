@@ -176,7 +176,6 @@ struct ToolBlock {
 pub(crate) struct MessagesStream {
     usage: Usage,
     tools: Vec<ToolBlock>,
-    terminal: bool,
     /// Thinking and redacted-thinking blocks: (content block index, `reasoning_details`
     /// index), the latter counted from 0 in the order the blocks started.
     thinking: Vec<(u64, u64)>,
@@ -187,17 +186,12 @@ impl Default for MessagesStream {
         MessagesStream {
             usage: usage(-1, -1, None),
             tools: Vec::new(),
-            terminal: false,
             thinking: Vec::new(),
         }
     }
 }
 
 impl MessagesStream {
-    pub(crate) fn is_terminal(&self) -> bool {
-        self.terminal
-    }
-
     /// The `reasoning_details` index of a thinking block (numbered when first seen).
     fn detail_index(&mut self, block: Option<u64>) -> u64 {
         let block = block.unwrap_or(u64::MAX);
@@ -364,10 +358,7 @@ impl MessagesStream {
                     emit(Event::Ignored)
                 }
             }
-            "message_stop" => {
-                self.terminal = true;
-                emit(Event::Terminal)
-            }
+            "message_stop" => emit(Event::Terminal),
             "error" => emit(Event::ServerError(
                 error_message(event).unwrap_or_else(|| event.to_string()),
             )),
@@ -435,7 +426,6 @@ impl MessagesStream {
         if self.read_usage(message.get("usage")) {
             emit(Event::Usage(self.usage))?;
         }
-        self.terminal = true;
         emit(Event::Terminal)
     }
 }

@@ -1,4 +1,4 @@
-//! Server dialects (API.md, "Wire APIs: one caller interface, three server dialects"): what
+//! Server dialects (README.md, "Dialects: Chat Completions, Responses, Messages"): what
 //! differs between Chat Completions, the OpenAI Responses API and the Anthropic Messages API,
 //! behind one small enum-dispatched seam.
 //!
@@ -12,7 +12,6 @@
 //! - a per-request [`StreamState`] that turns each SSE event (and a whole non-streamed
 //!   response) into the same small [`Event`]s, whatever the dialect. Chat Completions is not
 //!   mapped here: the existing engine (`chunk`, `request`) keeps that hot path.
-//! - the server's message from an HTTP error body ([`error_body_message`]).
 //!
 //! Pure Rust on `serde_json`: no I/O, no statuses. What the events mean for the request
 //! (token counts, statuses, `message_json`) stays with the engine.
@@ -38,17 +37,16 @@ pub(crate) use generation_options::{asks_json, is_json};
 pub(crate) use messages::MessagesStream;
 pub(crate) use responses::ResponsesStream;
 
-/// Which wire API the server speaks (`YLOKH_API_*`).
+/// Which wire API the server speaks (its C numbers, `YLOKH_API_*`, are in `ffi::options`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[repr(u32)]
 pub(crate) enum Api {
     /// `POST {base}/chat/completions` (the default).
     #[default]
-    ChatCompletions = 1,
+    ChatCompletions,
     /// `POST {base}/responses` (OpenAI Responses API).
-    Responses = 2,
+    Responses,
     /// `POST {base}/messages` (Anthropic Messages API).
-    Messages = 3,
+    Messages,
 }
 
 /// The Anthropic API version sent when the caller did not set `anthropic-version` itself.
@@ -80,16 +78,6 @@ pub(crate) struct BodyInput<'a> {
 }
 
 impl Api {
-    /// `YLOKH_API_*` → the dialect; unknown numbers: `None` (`YLOKH_INVALID_ARGUMENT`).
-    pub(crate) fn from_u32(api: u32) -> Option<Api> {
-        match api {
-            1 => Some(Api::ChatCompletions),
-            2 => Some(Api::Responses),
-            3 => Some(Api::Messages),
-            _ => None,
-        }
-    }
-
     /// The path under the base URL, without a leading slash.
     pub(crate) fn path(self) -> &'static str {
         match self {
@@ -291,27 +279,11 @@ impl StreamState {
             StreamState::Messages(_) => "`message_stop`",
         }
     }
-
-    /// Whether the dialect's terminal event has come: a stream that ends without it is
-    /// incomplete.
-    pub(crate) fn is_terminal(&self) -> bool {
-        match self {
-            StreamState::Responses(state) => state.is_terminal(),
-            StreamState::Messages(state) => state.is_terminal(),
-        }
-    }
 }
 
-/// The server's own words from an HTTP error body, in any dialect: Anthropic's
-/// `{"type":"error","error":{"type","message"}}`, OpenAI's `{"error":{"message"}}`, `error`
-/// as a string, or a top-level `message`. `None` when the body is not JSON or says none of
-/// these (the engine then shows a snippet of the body).
-pub(crate) fn error_body_message(body: &[u8]) -> Option<String> {
-    let value: Value = serde_json::from_slice(body).ok()?;
-    error_message(&value)
-}
-
-/// The message of an error document (see [`error_body_message`]).
+/// The message of an error document in any dialect: Anthropic's
+/// `{"type":"error","error":{"type","message"}}`, OpenAI's `{"error":{"message"}}`, `error` as a
+/// string, or a top-level `message`. (An HTTP error body is read by `chunk::error_body_text`.)
 fn error_message(value: &Value) -> Option<String> {
     match value.get("error") {
         Some(Value::Object(error)) => {

@@ -44,7 +44,6 @@ struct Call {
 #[derive(Debug, Default)]
 pub(crate) struct ResponsesStream {
     calls: Vec<Call>,
-    terminal: bool,
     /// The response's id (from its `response.created` or any event's `response`), and the last
     /// `sequence_number` seen: where a background response's stream resumes.
     response_id: Option<String>,
@@ -56,10 +55,6 @@ pub(crate) struct ResponsesStream {
 }
 
 impl ResponsesStream {
-    pub(crate) fn is_terminal(&self) -> bool {
-        self.terminal
-    }
-
     /// The server's `timings` object, once it came (taken once).
     pub(crate) fn take_timings(&mut self) -> Option<String> {
         self.timings.take()
@@ -247,7 +242,6 @@ impl ResponsesStream {
             }
             "response.completed" | "response.incomplete" => {
                 let response = event.get("response").unwrap_or(&Value::Null);
-                self.terminal = true;
                 self.finish(response, kind == "response.incomplete", emit)?;
                 emit(Event::Terminal)
             }
@@ -367,7 +361,6 @@ impl ResponsesStream {
                 _ => {}
             }
         }
-        self.terminal = true;
         self.finish(response, status == Some("incomplete"), emit)?;
         emit(Event::Terminal)
     }

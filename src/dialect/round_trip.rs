@@ -1,5 +1,5 @@
-//! An assistant message's `reasoning_details` written back in a dialect's own form (API.md, "A
-//! lossless assistant message"): the Messages API's `thinking` / `redacted_thinking` blocks
+//! An assistant message's `reasoning_details` written back in a dialect's own form (README.md, "Reasoning
+//! models: the same loop"): the Messages API's `thinking` / `redacted_thinking` blocks
 //! from `anthropic-claude-v1` entries, the Responses API's `reasoning` input items from
 //! `openai-responses-v1` entries. Entries of any other format are left out, so a conversation
 //! can move between servers; the strings go back exactly as they came.

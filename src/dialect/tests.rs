@@ -1,5 +1,6 @@
 use super::*;
-use crate::tool_calls::{DeltaEvent, ToolCall, ToolCallAssembler};
+use crate::tool_calls::tests::DeltaEvent;
+use crate::tool_calls::{ToolCall, ToolCallAssembler};
 use serde_json::json;
 
 // ---------------------------------------------------------------------------------------------
@@ -73,16 +74,8 @@ fn body(api: Api, defaults: &Value, params: Option<&Value>, stream: bool) -> Val
 }
 
 #[test]
-fn api_numbers_and_paths() {
-    assert_eq!(Api::from_u32(1), Some(Api::ChatCompletions));
-    assert_eq!(Api::from_u32(2), Some(Api::Responses));
-    assert_eq!(Api::from_u32(3), Some(Api::Messages));
-    assert_eq!(Api::from_u32(0), None);
-    assert_eq!(Api::from_u32(4), None);
+fn api_default_and_paths() {
     assert_eq!(Api::default(), Api::ChatCompletions);
-    for api in [Api::ChatCompletions, Api::Responses, Api::Messages] {
-        assert_eq!(Api::from_u32(api as u32), Some(api));
-    }
     assert_eq!(Api::ChatCompletions.path(), "chat/completions");
     assert_eq!(Api::Responses.path(), "responses");
     assert_eq!(Api::Messages.path(), "messages");
@@ -468,44 +461,6 @@ fn anthropic_headers() {
     }
 }
 
-#[test]
-fn error_bodies_give_the_servers_words() {
-    let cases: &[(&str, Option<&str>)] = &[
-        (
-            r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
-            Some("Overloaded"),
-        ),
-        (
-            r#"{"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: Field required"},"request_id":"req_1"}"#,
-            Some("max_tokens: Field required"),
-        ),
-        (
-            r#"{"error":{"message":"Incorrect API key provided: sk-x.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}"#,
-            Some("Incorrect API key provided: sk-x."),
-        ),
-        (
-            r#"{"error":{"code":400,"message":"'input' is required","type":"invalid_request_error"}}"#,
-            Some("'input' is required"),
-        ),
-        (
-            r#"{"error":{"type":"not_found_error"}}"#,
-            Some("not_found_error"),
-        ),
-        (r#"{"error":"model not found"}"#, Some("model not found")),
-        (r#"{"message":"Forbidden"}"#, Some("Forbidden")),
-        (r#"{"detail":"x"}"#, None),
-        ("<html>502 Bad Gateway</html>", None),
-        ("", None),
-    ];
-    for (body, expected) in cases {
-        assert_eq!(
-            error_body_message(body.as_bytes()).as_deref(),
-            *expected,
-            "{body}"
-        );
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Events
 // ---------------------------------------------------------------------------------------------
@@ -606,7 +561,7 @@ fn run_events(api: Api, events: &[(String, String)]) -> Run {
             break;
         }
     }
-    run.terminal = state.is_terminal();
+    run.terminal = run.terminals > 0;
     run.calls = assembler.finish();
     run
 }
@@ -993,7 +948,6 @@ fn done_marker_pings_and_unknown_events_are_ignored() {
             assert!(flow.is_continue());
         }
         assert_eq!(got, ["Ignored"; 4], "{api:?}");
-        assert!(!state.is_terminal());
         // Not JSON: an error, nothing reported.
         let err = state.on_event(b"", b"{oops", |_| ControlFlow::<()>::Break(()));
         assert!(err.is_err());
@@ -1030,7 +984,7 @@ fn run_whole(api: Api, body: &Value) -> Run {
             fold(&mut run, &mut assembler, e)
         })
         .unwrap();
-    run.terminal = state.is_terminal();
+    run.terminal = run.terminals > 0;
     run.calls = assembler.finish();
     run
 }
@@ -1291,4 +1245,42 @@ fn responses_call_arguments_only_in_finished_items() {
         run_events(Api::Responses, &events(&[added])).calls,
         [call(0, "c1", "f", "{}")]
     );
+}
+
+#[test]
+fn error_documents_give_the_servers_words() {
+    let cases: &[(&str, Option<&str>)] = &[
+        (
+            r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+            Some("Overloaded"),
+        ),
+        (
+            r#"{"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: Field required"},"request_id":"req_1"}"#,
+            Some("max_tokens: Field required"),
+        ),
+        (
+            r#"{"error":{"message":"Incorrect API key provided: sk-x.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}"#,
+            Some("Incorrect API key provided: sk-x."),
+        ),
+        (
+            r#"{"error":{"code":400,"message":"'input' is required","type":"invalid_request_error"}}"#,
+            Some("'input' is required"),
+        ),
+        (
+            r#"{"error":{"type":"not_found_error"}}"#,
+            Some("not_found_error"),
+        ),
+        (r#"{"error":"model not found"}"#, Some("model not found")),
+        (r#"{"message":"Forbidden"}"#, Some("Forbidden")),
+        (r#"{"detail":"x"}"#, None),
+        ("<html>502 Bad Gateway</html>", None),
+        ("", None),
+    ];
+    for (body, expected) in cases {
+        assert_eq!(
+            error_message(&serde_json::from_str(body).unwrap_or(Value::Null)).as_deref(),
+            *expected,
+            "{body}"
+        );
+    }
 }

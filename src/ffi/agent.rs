@@ -1,14 +1,16 @@
 //! (0.3) The agent runner: `ylokh_agent_request` + `ylokh_agent_run` run the whole tool loop.
 
-use super::callbacks::{CallbackSink, Callbacks, DoneFn};
+use super::callbacks::{
+    ylokh_done_fn, ylokh_text_fn, ylokh_tool_call_fn, CallbackSink, Callbacks, DoneFn,
+};
 use super::client::ylokh_client;
 use super::conversation::ylokh_conversation;
 use super::mcp::ylokh_mcp_session;
 use super::status::{to_c, ylokh_status, YLOKH_PENDING};
 use super::types::{ylokh_result, ylokh_tool_call, CResult};
 use super::{
-    boundary, optional_str, required_mut, required_ref, set_last_error, status_boundary,
-    void_boundary, Out,
+    boundary, optional_str, read_versioned, required_mut, required_ref, set_last_error,
+    status_boundary, void_boundary, Out,
 };
 use crate::agent::{self, AgentEvents, AgentInput, Run, ToolReply};
 use crate::conversation::Conversation;
@@ -21,12 +23,27 @@ use crate::thread::on_library_thread;
 use crate::tool_calls::ToolCall;
 use serde_json::Value;
 use std::ffi::{c_char, c_int, c_void, CString};
-use std::mem::{offset_of, size_of};
+use std::mem::offset_of;
 use std::time::Duration;
 
 type ToolFn =
     unsafe extern "C" fn(*mut c_void, *const ylokh_tool_call, *mut ylokh_tool_reply) -> c_int;
 type StepFn = unsafe extern "C" fn(*mut c_void, u32, *const ylokh_result) -> c_int;
+
+/// An agent run's tool function (`on_tool`): `call` is borrowed for the call, `reply` valid
+/// during it only. Non-zero stops the run with YLOKH_ABORTED.
+pub type ylokh_tool_fn = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        call: *const ylokh_tool_call,
+        reply: *mut ylokh_tool_reply,
+    ) -> c_int,
+>;
+/// After an agent step (`on_step`): `result` is borrowed for the call. Non-zero stops the run
+/// with YLOKH_ABORTED.
+pub type ylokh_step_fn = Option<
+    unsafe extern "C" fn(user_data: *mut c_void, step: u32, result: *const ylokh_result) -> c_int,
+>;
 
 /// What an agent run does. The caller allocates it, sets `struct_size` to
 /// `sizeof(ylokh_agent_request)` and every member it uses (zero the rest, `= {0}`). Read
@@ -59,42 +76,22 @@ pub struct ylokh_agent_request {
     pub user_data: *mut c_void,
     /// Each model turn's streaming events, as in `ylokh_chat_request`; a non-zero return stops
     /// the run with YLOKH_ABORTED.
-    pub on_token: Option<
-        unsafe extern "C" fn(user_data: *mut c_void, text: *const c_char, len: usize) -> c_int,
-    >,
-    pub on_reasoning: Option<
-        unsafe extern "C" fn(user_data: *mut c_void, text: *const c_char, len: usize) -> c_int,
-    >,
-    pub on_chunk: Option<
-        unsafe extern "C" fn(user_data: *mut c_void, json: *const c_char, len: usize) -> c_int,
-    >,
-    pub on_tool_call_delta:
-        Option<unsafe extern "C" fn(user_data: *mut c_void, call: *const ylokh_tool_call) -> c_int>,
-    pub on_tool_call:
-        Option<unsafe extern "C" fn(user_data: *mut c_void, call: *const ylokh_tool_call) -> c_int>,
+    pub on_token: ylokh_text_fn,
+    pub on_reasoning: ylokh_text_fn,
+    pub on_chunk: ylokh_text_fn,
+    pub on_tool_call_delta: ylokh_tool_call_fn,
+    pub on_tool_call: ylokh_tool_call_fn,
     /// Runs a call of one of the caller's tools, on the run's thread (it may block; it may call
     /// `ylokh_mcp_session_call`), one call at a time, in the model's order. Answer with
     /// `ylokh_tool_reply_set` (no answer: ""). A tool that failed answers with `is_error`
     /// true: the model sees it, the run goes on. A non-zero return stops the run with
     /// YLOKH_ABORTED. NULL: such calls get the error result "there is no tool named …".
-    pub on_tool: Option<
-        unsafe extern "C" fn(
-            user_data: *mut c_void,
-            call: *const ylokh_tool_call,
-            reply: *mut ylokh_tool_reply,
-        ) -> c_int,
-    >,
+    pub on_tool: ylokh_tool_fn,
     /// After each step whose calls were run and appended (`step` from 1; `result` that turn's);
     /// non-zero stops the run with YLOKH_ABORTED.
-    pub on_step: Option<
-        unsafe extern "C" fn(
-            user_data: *mut c_void,
-            step: u32,
-            result: *const ylokh_result,
-        ) -> c_int,
-    >,
+    pub on_step: ylokh_step_fn,
     /// Exactly once per started run, last, on the run's thread.
-    pub on_done: Option<unsafe extern "C" fn(user_data: *mut c_void, result: *const ylokh_result)>,
+    pub on_done: ylokh_done_fn,
 }
 
 /// Where a tool function writes its answer (valid during `on_tool` only).
@@ -102,12 +99,16 @@ pub struct ylokh_tool_reply {
     reply: ToolReply,
 }
 
-/// A started agent run. Methods: `ylokh_agent_cancel`, `ylokh_agent_wait`, `ylokh_agent_free`.
+/// A started agent run.
+///
+/// Methods: `ylokh_agent_run` (makes it), `ylokh_agent_cancel`, `ylokh_agent_wait`,
+/// `ylokh_agent_free`; tool functions answer with `ylokh_tool_reply_set`.
 pub struct ylokh_agent {
     run: Run,
 }
 
-const MIN_SIZE: usize = offset_of!(ylokh_agent_request, on_done);
+/// The `struct_size` of an older header accepted: the struct without `on_done`.
+const OLDER_SIZES: [usize; 1] = [offset_of!(ylokh_agent_request, on_done)];
 
 /// The caller's side of a run: the C callbacks and the conversation.
 struct CAgent {
@@ -198,29 +199,9 @@ impl AgentEvents for CAgent {
 /// # Safety
 /// `req` is NULL or points to `struct_size` readable bytes.
 unsafe fn read_request(req: *const ylokh_agent_request) -> Result<ylokh_agent_request, Error> {
-    if req.is_null() {
-        return Err(Error::invalid("req must not be NULL"));
-    }
-    // SAFETY: not NULL; every version of the struct starts with its `usize` size.
-    let size = unsafe { req.cast::<usize>().read_unaligned() };
-    if size < MIN_SIZE {
-        return Err(Error::invalid(format!(
-            "req->struct_size is {size}: set it to sizeof(ylokh_agent_request) ({})",
-            size_of::<ylokh_agent_request>()
-        )));
-    }
-    // SAFETY: all-zero bytes are a valid ylokh_agent_request (NULLs, Nones, false, 0).
-    let mut copy: ylokh_agent_request = unsafe { std::mem::zeroed() };
-    // SAFETY: `size` readable bytes (the caller's promise); at most our own size is copied into
-    // our own struct.
-    unsafe {
-        std::ptr::copy_nonoverlapping(
-            req.cast::<u8>(),
-            (&mut copy as *mut ylokh_agent_request).cast::<u8>(),
-            size.min(size_of::<ylokh_agent_request>()),
-        );
-    }
-    Ok(copy)
+    // SAFETY: ylokh_agent_request is repr(C), starts with `struct_size` and is valid all-zero;
+    // `req` as our caller promises.
+    unsafe { read_versioned(req, "req", "ylokh_agent_request", &OLDER_SIZES) }
 }
 
 /// Starts an agent run and writes its handle to `*out`. Blocks only to list the sessions' tools

@@ -11,6 +11,19 @@ use crate::status::Status;
 use crate::tool_calls::{ToolCall, ToolCallDelta};
 use std::ffi::{c_char, c_int, c_void};
 
+/// A text callback (`on_token`, `on_reasoning`; `on_chunk` with the event's JSON): `text` is
+/// UTF-8, NUL-terminated and borrowed until the callback returns; `len` is authoritative.
+/// Non-zero stops the request with YLOKH_ABORTED.
+pub type ylokh_text_fn =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, text: *const c_char, len: usize) -> c_int>;
+/// A tool-call callback (`on_tool_call_delta`, `on_tool_call`): `call` is borrowed until the
+/// callback returns. Non-zero stops the request with YLOKH_ABORTED.
+pub type ylokh_tool_call_fn =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, call: *const ylokh_tool_call) -> c_int>;
+/// The end of a request or a run (`on_done`): `result` is borrowed until the callback returns.
+pub type ylokh_done_fn =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, result: *const ylokh_result)>;
+
 pub(crate) type TextFn = unsafe extern "C" fn(*mut c_void, *const c_char, usize) -> c_int;
 pub(crate) type ToolCallFn = unsafe extern "C" fn(*mut c_void, *const ylokh_tool_call) -> c_int;
 pub(crate) type DoneFn = unsafe extern "C" fn(*mut c_void, *const ylokh_result);

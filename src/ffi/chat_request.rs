@@ -1,19 +1,19 @@
 //! (0.2) `ylokh_chat_request` + `ylokh_chat_send`: the extensible way to start a chat, with a
 //! conversation, tools and the tool-call callbacks.
 
-use super::callbacks::Callbacks;
+use super::callbacks::{ylokh_done_fn, ylokh_text_fn, ylokh_tool_call_fn, Callbacks};
 use super::client::ylokh_client;
 use super::conversation::ylokh_conversation;
 use super::request::{messages_from_c, start_request, ylokh_request};
 use super::status::ylokh_status;
-use super::types::{ylokh_message, ylokh_result, ylokh_tool_call};
-use super::{optional_str, required_ref, status_boundary, Out};
+use super::types::ylokh_message;
+use super::{optional_str, read_versioned, required_ref, status_boundary, Out};
 use crate::error::Error;
 use crate::options::parse_object;
 use crate::request::ChatInput;
 use serde_json::Value;
-use std::ffi::{c_char, c_int, c_void};
-use std::mem::{offset_of, size_of};
+use std::ffi::{c_char, c_void};
+use std::mem::offset_of;
 
 /// What to ask and where the answer goes. The caller allocates it, sets `struct_size` to
 /// `sizeof(ylokh_chat_request)` and every member it uses (zero the rest, e.g. with `= {0}`).
@@ -41,30 +41,33 @@ pub struct ylokh_chat_request {
     /// Passed back to every callback.
     pub user_data: *mut c_void,
     /// As in `ylokh_callbacks`.
-    pub on_token: Option<
-        unsafe extern "C" fn(user_data: *mut c_void, text: *const c_char, len: usize) -> c_int,
-    >,
-    pub on_reasoning: Option<
-        unsafe extern "C" fn(user_data: *mut c_void, text: *const c_char, len: usize) -> c_int,
-    >,
-    pub on_chunk: Option<
-        unsafe extern "C" fn(user_data: *mut c_void, json: *const c_char, len: usize) -> c_int,
-    >,
+    pub on_token: ylokh_text_fn,
+    pub on_reasoning: ylokh_text_fn,
+    pub on_chunk: ylokh_text_fn,
     /// Each piece of a tool call as it streams in (`name` only on the delta that brings it,
     /// `arguments` only the new fragment). Never a complete call: those go to `on_tool_call`.
-    pub on_tool_call_delta:
-        Option<unsafe extern "C" fn(user_data: *mut c_void, call: *const ylokh_tool_call) -> c_int>,
+    pub on_tool_call_delta: ylokh_tool_call_fn,
     /// Each complete tool call, only when the answer ended well (the status will be YLOKH_OK):
     /// after the last `on_token`, in index order, before `on_done`. A stream that breaks off
     /// hands out none.
-    pub on_tool_call:
-        Option<unsafe extern "C" fn(user_data: *mut c_void, call: *const ylokh_tool_call) -> c_int>,
+    pub on_tool_call: ylokh_tool_call_fn,
     /// Exactly once per started request, after every other callback, whatever happened.
-    pub on_done: Option<unsafe extern "C" fn(user_data: *mut c_void, result: *const ylokh_result)>,
+    pub on_done: ylokh_done_fn,
 }
 
-/// The smallest `struct_size` taken: a struct that has at least the members up to `stream`.
-const MIN_STRUCT_SIZE: usize = offset_of!(ylokh_chat_request, stream);
+/// The `struct_size`s of older headers accepted: the struct ending before each member from
+/// `stream` on (members past it count as NULL/false).
+const OLDER_SIZES: [usize; 9] = [
+    offset_of!(ylokh_chat_request, stream),
+    offset_of!(ylokh_chat_request, pull),
+    offset_of!(ylokh_chat_request, user_data),
+    offset_of!(ylokh_chat_request, on_token),
+    offset_of!(ylokh_chat_request, on_reasoning),
+    offset_of!(ylokh_chat_request, on_chunk),
+    offset_of!(ylokh_chat_request, on_tool_call_delta),
+    offset_of!(ylokh_chat_request, on_tool_call),
+    offset_of!(ylokh_chat_request, on_done),
+];
 
 /// A copy of the caller's struct, the members past its `struct_size` zeroed.
 ///
@@ -72,30 +75,9 @@ const MIN_STRUCT_SIZE: usize = offset_of!(ylokh_chat_request, stream);
 /// `req` is NULL or points to at least `struct_size` readable bytes (the first being a `usize`
 /// `struct_size`), as `ylokh_chat_send` documents.
 unsafe fn read_request(req: *const ylokh_chat_request) -> Result<ylokh_chat_request, Error> {
-    if req.is_null() {
-        return Err(Error::invalid("req must not be NULL"));
-    }
-    // SAFETY: not NULL, and every version of the struct starts with its `usize` size.
-    let size = unsafe { req.cast::<usize>().read_unaligned() };
-    if size < MIN_STRUCT_SIZE {
-        return Err(Error::invalid(format!(
-            "req->struct_size is {size}: set it to sizeof(ylokh_chat_request) ({})",
-            size_of::<ylokh_chat_request>()
-        )));
-    }
-    // SAFETY: all-zero bytes are a valid ylokh_chat_request (NULL pointers, None callbacks,
-    // false, 0).
-    let mut copy: ylokh_chat_request = unsafe { std::mem::zeroed() };
-    // SAFETY: the caller's struct has `size` readable bytes; we copy at most our own size into
-    // our own struct, which cannot overlap it.
-    unsafe {
-        std::ptr::copy_nonoverlapping(
-            req.cast::<u8>(),
-            (&mut copy as *mut ylokh_chat_request).cast::<u8>(),
-            size.min(size_of::<ylokh_chat_request>()),
-        );
-    }
-    Ok(copy)
+    // SAFETY: ylokh_chat_request is repr(C), starts with `struct_size` and is valid all-zero;
+    // `req` as our caller promises.
+    unsafe { read_versioned(req, "req", "ylokh_chat_request", &OLDER_SIZES) }
 }
 
 /// The chat-format input a request asks for.

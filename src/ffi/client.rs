@@ -7,6 +7,10 @@ use crate::options::Options;
 
 /// A client: its own runtime threads, a pool of keep-alive connections, and the requests it
 /// runs. Thread-safe: requests may be started from any thread.
+///
+/// Methods: `ylokh_client_new`, `ylokh_client_free`; requests start with `ylokh_chat_send`
+/// (`ylokh_chat_start`, `ylokh_chat_complete`: 0.1 forms), `ylokh_embed`, `ylokh_mcp_connect`
+/// and `ylokh_agent_run`.
 pub struct ylokh_client {
     pub(crate) inner: Client,
 }

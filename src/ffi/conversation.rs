@@ -10,6 +10,11 @@ use crate::error::Error;
 use std::ffi::c_char;
 
 /// A message history: a JSON array of chat messages. One thread at a time.
+///
+/// Methods: `ylokh_conversation_new`, `ylokh_conversation_free`, `ylokh_conversation_add`,
+/// `ylokh_conversation_add_json`, `ylokh_conversation_add_tool_result`,
+/// `ylokh_conversation_add_image`, `ylokh_conversation_len`, `ylokh_conversation_json`,
+/// `ylokh_conversation_truncate`; used by `ylokh_chat_request` and `ylokh_agent_request`.
 pub struct ylokh_conversation {
     pub(crate) inner: Conversation,
 }

@@ -11,6 +11,8 @@ use std::ffi::{c_char, CString};
 
 /// The vectors of one `ylokh_embed` call. Library-allocated: free it with
 /// `ylokh_embeddings_free`; every pointer in it stays valid until then.
+///
+/// Methods: made by `ylokh_embed`, freed by `ylokh_embeddings_free`.
 #[repr(C)]
 pub struct ylokh_embeddings {
     /// The number of vectors: one per input, in input order.

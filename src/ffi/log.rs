@@ -26,7 +26,12 @@ pub unsafe extern "C" fn ylokh_set_log_callback(
 ) -> ylokh_status {
     status_boundary(|| {
         let sink = r#fn.map(|f| Arc::new(CLog { f, user_data }) as Arc<dyn LogSink>);
-        crate::log::set_callback(max_level, sink)
+        // 0 passes nothing on; above YLOKH_LOG_TRACE means everything.
+        let max = match max_level {
+            0 => None,
+            n => from_c(n.min(YLOKH_LOG_TRACE)),
+        };
+        crate::log::set_callback(max, sink)
     })
 }
 
@@ -36,6 +41,21 @@ pub const YLOKH_LOG_WARN: u32 = 2;
 pub const YLOKH_LOG_INFO: u32 = 3;
 pub const YLOKH_LOG_DEBUG: u32 = 4;
 pub const YLOKH_LOG_TRACE: u32 = 5;
+
+/// A level as C sees it: the one place the numbers are tied to the levels.
+fn to_c(level: Level) -> u32 {
+    match level {
+        Level::Error => YLOKH_LOG_ERROR,
+        Level::Warn => YLOKH_LOG_WARN,
+        Level::Info => YLOKH_LOG_INFO,
+        Level::Debug => YLOKH_LOG_DEBUG,
+        Level::Trace => YLOKH_LOG_TRACE,
+    }
+}
+
+fn from_c(level: u32) -> Option<Level> {
+    Level::ALL.into_iter().find(|l| to_c(*l) == level)
+}
 
 /// The C log callback and its `user_data`.
 struct CLog {
@@ -59,7 +79,7 @@ impl LogSink for CLog {
         unsafe {
             (self.f)(
                 self.user_data,
-                level as u32,
+                to_c(level),
                 text.as_ptr().cast(),
                 len.min(text.len() - 1),
             )
@@ -69,18 +89,16 @@ impl LogSink for CLog {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
-    fn log_level_constants_match_the_logger() {
-        let levels = crate::log::Level::ALL.map(|l| l as u32);
-        assert_eq!(
-            [
-                super::YLOKH_LOG_ERROR,
-                super::YLOKH_LOG_WARN,
-                super::YLOKH_LOG_INFO,
-                super::YLOKH_LOG_DEBUG,
-                super::YLOKH_LOG_TRACE
-            ],
-            levels
-        );
+    fn log_levels_round_trip_in_order() {
+        let c = Level::ALL.map(to_c);
+        assert_eq!(c, [1, 2, 3, 4, 5], "the numbers the header documents");
+        for level in Level::ALL {
+            assert_eq!(from_c(to_c(level)), Some(level));
+        }
+        assert_eq!(from_c(0), None);
+        assert_eq!(from_c(6), None);
     }
 }

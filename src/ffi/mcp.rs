@@ -3,13 +3,14 @@
 use super::client::ylokh_client;
 use super::status::ylokh_status;
 use super::{
-    boundary, optional_str, required_ref, required_str, status_boundary, void_boundary, Out,
+    boundary, optional_str, read_versioned, required_ref, required_str, status_boundary,
+    void_boundary, Out,
 };
 use crate::error::Error;
 use crate::mcp::{http_client, Command, Session, ToolOutput, Transport};
 use crate::status::Status;
 use std::ffi::{c_char, CString};
-use std::mem::{offset_of, size_of};
+use std::mem::offset_of;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -44,8 +45,11 @@ pub struct ylokh_mcp_server {
     pub connect_timeout_ms: u64,
 }
 
-/// An open MCP session. Methods: `ylokh_mcp_session_tools`, `ylokh_mcp_session_tools_changed`,
-/// `ylokh_mcp_session_accept_tools`, `ylokh_mcp_session_call`, `ylokh_mcp_session_free`.
+/// An open MCP session.
+///
+/// Methods: `ylokh_mcp_connect` (makes it), `ylokh_mcp_session_tools`,
+/// `ylokh_mcp_session_tools_changed`, `ylokh_mcp_session_accept_tools`,
+/// `ylokh_mcp_session_call` (its result: `ylokh_tool_result_free`), `ylokh_mcp_session_free`.
 /// One thread at a time; an agent run that uses it keeps it alive until the run's `on_done`.
 pub struct ylokh_mcp_session {
     pub(crate) inner: Arc<Session>,
@@ -82,7 +86,8 @@ fn c_string(text: String) -> CString {
     CString::new(text.replace('\0', " ")).expect("NULs were removed")
 }
 
-const MIN_SERVER_SIZE: usize = offset_of!(ylokh_mcp_server, connect_timeout_ms);
+/// The `struct_size` of an older header accepted: the struct without `connect_timeout_ms`.
+const OLDER_SERVER_SIZES: [usize; 1] = [offset_of!(ylokh_mcp_server, connect_timeout_ms)];
 
 /// # Safety
 /// `list` is NULL or points to `n` NUL-terminated strings.
@@ -157,20 +162,11 @@ pub unsafe extern "C" fn ylokh_mcp_connect(
                 Out::new(out, "out")?,
             )
         };
-        if server.is_null() {
-            return Err(Error::invalid("server must not be NULL"));
-        }
-        // SAFETY: not NULL; every version of the struct starts with its `usize` size.
-        let size = unsafe { server.cast::<usize>().read_unaligned() };
-        if size < MIN_SERVER_SIZE {
-            return Err(Error::invalid(format!(
-                "server->struct_size is {size}: set it to sizeof(ylokh_mcp_server) ({})",
-                size_of::<ylokh_mcp_server>()
-            )));
-        }
-        // SAFETY: at least MIN_SERVER_SIZE readable bytes (checked above, the caller's promise).
-        let s = unsafe { &*server };
-        let timeout_ms = if size >= size_of::<ylokh_mcp_server>() && s.connect_timeout_ms > 0 {
+        // SAFETY: ylokh_mcp_server is repr(C), starts with `struct_size` and is valid all-zero;
+        // `server` is NULL or has `struct_size` readable bytes (the contract).
+        let s =
+            unsafe { read_versioned(server, "server", "ylokh_mcp_server", &OLDER_SERVER_SIZES)? };
+        let timeout_ms = if s.connect_timeout_ms > 0 {
             s.connect_timeout_ms
         } else {
             DEFAULT_CONNECT_MS

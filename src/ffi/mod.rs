@@ -9,20 +9,34 @@
 //! This is the only module that knows C: C types, function pointers, raw pointers, and status
 //! codes as `u32`. Every raw dereference is in an `unsafe {}` block that says why it is sound.
 
-pub mod agent;
-mod callbacks;
-pub mod chat_request;
-pub mod client;
-pub mod conversation;
-pub mod embed;
-pub mod event_loop;
-pub mod log;
-pub mod mcp;
-pub mod misc;
-pub mod options;
-pub mod request;
+// cbindgen writes the header in this order: the lifecycle, top to bottom.
 pub mod status;
+// Options, then the client they make.
+pub mod options;
+
+pub mod client;
+// A conversation to send.
+pub mod conversation;
+// The shared C structs and the callback typedefs.
 pub mod types;
+
+mod callbacks;
+// Starting a request (ylokh_chat_request + ylokh_chat_send; ylokh_chat_start, 0.1).
+pub mod chat_request;
+// The request handle: pull (ylokh_request_next), wait, cancel, free.
+pub mod request;
+// Your own event loop.
+pub mod event_loop;
+// Embeddings.
+pub mod embed;
+// MCP sessions and the agent runner.
+pub mod mcp;
+
+pub mod agent;
+// Logging, status names, last error, version.
+pub mod log;
+
+pub mod misc;
 
 use crate::error::Error;
 use crate::panic::{entered, internal_error};
@@ -132,6 +146,51 @@ pub(crate) unsafe fn required_mut<'a, T>(ptr: *mut T, what: &str) -> Result<&'a 
     unsafe { ptr.as_mut() }.ok_or_else(|| Error::invalid(format!("{what} must not be NULL")))
 }
 
+/// A copy of a caller's `struct_size`-versioned struct, its members past `struct_size` zeroed.
+/// `sizes` are the sizes a header of this or an older version gives it: where a member starts
+/// (so a struct that ends just before it, padding included), from the first optional member
+/// on. A size of at least `size_of::<T>()` is a newer header's (its extra members are not
+/// read). Any other size ends inside a member and would copy a torn pointer:
+/// `YLOKH_INVALID_ARGUMENT` naming the sizes accepted.
+///
+/// # Safety
+/// `T` is a `#[repr(C)]` struct that starts with its `usize` `struct_size` and for which
+/// all-zero bytes are valid (NULL pointers, `None` callbacks, false, 0); `ptr` is NULL or
+/// points to at least `struct_size` readable bytes.
+pub(crate) unsafe fn read_versioned<T>(
+    ptr: *const T,
+    what: &str,
+    type_name: &str,
+    sizes: &[usize],
+) -> Result<T, Error> {
+    if ptr.is_null() {
+        return Err(Error::invalid(format!("{what} must not be NULL")));
+    }
+    let full = std::mem::size_of::<T>();
+    // SAFETY: not NULL, and every version of the struct starts with its `usize` size.
+    let size = unsafe { ptr.cast::<usize>().read_unaligned() };
+    if size < full && !sizes.contains(&size) {
+        let older: Vec<String> = sizes.iter().map(usize::to_string).collect();
+        return Err(Error::invalid(format!(
+            "{what}->struct_size is {size}: set it to sizeof({type_name}) ({full}); a program built \
+             against an older header may pass {}",
+            older.join(", ")
+        )));
+    }
+    // SAFETY: all-zero bytes are a valid `T` (our caller's promise).
+    let mut copy: T = unsafe { std::mem::zeroed() };
+    // SAFETY: the caller's struct has `size` readable bytes; at most our own size is copied,
+    // into our own struct, which cannot overlap it; `size` ends at a member boundary.
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            ptr.cast::<u8>(),
+            (&mut copy as *mut T).cast::<u8>(),
+            size.min(full),
+        );
+    }
+    Ok(copy)
+}
+
 /// # Safety
 /// `ptr` is NULL or points to a live `T`.
 pub(crate) unsafe fn required_ref<'a, T>(ptr: *const T, what: &str) -> Result<&'a T, Error> {
@@ -204,5 +263,54 @@ mod tests {
             "bad"
         );
         assert_eq!(status_boundary(|| Ok(())), YLOKH_OK);
+    }
+
+    #[repr(C)]
+    struct Versioned {
+        struct_size: usize,
+        first: *const c_char,
+        flag: bool,
+        added: *const c_char,
+    }
+
+    fn read(size: usize) -> Result<Versioned, Error> {
+        let given = Versioned {
+            struct_size: size,
+            first: c"a".as_ptr(),
+            flag: true,
+            added: c"b".as_ptr(),
+        };
+        let older = [std::mem::offset_of!(Versioned, added)];
+        // SAFETY: Versioned is repr(C), starts with its size and is valid all-zero; `given` has
+        // every byte a size up to its own names (the larger sizes are refused or not read).
+        unsafe { read_versioned(&given, "v", "Versioned", &older) }
+    }
+
+    #[test]
+    fn struct_size_is_taken_only_at_a_member_boundary_of_a_known_version() {
+        let full = std::mem::size_of::<Versioned>();
+        let old = std::mem::offset_of!(Versioned, added);
+        let copy = read(full).unwrap();
+        assert!(copy.flag && !copy.added.is_null());
+        let copy = read(old).unwrap();
+        assert!(
+            copy.flag && !copy.first.is_null() && copy.added.is_null(),
+            "past it: NULL"
+        );
+        // Inside `added` (a torn pointer), inside `first`, and too small for any version.
+        for torn in [old + 4, old + 1, 12, 8, 0] {
+            let message = read(torn).err().expect("refused").message;
+            assert!(
+                message.contains(&format!("v->struct_size is {torn}"))
+                    && message.contains(&format!("sizeof(Versioned) ({full})"))
+                    && message.contains(&format!("may pass {old}")),
+                "{message}"
+            );
+        }
+        // SAFETY: NULL is allowed and refused.
+        assert!(
+            unsafe { read_versioned::<Versioned>(std::ptr::null(), "v", "Versioned", &[]) }
+                .is_err()
+        );
     }
 }

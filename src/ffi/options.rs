@@ -4,6 +4,7 @@ use super::status::ylokh_status;
 use super::{
     optional_str, ptr_boundary, required_mut, required_str, status_boundary, void_boundary,
 };
+use crate::dialect::Api;
 use crate::error::Error;
 use crate::options::{millis, Options};
 use std::ffi::c_char;
@@ -11,7 +12,21 @@ use std::ffi::c_char;
 /// Client settings. Create with `ylokh_options_new` or `ylokh_options_new_compatible`, free
 /// with `ylokh_options_free`; `ylokh_client_new` copies it, so it may be freed right after.
 /// Not thread-safe: one thread at a time per options object (different objects: any threads).
-/// Every setter copies the strings it is given.
+/// Every setter copies the strings it is given. Every setter's contract: `opts` NULL
+/// (YLOKH_INVALID_ARGUMENT) or a live options object no other thread uses during the call;
+/// strings NULL or NUL-terminated UTF-8.
+///
+/// Methods: `ylokh_options_new`, `ylokh_options_new_compatible`, `ylokh_options_free`,
+/// `ylokh_options_set_base_url`, `ylokh_options_set_api`, `ylokh_options_set_api_key`,
+/// `ylokh_options_set_header`, `ylokh_options_set_secret_header`, `ylokh_options_set_proxy`,
+/// `ylokh_options_add_ca_file`, `ylokh_options_set_timeout_ms`,
+/// `ylokh_options_set_connect_timeout_ms`, `ylokh_options_set_read_timeout_ms`,
+/// `ylokh_options_set_first_token_timeout_ms`, `ylokh_options_set_max_retries`,
+/// `ylokh_options_set_resume`, `ylokh_options_set_default_model`,
+/// `ylokh_options_set_default_params`, `ylokh_options_set_worker_threads`,
+/// `ylokh_options_set_max_event_bytes`, `ylokh_options_set_max_message_bytes`,
+/// `ylokh_options_set_max_tool_calls`, `ylokh_options_set_pull_chunks`,
+/// `ylokh_options_set_stream_usage`.
 pub struct ylokh_options {
     pub(crate) inner: Options,
 }
@@ -58,19 +73,37 @@ pub unsafe extern "C" fn ylokh_options_free(opts: *mut ylokh_options) {
     })
 }
 
-/// Runs `set` on the options behind `opts`, after the NULL check.
+/// The contract every `ylokh_options_set_*` / `_add_*` function has (ylokh.h, on
+/// `ylokh_options`): `opts` is NULL or a live options object that no other thread uses during
+/// the call, and every string argument NULL or NUL-terminated and alive for the call. The
+/// setters are written out (cbindgen reads each one with its documentation) and their bodies
+/// go through [`with`], [`string`] and [`optional_string`], which carry the unsafety once.
 ///
-/// # Safety
-/// `opts` is NULL or a live options object that no other thread uses during the call.
-unsafe fn with(
+/// Runs `set` on the options behind `opts`, after the NULL check, inside the panic boundary.
+/// Only for the setters' own `opts` argument.
+fn with(
     opts: *mut ylokh_options,
     set: impl FnOnce(&mut Options) -> Result<(), crate::error::Error>,
 ) -> ylokh_status {
-    // SAFETY: as promised by our caller.
+    // SAFETY: `opts` comes from a setter's caller, who promises it is NULL or a live options
+    // object that only this thread uses (the contract above); NULL is refused.
     status_boundary(|| set(&mut unsafe { required_mut(opts, "opts") }?.inner))
 }
 
-/// Requests go to `{url}/chat/completions`. The string is copied. (0.3) A user name and
+/// A setter's required string argument (only for the setters' own arguments).
+fn string<'a>(ptr: *const c_char, what: &str) -> Result<&'a str, Error> {
+    // SAFETY: NULL (refused) or NUL-terminated and alive for the call (the contract above).
+    unsafe { required_str(ptr, what) }
+}
+
+/// A setter's string argument that may be NULL (only for the setters' own arguments).
+fn optional_string<'a>(ptr: *const c_char, what: &str) -> Result<Option<&'a str>, Error> {
+    // SAFETY: NULL or NUL-terminated and alive for the call (the contract above).
+    unsafe { optional_str(ptr, what) }
+}
+
+/// Requests go to `{url}/chat/completions` (`{url}/responses` or `{url}/messages` with
+/// `ylokh_options_set_api`). The string is copied. (0.3) A user name and
 /// password in the URL (`http://user:pass@host/v1`) are sent as `Authorization: Basic` (unless
 /// an API key or an Authorization header is set) and are never shown: no message or log record
 /// carries them, in any encoding.
@@ -79,9 +112,7 @@ pub unsafe extern "C" fn ylokh_options_set_base_url(
     opts: *mut ylokh_options,
     url: *const c_char,
 ) -> ylokh_status {
-    // SAFETY: `opts` is NULL or a live options object that only this thread uses, and every
-    // string NULL or NUL-terminated (the contract of every ylokh_options_* function).
-    unsafe { with(opts, |o| o.set_base_url(required_str(url, "url")?)) }
+    with(opts, |o| o.set_base_url(string(url, "url")?))
 }
 
 /// Sends `Authorization: Bearer <key>`; NULL clears it. The key never appears in any message or
@@ -91,9 +122,7 @@ pub unsafe extern "C" fn ylokh_options_set_api_key(
     opts: *mut ylokh_options,
     key: *const c_char,
 ) -> ylokh_status {
-    // SAFETY: `opts` is NULL or a live options object that only this thread uses, and every
-    // string NULL or NUL-terminated (the contract of every ylokh_options_* function).
-    unsafe { with(opts, |o| o.set_api_key(optional_str(key, "key")?)) }
+    with(opts, |o| o.set_api_key(optional_string(key, "key")?))
 }
 
 /// Sets or replaces a header sent with every request; a NULL value removes it. A name or value
@@ -110,13 +139,9 @@ pub unsafe extern "C" fn ylokh_options_set_header(
     name: *const c_char,
     value: *const c_char,
 ) -> ylokh_status {
-    // SAFETY: `opts` is NULL or a live options object that only this thread uses, and every
-    // string NULL or NUL-terminated (the contract of every ylokh_options_* function).
-    unsafe {
-        with(opts, |o| {
-            o.set_header(required_str(name, "name")?, optional_str(value, "value")?)
-        })
-    }
+    with(opts, |o| {
+        o.set_header(string(name, "name")?, optional_string(value, "value")?)
+    })
 }
 
 /// (0.3) As `ylokh_options_set_header`, and marks the header name as a secret: its value is
@@ -131,13 +156,9 @@ pub unsafe extern "C" fn ylokh_options_set_secret_header(
     name: *const c_char,
     value: *const c_char,
 ) -> ylokh_status {
-    // SAFETY: `opts` is NULL or a live options object that only this thread uses, and every
-    // string NULL or NUL-terminated (the contract of every ylokh_options_* function).
-    unsafe {
-        with(opts, |o| {
-            o.set_secret_header(required_str(name, "name")?, optional_str(value, "value")?)
-        })
-    }
+    with(opts, |o| {
+        o.set_secret_header(string(name, "name")?, optional_string(value, "value")?)
+    })
 }
 
 /// An http, https, socks5 or socks5h proxy URL, credentials in the URL if needed; NULL: direct.
@@ -147,9 +168,7 @@ pub unsafe extern "C" fn ylokh_options_set_proxy(
     opts: *mut ylokh_options,
     url: *const c_char,
 ) -> ylokh_status {
-    // SAFETY: `opts` is NULL or a live options object that only this thread uses, and every
-    // string NULL or NUL-terminated (the contract of every ylokh_options_* function).
-    unsafe { with(opts, |o| o.set_proxy(optional_str(url, "url")?)) }
+    with(opts, |o| o.set_proxy(optional_string(url, "url")?))
 }
 
 /// Deadline for the whole request, retries included; 0: none. Default 120000.
@@ -158,14 +177,10 @@ pub unsafe extern "C" fn ylokh_options_set_timeout_ms(
     opts: *mut ylokh_options,
     ms: u64,
 ) -> ylokh_status {
-    // SAFETY: `opts` is NULL or a live options object that only this thread uses, and every
-    // string NULL or NUL-terminated (the contract of every ylokh_options_* function).
-    unsafe {
-        with(opts, |o| {
-            o.timeout = millis(ms);
-            Ok(())
-        })
-    }
+    with(opts, |o| {
+        o.timeout = millis(ms);
+        Ok(())
+    })
 }
 
 /// Deadline for each TCP (and proxy) connect; 0: none. Default 10000.
@@ -174,14 +189,10 @@ pub unsafe extern "C" fn ylokh_options_set_connect_timeout_ms(
     opts: *mut ylokh_options,
     ms: u64,
 ) -> ylokh_status {
-    // SAFETY: `opts` is NULL or a live options object that only this thread uses, and every
-    // string NULL or NUL-terminated (the contract of every ylokh_options_* function).
-    unsafe {
-        with(opts, |o| {
-            o.connect_timeout = millis(ms);
-            Ok(())
-        })
-    }
+    with(opts, |o| {
+        o.connect_timeout = millis(ms);
+        Ok(())
+    })
 }
 
 /// The longest silence allowed while waiting for headers or body bytes; 0: none (default).
@@ -190,14 +201,10 @@ pub unsafe extern "C" fn ylokh_options_set_read_timeout_ms(
     opts: *mut ylokh_options,
     ms: u64,
 ) -> ylokh_status {
-    // SAFETY: `opts` is NULL or a live options object that only this thread uses, and every
-    // string NULL or NUL-terminated (the contract of every ylokh_options_* function).
-    unsafe {
-        with(opts, |o| {
-            o.read_timeout = millis(ms);
-            Ok(())
-        })
-    }
+    with(opts, |o| {
+        o.read_timeout = millis(ms);
+        Ok(())
+    })
 }
 
 /// (0.2) The longest wait from sending a request to its first token (not streaming: to the
@@ -211,14 +218,10 @@ pub unsafe extern "C" fn ylokh_options_set_first_token_timeout_ms(
     opts: *mut ylokh_options,
     ms: u64,
 ) -> ylokh_status {
-    // SAFETY: `opts` is NULL or a live options object that only this thread uses (the contract
-    // of every ylokh_options_* function).
-    unsafe {
-        with(opts, |o| {
-            o.first_token_timeout = millis(ms);
-            Ok(())
-        })
-    }
+    with(opts, |o| {
+        o.first_token_timeout = millis(ms);
+        Ok(())
+    })
 }
 
 /// Retries on connect errors and HTTP 408, 409, 429 and 5xx, only before any body byte was
@@ -228,14 +231,10 @@ pub unsafe extern "C" fn ylokh_options_set_max_retries(
     opts: *mut ylokh_options,
     n: u32,
 ) -> ylokh_status {
-    // SAFETY: `opts` is NULL or a live options object that only this thread uses, and every
-    // string NULL or NUL-terminated (the contract of every ylokh_options_* function).
-    unsafe {
-        with(opts, |o| {
-            o.max_retries = n;
-            Ok(())
-        })
-    }
+    with(opts, |o| {
+        o.max_retries = n;
+        Ok(())
+    })
 }
 
 /// (0.2) Whether a broken stream is resumed where it broke. Default false. With it on, a
@@ -260,14 +259,10 @@ pub unsafe extern "C" fn ylokh_options_set_resume(
     opts: *mut ylokh_options,
     enabled: bool,
 ) -> ylokh_status {
-    // SAFETY: `opts` is NULL or a live options object that only this thread uses (the contract
-    // of every ylokh_options_* function).
-    unsafe {
-        with(opts, |o| {
-            o.resume = enabled;
-            Ok(())
-        })
-    }
+    with(opts, |o| {
+        o.resume = enabled;
+        Ok(())
+    })
 }
 
 /// Trusts the certificates in a PEM file in addition to the system and bundled roots. The file is
@@ -277,9 +272,7 @@ pub unsafe extern "C" fn ylokh_options_add_ca_file(
     opts: *mut ylokh_options,
     pem_path: *const c_char,
 ) -> ylokh_status {
-    // SAFETY: `opts` is NULL or a live options object that only this thread uses, and every
-    // string NULL or NUL-terminated (the contract of every ylokh_options_* function).
-    unsafe { with(opts, |o| o.add_ca_file(required_str(pem_path, "pem_path")?)) }
+    with(opts, |o| o.add_ca_file(string(pem_path, "pem_path")?))
 }
 
 /// The model used when `ylokh_chat_start` gets NULL; NULL here: omit "model" from the body.
@@ -288,14 +281,10 @@ pub unsafe extern "C" fn ylokh_options_set_default_model(
     opts: *mut ylokh_options,
     model: *const c_char,
 ) -> ylokh_status {
-    // SAFETY: `opts` is NULL or a live options object that only this thread uses, and every
-    // string NULL or NUL-terminated (the contract of every ylokh_options_* function).
-    unsafe {
-        with(opts, |o| {
-            o.default_model = optional_str(model, "model")?.map(str::to_owned);
-            Ok(())
-        })
-    }
+    with(opts, |o| {
+        o.default_model = optional_string(model, "model")?.map(str::to_owned);
+        Ok(())
+    })
 }
 
 /// A JSON object whose keys start every request body (replaces the previous defaults).
@@ -304,13 +293,9 @@ pub unsafe extern "C" fn ylokh_options_set_default_params(
     opts: *mut ylokh_options,
     json_object: *const c_char,
 ) -> ylokh_status {
-    // SAFETY: `opts` is NULL or a live options object that only this thread uses, and every
-    // string NULL or NUL-terminated (the contract of every ylokh_options_* function).
-    unsafe {
-        with(opts, |o| {
-            o.set_default_params(required_str(json_object, "json_object")?)
-        })
-    }
+    with(opts, |o| {
+        o.set_default_params(string(json_object, "json_object")?)
+    })
 }
 
 /// Threads of the client's runtime, where callbacks run (1 to 1024). Default 1.
@@ -319,9 +304,7 @@ pub unsafe extern "C" fn ylokh_options_set_worker_threads(
     opts: *mut ylokh_options,
     n: u32,
 ) -> ylokh_status {
-    // SAFETY: `opts` is NULL or a live options object that only this thread uses, and every
-    // string NULL or NUL-terminated (the contract of every ylokh_options_* function).
-    unsafe { with(opts, |o| o.set_worker_threads(n)) }
+    with(opts, |o| o.set_worker_threads(n))
 }
 
 /// Cap on one SSE event, or on a whole non-streamed body (at least 64). Default 16 MiB.
@@ -331,9 +314,7 @@ pub unsafe extern "C" fn ylokh_options_set_max_event_bytes(
     opts: *mut ylokh_options,
     n: usize,
 ) -> ylokh_status {
-    // SAFETY: `opts` is NULL or a live options object that only this thread uses, and every
-    // string NULL or NUL-terminated (the contract of every ylokh_options_* function).
-    unsafe { with(opts, |o| o.set_max_event_bytes(n)) }
+    with(opts, |o| o.set_max_event_bytes(n))
 }
 
 /// Whether `ylokh_request_next` also hands out YLOKH_EVENT_CHUNK events. Default false.
@@ -342,14 +323,10 @@ pub unsafe extern "C" fn ylokh_options_set_pull_chunks(
     opts: *mut ylokh_options,
     enabled: bool,
 ) -> ylokh_status {
-    // SAFETY: `opts` is NULL or a live options object that only this thread uses, and every
-    // string NULL or NUL-terminated (the contract of every ylokh_options_* function).
-    unsafe {
-        with(opts, |o| {
-            o.pull_chunks = enabled;
-            Ok(())
-        })
-    }
+    with(opts, |o| {
+        o.pull_chunks = enabled;
+        Ok(())
+    })
 }
 
 /// (0.2) Chat Completions: `POST {base}/chat/completions` (the default).
@@ -360,24 +337,31 @@ pub const YLOKH_API_RESPONSES: u32 = 2;
 /// `anthropic-version: 2023-06-01` unless you set that header).
 pub const YLOKH_API_MESSAGES: u32 = 3;
 
+/// `YLOKH_API_*` → the dialect (the one place the numbers are tied to the dialects); unknown
+/// numbers: `None`.
+fn api_from_c(api: u32) -> Option<Api> {
+    match api {
+        YLOKH_API_CHAT_COMPLETIONS => Some(Api::ChatCompletions),
+        YLOKH_API_RESPONSES => Some(Api::Responses),
+        YLOKH_API_MESSAGES => Some(Api::Messages),
+        _ => None,
+    }
+}
+
 /// (0.2) Which wire API the server speaks: YLOKH_API_CHAT_COMPLETIONS (default),
 /// YLOKH_API_RESPONSES or YLOKH_API_MESSAGES. Nothing else changes for the caller: messages,
 /// conversations, tools_json and the callbacks stay in the chat format, and `message_json` is
 /// always a chat message. Unknown values: YLOKH_INVALID_ARGUMENT.
 #[no_mangle]
 pub unsafe extern "C" fn ylokh_options_set_api(opts: *mut ylokh_options, api: u32) -> ylokh_status {
-    // SAFETY: `opts` is NULL or a live options object that only this thread uses (the contract
-    // of every ylokh_options_* function).
-    unsafe {
-        with(opts, |o| {
-            o.api = crate::dialect::Api::from_u32(api).ok_or_else(|| {
+    with(opts, |o| {
+        o.api = api_from_c(api).ok_or_else(|| {
                 Error::invalid(format!(
                     "api {api} is not one of YLOKH_API_CHAT_COMPLETIONS (1), YLOKH_API_RESPONSES (2), YLOKH_API_MESSAGES (3)"
                 ))
             })?;
-            Ok(())
-        })
-    }
+        Ok(())
+    })
 }
 
 /// (0.2) Whether a streaming chat-completions request asks for token usage with
@@ -389,13 +373,10 @@ pub unsafe extern "C" fn ylokh_options_set_stream_usage(
     opts: *mut ylokh_options,
     enabled: bool,
 ) -> ylokh_status {
-    // SAFETY: as for ylokh_options_set_api.
-    unsafe {
-        with(opts, |o| {
-            o.stream_usage = enabled;
-            Ok(())
-        })
-    }
+    with(opts, |o| {
+        o.stream_usage = enabled;
+        Ok(())
+    })
 }
 
 /// (0.3) The most bytes of an answer's text and reasoning text (together, UTF-8 as received)
@@ -408,13 +389,10 @@ pub unsafe extern "C" fn ylokh_options_set_max_message_bytes(
     opts: *mut ylokh_options,
     n: usize,
 ) -> ylokh_status {
-    // SAFETY: as for ylokh_options_set_api.
-    unsafe {
-        with(opts, |o| {
-            o.set_max_message_bytes(n);
-            Ok(())
-        })
-    }
+    with(opts, |o| {
+        o.set_max_message_bytes(n);
+        Ok(())
+    })
 }
 
 /// (0.3) The most tool calls one answer may have (at least 1). Default 1024. An answer with
@@ -424,6 +402,22 @@ pub unsafe extern "C" fn ylokh_options_set_max_tool_calls(
     opts: *mut ylokh_options,
     n: u32,
 ) -> ylokh_status {
-    // SAFETY: as for ylokh_options_set_api.
-    unsafe { with(opts, |o| o.set_max_tool_calls(n)) }
+    with(opts, |o| o.set_max_tool_calls(n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_numbers_map_to_the_dialects() {
+        assert_eq!(
+            api_from_c(YLOKH_API_CHAT_COMPLETIONS),
+            Some(Api::ChatCompletions)
+        );
+        assert_eq!(api_from_c(YLOKH_API_RESPONSES), Some(Api::Responses));
+        assert_eq!(api_from_c(YLOKH_API_MESSAGES), Some(Api::Messages));
+        assert_eq!(api_from_c(0), None);
+        assert_eq!(api_from_c(4), None);
+    }
 }

@@ -24,6 +24,10 @@ use std::time::Duration;
 
 /// A started request. Free it with `ylokh_request_free` (which cancels it if it still runs);
 /// the handle stays valid after its client is freed.
+///
+/// Methods: `ylokh_request_next` (pull), `ylokh_request_fd` (your own event loop),
+/// `ylokh_request_wait`, `ylokh_request_cancel`, `ylokh_request_free`; made by
+/// `ylokh_chat_send` (or the 0.1 form `ylokh_chat_start`).
 pub struct ylokh_request {
     state: Arc<RequestState>,
     /// The pull queue, for a request started without callbacks.
@@ -142,7 +146,8 @@ pub(crate) fn start_request(
         .inspect_err(|_| drop(unsafe { Box::from_raw(handle) }))
 }
 
-/// Starts a chat completion and writes its handle to `*out`.
+/// (0.1 form: new code uses `ylokh_chat_request` + `ylokh_chat_send`.) Starts a chat
+/// completion and writes its handle to `*out`.
 ///
 /// The body is the client's default params, then `messages`, `model` (NULL: the client's
 /// default) and `stream`, then every key of `params_json` (NULL or a JSON object; later keys

@@ -1,8 +1,9 @@
 //! The C-visible structs that carry data across the boundary.
 
+use super::callbacks::{ylokh_done_fn, ylokh_text_fn};
 use super::status::{to_c, ylokh_status};
 use crate::outcome::Outcome;
-use std::ffi::{c_char, c_int, c_void, CString};
+use std::ffi::{c_char, c_void, CString};
 
 /// One chat message. Both strings are copied by `ylokh_chat_start`.
 #[repr(C)]
@@ -90,7 +91,8 @@ pub struct ylokh_tool_call {
     pub arguments_valid: bool,
 }
 
-/// The callbacks of one request. Every member may be NULL; the struct is copied at start.
+/// (0.1 form: new code sets the same members in `ylokh_chat_request`.) The callbacks of one
+/// request, for `ylokh_chat_start`. Every member may be NULL; the struct is copied at start.
 /// They run on a library thread, never the one that called `ylokh_chat_start`; the callbacks
 /// of one request never overlap. A text callback that returns non-zero stops the request with
 /// YLOKH_ABORTED. `user_data` must stay valid until `on_done` returns.
@@ -99,22 +101,18 @@ pub struct ylokh_tool_call {
 pub struct ylokh_callbacks {
     /// Passed back to every callback.
     pub user_data: *mut c_void,
-    /// Each non-empty `choices[0].delta.content` in order (not streaming: `message.content`
-    /// once). `text` is UTF-8, NUL-terminated, borrowed until the callback returns; `len` is
+    /// Each non-empty piece of the answer text in order, whatever the dialect (Chat Completions
+    /// `choices[0].delta.content`, Responses `response.output_text.delta`, Messages
+    /// `text_delta`; not streaming: the whole text once). `text` is UTF-8, NUL-terminated, borrowed until the callback returns; `len` is
     /// authoritative.
-    pub on_token: Option<
-        unsafe extern "C" fn(user_data: *mut c_void, text: *const c_char, len: usize) -> c_int,
-    >,
-    /// Each non-empty `delta.reasoning_content` (or `delta.reasoning`).
-    pub on_reasoning: Option<
-        unsafe extern "C" fn(user_data: *mut c_void, text: *const c_char, len: usize) -> c_int,
-    >,
+    pub on_token: ylokh_text_fn,
+    /// Each non-empty piece of reasoning text (Chat Completions `delta.reasoning_content` or
+    /// `delta.reasoning`, Responses reasoning deltas, Messages `thinking_delta`).
+    pub on_reasoning: ylokh_text_fn,
     /// The raw JSON of every parsed data event (not streaming: of the body).
-    pub on_chunk: Option<
-        unsafe extern "C" fn(user_data: *mut c_void, json: *const c_char, len: usize) -> c_int,
-    >,
+    pub on_chunk: ylokh_text_fn,
     /// Exactly once per started request, after every other callback, whatever happened.
-    pub on_done: Option<unsafe extern "C" fn(user_data: *mut c_void, result: *const ylokh_result)>,
+    pub on_done: ylokh_done_fn,
 }
 
 /// A `ylokh_result` with the strings it points to.
@@ -201,9 +199,11 @@ pub struct ylokh_event {
     pub result: *const ylokh_result,
 }
 
-/// A token: `text` holds `choices[0].delta.content`.
+/// A token: `text` holds a piece of the answer text (Chat Completions
+/// `choices[0].delta.content`, Responses `response.output_text.delta`, Messages `text_delta`).
 pub const YLOKH_EVENT_TOKEN: u32 = 1;
-/// Reasoning text: `delta.reasoning_content` or `delta.reasoning`.
+/// Reasoning text (Chat Completions `delta.reasoning_content` or `delta.reasoning`, Responses
+/// reasoning deltas, Messages `thinking_delta`).
 pub const YLOKH_EVENT_REASONING: u32 = 2;
 /// The raw JSON of a data event (only with `ylokh_options_set_pull_chunks(opts, true)`).
 pub const YLOKH_EVENT_CHUNK: u32 = 3;

@@ -118,7 +118,7 @@ pub async fn run(
     log!(
         INFO,
         "request done: {} (http {}) after {} ms, {} tokens{}",
-        outcome.status.name().to_string_lossy(),
+        outcome.status.name(),
         outcome.http_status,
         started.elapsed().as_millis(),
         progress.tokens,

@@ -6,6 +6,7 @@
  * rec.events and compare the exact order. */
 #define _GNU_SOURCE
 #include "ylokh.h"
+#include "common.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -18,18 +19,7 @@
 #include <unistd.h>
 
 static const char *server;
-static int failures, checks;
-
-#define CHECK(cond, ...)                                                       \
-    do {                                                                       \
-        checks++;                                                              \
-        if (!(cond)) {                                                         \
-            failures++;                                                        \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __func__, __LINE__, #cond);    \
-            fprintf(stderr, __VA_ARGS__);                                      \
-            fprintf(stderr, "\n");                                             \
-        }                                                                      \
-    } while (0)
+YLOKH_TEST_COUNTERS;
 
 typedef struct rec {
     pthread_mutex_t mu;

@@ -10,6 +10,7 @@
  * Prints "mcp: N checks, F failed" and exits non-zero on a failure. */
 #define _GNU_SOURCE
 #include "ylokh.h"
+#include "common.h"
 
 #include <dirent.h>
 #include <signal.h>
@@ -18,18 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int failures, checks;
-
-#define CHECK(cond, ...)                                                       \
-    do {                                                                       \
-        checks++;                                                              \
-        if (!(cond)) {                                                         \
-            failures++;                                                        \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __func__, __LINE__, #cond);    \
-            fprintf(stderr, __VA_ARGS__);                                      \
-            fprintf(stderr, "\n");                                             \
-        }                                                                      \
-    } while (0)
+YLOKH_TEST_COUNTERS;
 
 static const char *err(void) {
     const char *e = ylokh_last_error();

@@ -10,16 +10,7 @@
 #include <unistd.h>
 
 #include "ylokh.h"
-
-static long rss_kib(void) {
-    long pages = 0, resident = 0;
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (f) {
-        if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
-        fclose(f);
-    }
-    return resident * (sysconf(_SC_PAGESIZE) / 1024);
-}
+#include "common.h"
 
 int main(int argc, char **argv) {
     if (argc < 2) return 2;

@@ -224,6 +224,13 @@ void tools_and_conversations() {
     ylokh::Conversation conv;
     conv.add("system", "Be brief.").add("user", "quote \" and emoji 🦀");
     CHECK(conv.size() == 2 && conv.json().find("🦀") != std::string_view::npos);
+    {
+        // A moved-from conversation is empty: json() is "", not a string_view of NULL (UB).
+        ylokh::Conversation from;
+        from.add("user", "x");
+        ylokh::Conversation to(std::move(from));
+        CHECK(from.json().empty() && from.size() == 0 && to.size() == 1);
+    }
     try {
         conv.add_json("[1]");
         CHECK(false);

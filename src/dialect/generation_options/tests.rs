@@ -1,4 +1,4 @@
-//! Each row of API.md's options table, in each dialect, through the whole body builder.
+//! Each row of the options table in README.md ("Generation options in one spelling"), in each dialect, through the whole body builder.
 
 use super::super::{Api, BodyInput};
 use serde_json::{json, Map, Value};
