@@ -1001,3 +1001,55 @@ fn response_format_json_schema_gives_json_that_matches() {
         assert_eq!(step.json_valid, 1, "stream {stream}");
     }
 }
+
+/// The same tool loop from the C++ wrapper (`stream()` with tools over a `ylokh::Conversation`,
+/// tests/cpp/real_tool_loop.cpp) and the Python package (`Client.stream` with tools over a
+/// `ylokh.Conversation`, tests/python/real_tool_loop.py, from this checkout with this build's
+/// library) through /v1/chat/completions, /v1/responses and /v1/messages of the Hermes-template
+/// llama-server above (its step 1 prefill and tool choice as in `tool_loop`): each completes with
+/// a text answer after the tool results.
+#[test]
+#[ignore = "needs the local llama.cpp server (g++, cmake, python3-venv, PyPI): run tests/run.sh"]
+fn the_tool_loop_from_cpp_and_python_completes_through_all_three_endpoints() {
+    let _alone = exclusive();
+    let server = ToolServer::start();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let exe = support::tmp_path("real_tool_loop_cpp");
+    support::compile("g++", &["tests/cpp/real_tool_loop.cpp"], &exe, &[]);
+    let library = support::lib_dir().join("libylokh.so");
+    for api in ["chat", "responses", "messages"] {
+        let runs = [
+            (
+                "C++",
+                Command::new(&exe).args([server.url.as_str(), api]).output(),
+            ),
+            (
+                "Python",
+                Command::new("python3")
+                    .arg(format!("{root}/tests/python/real_tool_loop.py"))
+                    .args([server.url.as_str(), api])
+                    .env("PYTHONPATH", format!("{root}/examples/python"))
+                    .env("YLOKH_LIB", &library)
+                    .output(),
+            ),
+        ];
+        for (language, output) in runs {
+            let output =
+                output.unwrap_or_else(|e| panic!("could not run the {language} loop: {e}"));
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            eprintln!(
+                "--- {language} over {api}\n{stdout}{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            assert!(
+                output.status.success() && stdout.contains("\nfinal: "),
+                "the {language} tool loop over {api} did not complete (see above; server log {})",
+                server.log.display()
+            );
+            assert!(
+                stdout.contains("calc("),
+                "{language} over {api}: no call ran: {stdout}"
+            );
+        }
+    }
+}
