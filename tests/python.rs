@@ -207,24 +207,10 @@ fn readme_python_programs_stream_from_the_loopback_server() {
     );
 }
 
-/// The base URL of the local llama.cpp server (examples/local-llm.sh start).
-fn local_llm() -> String {
-    let output = Command::new(format!("{ROOT}/examples/local-llm.sh"))
-        .arg("start")
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "examples/local-llm.sh start failed (its messages are above)"
-    );
-    String::from_utf8(output.stdout).unwrap().trim().to_string()
-}
-
 #[test]
 #[ignore = "needs the local llama.cpp server and python3-venv, pytest from PyPI: run tests/run.sh"]
 fn python_package_against_the_local_llama_server() {
-    let url = local_llm();
+    let url = support::local::local_llm().to_string();
     // The seed's streaming example, from the README, unchanged.
     let hello = python_program(
         "hello.py",

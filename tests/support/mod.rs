@@ -10,6 +10,7 @@ mod agentloop;
 pub mod capi;
 mod embeddings;
 mod limits;
+pub mod local;
 pub mod transcript;
 
 use std::collections::HashMap;
