@@ -57,7 +57,7 @@ int main(int argc, char **argv) {
     };
     try {
         ylokh::Client client(
-            ylokh::Options::compatible(argv[1]).api(api).max_retries(0).timeout(std::chrono::seconds(120)));
+            ylokh::Options::compatible(argv[1]).api(api).max_retries(0).timeout(std::chrono::seconds(600)));
         ylokh::RequestOptions options;
         options.tools_json = calc_tool;
         options.params_json = "{\"tool_choice\":" + choice(true) + ",\"temperature\":0,\"max_tokens\":128}";

@@ -24,7 +24,7 @@ def calc(args: dict) -> str:
 
 def main() -> int:
     url, api = sys.argv[1], sys.argv[2]
-    client = ylokh.Client(base_url=url, api=api, max_retries=0, timeout=120)  # type: ignore[arg-type]
+    client = ylokh.Client(base_url=url, api=api, max_retries=0, timeout=600)  # type: ignore[arg-type]
 
     def choice(required: bool) -> object:
         if api == "messages":
