@@ -7,7 +7,10 @@
  *   YLOKH_BASE_URL=$(examples/local-llm.sh start) ./mcp_agent [MCP SERVER COMMAND...]
  *
  * Environment: YLOKH_BASE_URL (default http://127.0.0.1:8080/v1), YLOKH_MODEL, YLOKH_PARAMS
- * (a JSON object merged into every request, e.g. {"temperature":0}). */
+ * (a JSON object merged into every request, e.g. {"temperature":0}), YLOKH_FIRST_PARAMS and
+ * YLOKH_FIRST_PREFILL (the first turn's extra params and prefill: a small model such as
+ * SmolLM2-135M with a Hermes tool-use template calls a tool only with
+ * {"tool_choice":"required"} and the prefill "<tool_call>\n"; see README "Agent runner"). */
 #include "ylokh.h"
 
 #include <stdio.h>
@@ -45,6 +48,8 @@ int main(int argc, char **argv) {
     ylokh_conversation_add(conv, "user", "What time is it in Tokyo (Asia/Tokyo) right now?");
     ylokh_agent_request req = {.struct_size = sizeof req, .conversation = conv, .stream = true};
     req.params_json = getenv("YLOKH_PARAMS");
+    req.first_params_json = getenv("YLOKH_FIRST_PARAMS");
+    req.first_prefill = getenv("YLOKH_FIRST_PREFILL");
     req.sessions = &time;
     req.n_sessions = 1;
     req.user_data = &st;

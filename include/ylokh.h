@@ -617,6 +617,19 @@ typedef struct ylokh_agent_request {
    Exactly once per started run, last, on the run's thread.
    */
   ylokh_done_fn on_done;
+  /*
+   (0.3, appended) NULL or a JSON object merged over `params_json` for the FIRST model turn
+   only, e.g. `{"tool_choice":"required"}` for a model that must be led into its first
+   call and must be free to answer afterwards.
+   */
+  const char *first_params_json;
+  /*
+   (0.3, appended) NULL or what the model's FIRST answer starts with: sent on the first
+   turn only, after the conversation, as an assistant message the model continues (a
+   prefill, e.g. `"<tool_call>\n"` for a small model with a Hermes-style template); never
+   appended to the conversation.
+   */
+  const char *first_prefill;
 } ylokh_agent_request;
 
 /*

@@ -57,6 +57,12 @@ pub struct AgentInput {
     /// The caller's own tool definitions (chat format).
     pub tools: Vec<Value>,
     pub params: Option<Map<String, Value>>,
+    /// Merged over `params` for the first model turn only (e.g. a required tool choice that
+    /// later turns must not have, or they could never answer).
+    pub first_params: Option<Map<String, Value>>,
+    /// What the first answer starts with: sent after the conversation as an assistant message
+    /// on the first turn only (a prefill), never appended to the conversation.
+    pub first_prefill: Option<String>,
     pub stream: bool,
     /// Model turns at most (at least 1).
     pub max_steps: u32,
@@ -258,7 +264,7 @@ impl Loop {
             if self.held.state.is_cancelled() {
                 return finish(Outcome::failed(cancelled()), last.as_ref(), total);
             }
-            let (mut outcome, calls) = self.turn();
+            let (mut outcome, calls) = self.turn(step == 1);
             add(total, &outcome);
             if outcome.status != Status::Ok || calls.is_empty() {
                 outcome.usage = *total;
@@ -281,13 +287,25 @@ impl Loop {
     }
 
     /// One model turn: the conversation and the tools sent, the outcome and complete calls back.
-    fn turn(&self) -> (Outcome, Vec<ToolCall>) {
-        let messages = self.events().conversation().messages().collect();
+    /// The first turn adds the first-turn params and prefill.
+    fn turn(&self, first: bool) -> (Outcome, Vec<ToolCall>) {
+        let mut messages: Vec<Value> = self.events().conversation().messages().collect();
+        let mut params = self.input.params.clone();
+        if first {
+            if let Some(prefill) = &self.input.first_prefill {
+                messages.push(serde_json::json!({"role": "assistant", "content": prefill}));
+            }
+            if let Some(first_params) = &self.input.first_params {
+                params
+                    .get_or_insert_with(Map::new)
+                    .extend(first_params.clone());
+            }
+        }
         let input = ChatInput {
             model: self.input.model.clone(),
             messages,
             tools: Some(self.tools.clone()),
-            params: self.input.params.clone(),
+            params,
             stream: self.input.stream,
         };
         let (body, stream) = build_body(self.held.options(), &input);

@@ -9,7 +9,6 @@ mod support;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use support::{compile, lib_dir, tmp_path};
 
@@ -27,20 +26,7 @@ fn run(what: &str, command: &mut Command) -> Output {
 
 /// The base URL of the shared local chat server (started once).
 fn chat_server() -> &'static str {
-    static URL: OnceLock<String> = OnceLock::new();
-    URL.get_or_init(|| {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/local-llm.sh");
-        let output = Command::new(script)
-            .arg("start")
-            .stderr(Stdio::inherit())
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "examples/local-llm.sh start failed"
-        );
-        String::from_utf8(output.stdout).unwrap().trim().to_string()
-    })
+    support::local::local_llm()
 }
 
 fn pkg_config(package: &str) -> Vec<String> {

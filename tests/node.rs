@@ -171,7 +171,6 @@ fn readme_node_program_streams_from_the_loopback_server() {
     );
 }
 
-/// The base URL of the local llama.cpp server (examples/local-llm.sh start).
 /// tests/node/weather_loop.mjs, the tool loop written once in Node (Client.stream with tools,
 /// result.message → Conversation.addResult), completes against every provider of issue 20's
 /// table, and its second request is the one the C API's loop sends: signed thinking, encrypted
@@ -191,23 +190,10 @@ fn node_tool_loop_completes_against_every_provider() {
     });
 }
 
-fn local_llm() -> String {
-    let output = Command::new(format!("{ROOT}/examples/local-llm.sh"))
-        .arg("start")
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "examples/local-llm.sh start failed (its messages are above)"
-    );
-    String::from_utf8(output.stdout).unwrap().trim().to_string()
-}
-
 #[test]
 #[ignore = "needs the local llama.cpp server, node and npm: run tests/run.sh"]
 fn node_package_against_the_local_llama_server() {
-    let url = local_llm();
+    let url = support::local::local_llm().to_string();
     std::fs::write(app().join("hello.mjs"), readme_block("hello.mjs")).unwrap();
     let hello = node("hello.mjs", &["hello.mjs", &url], &[]);
     assert!(hello.status.success(), "hello.mjs failed");

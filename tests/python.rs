@@ -232,7 +232,6 @@ fn readme_python_programs_stream_from_the_loopback_server() {
     );
 }
 
-/// The base URL of the local llama.cpp server (examples/local-llm.sh start).
 /// tests/python/weather_loop.py, the tool loop written once in Python (ylokh.Client.stream with
 /// tools, result.message → Conversation.add_result), completes against every provider of issue
 /// 20's table, and its second request is the one the C API's loop sends: signed thinking,
@@ -253,23 +252,10 @@ fn python_tool_loop_completes_against_every_provider() {
     });
 }
 
-fn local_llm() -> String {
-    let output = Command::new(format!("{ROOT}/examples/local-llm.sh"))
-        .arg("start")
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "examples/local-llm.sh start failed (its messages are above)"
-    );
-    String::from_utf8(output.stdout).unwrap().trim().to_string()
-}
-
 #[test]
 #[ignore = "needs the local llama.cpp server and python3-venv, pytest from PyPI: run tests/run.sh"]
 fn python_package_against_the_local_llama_server() {
-    let url = local_llm();
+    let url = support::local::local_llm().to_string();
     // The seed's streaming example, from the README, unchanged.
     let hello = python_program(
         "hello.py",

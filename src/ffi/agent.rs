@@ -92,6 +92,15 @@ pub struct ylokh_agent_request {
     pub on_step: ylokh_step_fn,
     /// Exactly once per started run, last, on the run's thread.
     pub on_done: ylokh_done_fn,
+    /// (0.3, appended) NULL or a JSON object merged over `params_json` for the FIRST model turn
+    /// only, e.g. `{"tool_choice":"required"}` for a model that must be led into its first
+    /// call and must be free to answer afterwards.
+    pub first_params_json: *const c_char,
+    /// (0.3, appended) NULL or what the model's FIRST answer starts with: sent on the first
+    /// turn only, after the conversation, as an assistant message the model continues (a
+    /// prefill, e.g. `"<tool_call>\n"` for a small model with a Hermes-style template); never
+    /// appended to the conversation.
+    pub first_prefill: *const c_char,
 }
 
 /// Where a tool function writes its answer (valid during `on_tool` only).
@@ -235,11 +244,13 @@ pub unsafe extern "C" fn ylokh_agent_run(
         // SAFETY: NULL or a live conversation (the contract); only checked here.
         unsafe { required_mut(req.conversation, "req->conversation")? };
         // SAFETY: NULL or valid strings (the contract).
-        let (model, tools, params) = unsafe {
+        let (model, tools, params, first_params, first_prefill) = unsafe {
             (
                 optional_str(req.model, "req->model")?,
                 optional_str(req.tools_json, "req->tools_json")?,
                 optional_str(req.params_json, "req->params_json")?,
+                optional_str(req.first_params_json, "req->first_params_json")?,
+                optional_str(req.first_prefill, "req->first_prefill")?,
             )
         };
         let tools = match tools {
@@ -274,6 +285,10 @@ pub unsafe extern "C" fn ylokh_agent_run(
             params: params
                 .map(|p| parse_object(p, "req->params_json"))
                 .transpose()?,
+            first_params: first_params
+                .map(|p| parse_object(p, "req->first_params_json"))
+                .transpose()?,
+            first_prefill: first_prefill.map(str::to_owned),
             stream: req.stream,
             max_steps: if req.max_steps == 0 {
                 10

@@ -11,6 +11,7 @@ pub mod capi;
 mod embeddings;
 mod limits;
 pub mod providers;
+pub mod local;
 pub mod transcript;
 
 use std::collections::HashMap;
