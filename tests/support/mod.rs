@@ -10,8 +10,8 @@ mod agentloop;
 pub mod capi;
 mod embeddings;
 mod limits;
-pub mod providers;
 pub mod local;
+pub mod providers;
 pub mod transcript;
 
 use std::collections::HashMap;
