@@ -46,6 +46,7 @@ function load() {
     on_token: 'ylokh_agent_text_fn *', on_reasoning: 'ylokh_agent_text_fn *', on_chunk: 'ylokh_agent_text_fn *',
     on_tool_call_delta: 'ylokh_agent_call_fn *', on_tool_call: 'ylokh_agent_call_fn *', on_tool: 'ylokh_agent_tool_fn *',
     on_step: 'ylokh_agent_step_fn *', on_done: 'ylokh_agent_done_fn *',
+    first_params_json: 'const char *', first_prefill: 'const char *',
   });
   const lib = koffi.load(c.libraryPath);
   ffi = {

@@ -62,6 +62,8 @@ class _AgentRequest(ctypes.Structure):
         ("on_tool", _TOOL_FN),
         ("on_step", _STEP_FN),
         ("on_done", _DONE_FN),
+        ("first_params_json", ctypes.c_char_p),
+        ("first_prefill", ctypes.c_char_p),
     ]
 
 
