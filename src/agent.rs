@@ -149,6 +149,10 @@ impl EventHandler for TurnSink {
     fn chunk(&mut self, json: &[u8]) -> Result<(), Error> {
         self.with(|h| h.chunk(json))
     }
+    fn wants_chunks(&self) -> bool {
+        let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        events.handler().wants_chunks()
+    }
     fn tool_call_delta(&mut self, delta: &ToolCallDelta<'_>) -> Result<(), Error> {
         self.with(|h| h.tool_call_delta(delta))
     }

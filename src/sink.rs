@@ -19,6 +19,11 @@ pub trait EventHandler: Send {
     fn reasoning(&mut self, text: &str) -> Result<(), Error>;
     /// The raw JSON of every parsed document.
     fn chunk(&mut self, json: &[u8]) -> Result<(), Error>;
+    /// Whether [`EventHandler::chunk`] does anything. Asked once per request: when not, no
+    /// document is handed over (a branch per document instead of a call through the vtable).
+    fn wants_chunks(&self) -> bool {
+        true
+    }
     /// A piece of a tool call as it streams in (never a complete call).
     fn tool_call_delta(&mut self, delta: &ToolCallDelta<'_>) -> Result<(), Error>;
     /// A complete tool call, only once the answer ended well, in index order.
@@ -50,6 +55,15 @@ impl Sink {
                 q.push_text(TextKind::Reasoning, text.as_bytes()).await;
                 Ok(())
             }
+        }
+    }
+
+    /// Whether [`Sink::chunk`] does anything: a handler that takes documents, or a queue asked
+    /// for them (`pull_chunks`).
+    pub fn wants_chunks(&self) -> bool {
+        match self {
+            Sink::Handler(h) => h.wants_chunks(),
+            Sink::Queue(q) => q.chunks,
         }
     }
 

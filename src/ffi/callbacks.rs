@@ -141,6 +141,10 @@ impl EventHandler for CallbackSink {
         self.call_text(self.callbacks.on_chunk, "on_chunk", json)
     }
 
+    fn wants_chunks(&self) -> bool {
+        self.callbacks.on_chunk.is_some()
+    }
+
     fn tool_call_delta(&mut self, delta: &ToolCallDelta<'_>) -> Result<(), Error> {
         if self.callbacks.on_tool_call_delta.is_none() {
             return Ok(());

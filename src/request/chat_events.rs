@@ -26,7 +26,9 @@ pub(super) async fn deliver(
             snippet(json, 200)
         ))
     })?;
-    sink.chunk(json).await?;
+    if progress.chunks {
+        sink.chunk(json).await?;
+    }
     if let Some(message) = parsed.error {
         return Err(Error::new(
             Status::ServerError,

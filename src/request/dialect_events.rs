@@ -57,7 +57,9 @@ pub(super) async fn deliver_event(
     sink: &mut Sink,
     progress: &mut Progress,
 ) -> Result<bool, Error> {
-    sink.chunk(data).await?;
+    if progress.chunks {
+        sink.chunk(data).await?;
+    }
     let mut events = Vec::new();
     let state = progress
         .dialect
@@ -81,7 +83,9 @@ pub(super) async fn deliver_whole(
     sink: &mut Sink,
     progress: &mut Progress,
 ) -> Result<(), Error> {
-    sink.chunk(body).await?;
+    if progress.chunks {
+        sink.chunk(body).await?;
+    }
     let mut events = Vec::new();
     let state = progress
         .dialect

@@ -51,6 +51,7 @@ pub async fn run(
     let started = Instant::now();
     let json_asked = crate::dialect::asks_json(&body);
     let mut progress = Progress::new(stream, target.options.api.stream_state(), &target.options);
+    progress.chunks = sink.wants_chunks();
     // A resumable stream: llama.cpp's conversation stream (the server keeps a copy under a
     // fresh id and goes on when the connection drops), or a Responses background response.
     let resumable = match target.options.api {

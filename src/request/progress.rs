@@ -37,6 +37,8 @@ pub(super) struct Progress {
     pub(super) first_token: Option<Instant>,
     /// The answer moved since the read timeout last looked (see [`Progress::token_seen`]).
     moved: bool,
+    /// Whether the sink takes each document's raw JSON ([`crate::sink::Sink::wants_chunks`], asked once).
+    pub(super) chunks: bool,
     /// When the answer's end (its finish reason or the dialect's end event) arrived.
     pub(super) generation_end: Option<Instant>,
     /// Retries of the request and resumes of its stream.

@@ -575,6 +575,8 @@ static void test_body_headers_and_pooling(void) {
     free(r2);
 }
 
+static void pull_chunks(ylokh_options *o) { CHECK(ylokh_options_set_pull_chunks(o, true) == YLOKH_OK, "pull_chunks"); }
+
 static void test_pull_and_complete(void) {
     ylokh_client *c = client_for("stream", NULL);
     ylokh_request *req = NULL;
@@ -596,6 +598,24 @@ static void test_pull_and_complete(void) {
     CHECK(strcmp(text, expected_text) == 0, "pulled text: %s", text);
     CHECK(ylokh_request_next(req, 0, &ev) == YLOKH_OK && ev.kind == YLOKH_EVENT_DONE, "DONE again");
     CHECK(ylokh_request_wait(req, UINT64_MAX) == YLOKH_OK, "wait after pull");
+    ylokh_request_free(req);
+    ylokh_client_free(c);
+
+    /* With pull_chunks, each data event's JSON comes too, before its token (one per event: 50). */
+    c = client_for("stream", pull_chunks);
+    CHECK(ylokh_chat_start(c, NULL, HELLO, 2, NULL, true, NULL, &req) == YLOKH_OK, "pull start");
+    int chunks = 0, tokens = 0;
+    guard = 0;
+    while (ylokh_request_next(req, UINT64_MAX, &ev) == YLOKH_OK && ev.kind != YLOKH_EVENT_DONE && ++guard < 1000) {
+        if (ev.kind == YLOKH_EVENT_CHUNK) {
+            CHECK(ev.len > 0 && ev.text[0] == '{' && ev.text[ev.len] == 0, "a chunk event is the event's JSON");
+            chunks++;
+        } else if (ev.kind == YLOKH_EVENT_TOKEN) {
+            tokens++;
+        }
+    }
+    CHECK(ev.kind == YLOKH_EVENT_DONE && ev.result->status == YLOKH_OK, "done with chunks");
+    CHECK(chunks == 50 && tokens == 48, "pull_chunks: %d chunks, %d tokens", chunks, tokens);
     ylokh_request_free(req);
     ylokh_client_free(c);
 

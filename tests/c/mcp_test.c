@@ -229,7 +229,7 @@ static int test_orphan(const char *fake, const char *pid_file) {
 
 /* The agent runner. */
 typedef struct agent_rec {
-    int done, steps, tools, tokens;
+    int done, steps, tools, tokens, chunks;
     ylokh_status status;
     char answer[4096];
     char message[1024];
@@ -241,6 +241,12 @@ static int a_token(void *u, const char *text, size_t len) {
     r->tokens++;
     (void)text;
     (void)len;
+    return 0;
+}
+
+static int a_chunk(void *u, const char *json, size_t len) {
+    agent_rec *r = u;
+    if (len > 0 && json[0] == '{' && json[len] == 0) r->chunks++;
     return 0;
 }
 
@@ -280,6 +286,7 @@ static ylokh_status run_agent(ylokh_client *c, ylokh_conversation *conv, const c
     req.tool_timeout_ms = 5000;
     req.user_data = rec;
     req.on_token = a_token;
+    req.on_chunk = a_chunk;
     req.on_tool = a_tool;
     req.on_step = a_step;
     req.on_done = a_done;
@@ -307,6 +314,8 @@ static void test_agent(const char *llm, const char *fake) {
     CHECK(st == YLOKH_OK && rec.status == YLOKH_OK, "toolloop: %s %s", ylokh_status_str(st), rec.message);
     CHECK(strstr(rec.answer, "17 times 23 is 391."), "answer: %s", rec.answer);
     CHECK(rec.tools == 1 && rec.steps == 1 && rec.tokens > 0, "tools %d steps %d tokens %d", rec.tools, rec.steps, rec.tokens);
+    /* Every event's JSON of both turns reaches on_chunk: at least one per token. */
+    CHECK(rec.chunks > rec.tokens, "on_chunk ran %d times for %d tokens", rec.chunks, rec.tokens);
     const char *history = ylokh_conversation_json(conv);
     CHECK(ylokh_conversation_len(conv) == 3 && strstr(history, "\"tool_call_id\":\"call_calc_1\",\"content\":\"391\""),
           "the assistant turn and the result were appended: %s", history);
