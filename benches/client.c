@@ -136,12 +136,10 @@ static int ttft(const char *base_url, size_t n) {
   return 0;
 }
 
+static void raise_nofile(void);
+
 static int concurrent(const char *base_url, size_t n) {
-  struct rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
-  }
+  raise_nofile();
   struct ylokh_client *client = make_client(base_url);
   struct stream *streams = calloc(n, sizeof *streams);
   struct ylokh_request **reqs = calloc(n, sizeof *reqs);
@@ -192,10 +190,16 @@ static long threads_now(void) {
 }
 
 /* Each pull request holds two descriptors (its socket and its eventfd): 10,000 streams need a
- * limit above 20,000. */
+ * limit above 20,000, more than many machines' hard limit (20,000 here). The soft limit goes to
+ * the hard one, and both to 65,536 where the process may raise the hard limit (root, or
+ * CAP_SYS_RESOURCE); elsewhere the hard limit stays and a run that needs more fails loudly. */
 static void raise_nofile(void) {
   struct rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  struct rlimit want = rl;
+  if (want.rlim_max != RLIM_INFINITY && want.rlim_max < 65536) want.rlim_max = 65536;
+  want.rlim_cur = want.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &want) != 0 && rl.rlim_cur < rl.rlim_max) {
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
   }
@@ -205,6 +209,14 @@ static void raise_nofile(void) {
  * thread) or as pull requests whose descriptors sit in one epoll set on this thread. */
 static int loop_compare(const char *base_url, size_t n, int use_epoll) {
   raise_nofile();
+  struct rlimit rl;
+  if (use_epoll && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && 2 * n + 64 > rl.rlim_cur) {
+    /* Two descriptors per pull request: where the hard limit cannot be raised (a container
+     * without CAP_SYS_RESOURCE), run as many streams as it allows and say so (streams=). */
+    n = (rl.rlim_cur - 64) / 2;
+    fprintf(stderr, "epoll: the open-files limit %llu allows %zu pull requests at once\n",
+            (unsigned long long)rl.rlim_cur, n);
+  }
   struct ylokh_client *client = make_client(base_url);
   struct stream *streams = calloc(n, sizeof *streams);
   struct ylokh_request **reqs = calloc(n, sizeof *reqs);
