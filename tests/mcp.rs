@@ -227,7 +227,10 @@ fn example_mcp_agent_answers_through_an_mcp_tool() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     eprintln!("{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     assert!(output.status.success());
-    assert_eq!(stdout.trim(), "The tool said: from MCP: hi");
+    assert_eq!(
+        stdout.trim(),
+        "[echo {\"text\":\"hi\"}]\nThe tool said: from MCP: hi"
+    );
 }
 
 /// README.md's "MCP servers" program, against the fake server.
