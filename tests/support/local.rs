@@ -225,11 +225,7 @@ pub fn assert_real_tool_loop(
         ran += 1;
     }
     assert!(ran > 0, "{context}: no call ran");
-    let last = stdout
-        .lines()
-        .filter(|l| l.starts_with("step "))
-        .last()
-        .unwrap();
+    let last = stdout.lines().rfind(|l| l.starts_with("step ")).unwrap();
     assert!(
         !last.starts_with("step 1:") && last.contains(": 0 calls, finish "),
         "{context}: the request after the results did not end in an answer: {last}"
