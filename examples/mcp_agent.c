@@ -1,13 +1,15 @@
 /* An agent in thirty lines of C: the tools of an MCP server (mcp-server-time by default), a
- * model, and the agent runner doing the loop. Asks what time it is in Tokyo and prints the
- * answer as it streams. Exit status: 0 with an answer, 1 on a failure (the message on stderr).
+ * model, and the agent runner doing the loop. Asks what time it is in Tokyo, prints each tool
+ * call as [NAME ARGUMENTS] and the answer as it streams. Exit status: 0 with an answer, 1 on a
+ * failure (the message on stderr).
  *
  *   pip install mcp-server-time          (or: uvx mcp-server-time)
  *   cc -Iinclude examples/mcp_agent.c -Ltarget/release -lylokh -o mcp_agent
  *   YLOKH_BASE_URL=$(examples/local-llm.sh start) ./mcp_agent [MCP SERVER COMMAND...]
  *
- * Environment: YLOKH_BASE_URL (default http://127.0.0.1:8080/v1), YLOKH_MODEL, YLOKH_PARAMS
- * (a JSON object merged into every request, e.g. {"temperature":0}), YLOKH_FIRST_PARAMS and
+ * Environment: YLOKH_BASE_URL (default http://127.0.0.1:8080/v1), YLOKH_MODEL,
+ * YLOKH_TIMEOUT_MS (each model turn's time limit; default 120000, 0: none), YLOKH_PARAMS (a
+ * JSON object merged into every request, e.g. {"temperature":0}), YLOKH_FIRST_PARAMS and
  * YLOKH_FIRST_PREFILL (the first turn's extra params and prefill: a small model such as
  * SmolLM2-135M with a Hermes tool-use template calls a tool only with
  * {"tool_choice":"required"} and the prefill "<tool_call>\n"; see README "Agent runner"). */
@@ -22,6 +24,12 @@ static int print_token(void *user_data, const char *text, size_t len) {
     return fflush(stdout);
 }
 
+static int print_call(void *user_data, const ylokh_tool_call *call) {
+    (void)user_data;
+    printf("[%s %.*s]\n", call->name, (int)call->arguments_len, call->arguments);
+    return 0;
+}
+
 static void done(void *user_data, const ylokh_result *result) {
     *(ylokh_status *)user_data = result->status;
     if (result->status != YLOKH_OK) fprintf(stderr, "\nfailed: %s\n", result->message);
@@ -31,6 +39,7 @@ int main(int argc, char **argv) {
     const char *url = getenv("YLOKH_BASE_URL");
     ylokh_options *opts = ylokh_options_new_compatible(url ? url : "http://127.0.0.1:8080/v1");
     if (getenv("YLOKH_MODEL")) ylokh_options_set_default_model(opts, getenv("YLOKH_MODEL"));
+    if (getenv("YLOKH_TIMEOUT_MS")) ylokh_options_set_timeout_ms(opts, strtoull(getenv("YLOKH_TIMEOUT_MS"), NULL, 10));
     ylokh_client *client = NULL;
     ylokh_status st = ylokh_client_new(opts, &client);
     ylokh_options_free(opts);
@@ -54,6 +63,7 @@ int main(int argc, char **argv) {
     req.n_sessions = 1;
     req.user_data = &st;
     req.on_token = print_token;
+    req.on_tool_call = print_call;
     req.on_done = done;
     ylokh_agent *run = NULL;
     if (ylokh_agent_run(client, &req, &run) == YLOKH_OK) ylokh_agent_wait(run, UINT64_MAX);

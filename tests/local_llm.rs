@@ -856,3 +856,43 @@ fn response_format_json_schema_gives_json_that_matches() {
         assert_eq!(step.json_valid, 1, "stream {stream}");
     }
 }
+
+/// The same tool loop from the C++ wrapper (`stream()` with tools over a `ylokh::Conversation`,
+/// `add_json(message_json)`; tests/cpp/real_tool_loop.cpp) and the Python package
+/// (`Client.stream` with tools, `Conversation.add_result`; tests/python/real_tool_loop.py, from
+/// this checkout with this build's library) through /v1/chat/completions, /v1/responses and
+/// /v1/messages of the Hermes-template `ToolServer` (step 1 with the prefill and the required
+/// tool choice, as in `tool_loop`): the model calls calc, the program runs it on the parsed
+/// arguments, sends the assistant message and the results, and the next answer has no calls
+/// (`support::local::assert_real_tool_loop` says what is checked). The Node program is run by
+/// tests/node.rs.
+#[test]
+#[ignore = "needs the local llama.cpp server (g++, cmake, python3-venv, PyPI): run tests/run.sh"]
+fn the_tool_loop_from_cpp_and_python_completes_through_all_three_endpoints() {
+    let _alone = exclusive();
+    let server = ToolServer::start();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let exe = support::tmp_path("real_tool_loop_cpp");
+    support::compile("g++", &["tests/cpp/real_tool_loop.cpp"], &exe, &[]);
+    let library = support::lib_dir().join("libylokh.so");
+    for api in ["chat", "responses", "messages"] {
+        let started = Instant::now();
+        let output = Command::new(&exe).args([server.url.as_str(), api]).output();
+        let output = output.expect("could not run the C++ loop");
+        support::local::assert_real_tool_loop("C++", api, &output, &server.log);
+        eprintln!("C++ over {api}: {:.1} s", started.elapsed().as_secs_f64());
+        let started = Instant::now();
+        let output = Command::new("python3")
+            .arg(format!("{root}/tests/python/real_tool_loop.py"))
+            .args([server.url.as_str(), api])
+            .env("PYTHONPATH", format!("{root}/examples/python"))
+            .env("YLOKH_LIB", &library)
+            .output()
+            .expect("could not run python3");
+        support::local::assert_real_tool_loop("Python", api, &output, &server.log);
+        eprintln!(
+            "Python over {api}: {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+}

@@ -204,3 +204,29 @@ fn node_package_against_the_local_llama_server() {
     );
     node_test(&["real-server.mjs"], &[("YLOKH_LLM_URL", &url)]);
 }
+
+/// tests/node/real_tool_loop.mjs, the tool loop of tests/local_llm.rs's C++ and Python programs
+/// written in Node (client.stream with tools, Conversation.addResult and addToolResult), through
+/// /v1/chat/completions, /v1/responses and /v1/messages of the Hermes-template llama-server
+/// (`support::local::ToolServer`): the model calls calc, the program runs it on the parsed
+/// arguments, sends the assistant message and the results, and the next answer has no calls
+/// (`support::local::assert_real_tool_loop` says what is checked).
+#[test]
+#[ignore = "needs the local llama.cpp server, node and npm: run tests/run.sh"]
+fn node_tool_loop_completes_against_the_local_llama_server_through_all_three_endpoints() {
+    let server = support::local::ToolServer::start();
+    let script = app().join("real_tool_loop.mjs");
+    std::fs::copy(
+        Path::new(ROOT).join("tests/node/real_tool_loop.mjs"),
+        &script,
+    )
+    .unwrap();
+    for api in ["chat", "responses", "messages"] {
+        let output = node(
+            "real_tool_loop.mjs",
+            &["real_tool_loop.mjs", &server.url, api],
+            &[],
+        );
+        support::local::assert_real_tool_loop("Node", api, &output, &server.log);
+    }
+}

@@ -66,19 +66,28 @@ if ! cargo cinstall --version >/dev/null 2>&1; then
   cargo install cargo-c --version 0.10.24+cargo-0.98.0 --locked --quiet
 fi
 
-# The reference MCP servers (tests/mcp.rs): mcp-server-time from PyPI in a venv, and
-# @modelcontextprotocol/server-everything from npm, both under ~/.cache/ylokh (once).
+# The reference MCP servers (tests/mcp.rs, tests/local_llm.rs): mcp-server-time from PyPI in a
+# venv, and @modelcontextprotocol/server-everything from npm, both under ~/.cache/ylokh, pinned
+# (the tests assert their answers' exact shapes). Installed once; again only when the pin
+# changes, so a machine that has them needs no network here. (The pins are the servers' own;
+# their dependencies are whatever pip and npm resolve at install time.)
+MCP_SERVER_TIME_VERSION=2026.10.19
+SERVER_EVERYTHING_VERSION=2026.8.31
 mcp_venv="$HOME/.cache/ylokh/mcp-venv"
-if [ ! -x "$mcp_venv/bin/mcp-server-time" ]; then
-  say "installing mcp-server-time from PyPI into $mcp_venv"
+if [ ! -x "$mcp_venv/bin/mcp-server-time" ] ||
+  ! compgen -G "$mcp_venv/lib/python3*/site-packages/mcp_server_time-$MCP_SERVER_TIME_VERSION.dist-info" >/dev/null; then
+  say "installing mcp-server-time $MCP_SERVER_TIME_VERSION from PyPI into $mcp_venv"
   python3 -m venv "$mcp_venv"
-  "$mcp_venv/bin/pip" install --quiet mcp-server-time
+  "$mcp_venv/bin/pip" install --quiet "mcp-server-time==$MCP_SERVER_TIME_VERSION"
 fi
 mcp_npm="$HOME/.cache/ylokh/mcp-npm"
-if [ ! -f "$mcp_npm/node_modules/@modelcontextprotocol/server-everything/dist/index.js" ]; then
-  say "installing @modelcontextprotocol/server-everything from npm into $mcp_npm"
+everything="$mcp_npm/node_modules/@modelcontextprotocol/server-everything"
+if [ ! -f "$everything/dist/index.js" ] ||
+  ! grep -q "\"version\": *\"$SERVER_EVERYTHING_VERSION\"" "$everything/package.json"; then
+  say "installing @modelcontextprotocol/server-everything $SERVER_EVERYTHING_VERSION from npm into $mcp_npm"
   mkdir -p "$mcp_npm"
-  (cd "$mcp_npm" && npm install --silent --no-audit --no-fund @modelcontextprotocol/server-everything)
+  (cd "$mcp_npm" && npm install --silent --no-audit --no-fund --save-exact \
+    "@modelcontextprotocol/server-everything@$SERVER_EVERYTHING_VERSION")
 fi
 
 # The real-server tests start the local llama.cpp server; stop it when the suite ends.

@@ -147,8 +147,9 @@ impl ToolServer {
         server
     }
 
-    /// A client of `api` with a 120 s deadline per request (the machine may be slow) and no
-    /// retries.
+    /// A client of `api` with a 15-minute deadline per request and no retries: the machine may
+    /// be loaded (a first turn under the tool grammar takes about 30 s at a load of 6; at 13 it
+    /// passed 120 s).
     pub fn client(&self, api: u32) -> Client {
         let url = CString::new(self.url.as_str()).unwrap();
         unsafe {
@@ -159,11 +160,79 @@ impl ToolServer {
                 ylokh::ffi::options::ylokh_options_set_api(opts, api),
                 YLOKH_OK
             );
-            assert_eq!(ylokh_options_set_timeout_ms(opts, 120_000), YLOKH_OK);
+            assert_eq!(ylokh_options_set_timeout_ms(opts, 900_000), YLOKH_OK);
             let mut client = std::ptr::null_mut();
             assert_eq!(ylokh_client_new(opts, &mut client), YLOKH_OK);
             ylokh_options_free(opts);
             Client::from_raw(client)
         }
     }
+}
+
+/// Checks what one of the real tool loop programs (tests/cpp/real_tool_loop.cpp,
+/// tests/python/real_tool_loop.py, tests/node/real_tool_loop.mjs) printed against `ToolServer`:
+/// it exited 0; step 1 made calls; each call it ran is `calc(ARGUMENTS) = RESULT` with
+/// ARGUMENTS a JSON object of the schema's types (numbers a and b, op of the enum) and RESULT
+/// the value the program computed from them (so it parsed them); a later step (the request that
+/// carried the assistant message and the results) finished with no calls and a text answer.
+pub fn assert_real_tool_loop(
+    language: &str,
+    api: &str,
+    output: &std::process::Output,
+    log: &std::path::Path,
+) {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    eprintln!(
+        "--- {language} over {api}\n{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let context = format!(
+        "the {language} tool loop over {api} (see above; server log {})",
+        log.display()
+    );
+    assert!(output.status.success(), "{context} failed");
+    let step1 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("step 1: "))
+        .unwrap_or_else(|| panic!("{context}: no step 1"));
+    assert!(
+        step1.ends_with("finish tool_calls") && !step1.starts_with("0 calls"),
+        "{context}: step 1 made no call: {step1}"
+    );
+    let mut ran = 0;
+    for line in stdout.lines().filter(|l| l.starts_with("  calc(")) {
+        let (arguments, result) = line["  calc(".len()..]
+            .rsplit_once(") = ")
+            .unwrap_or_else(|| panic!("{context}: {line}"));
+        let args: serde_json::Value = serde_json::from_str(arguments)
+            .unwrap_or_else(|e| panic!("{context}: arguments are not JSON ({e}): {line}"));
+        let (a, b) = (args["a"].as_f64(), args["b"].as_f64());
+        let expected = match (a, args["op"].as_str(), b) {
+            (Some(a), Some("+"), Some(b)) => a + b,
+            (Some(a), Some("-"), Some(b)) => a - b,
+            (Some(a), Some("*"), Some(b)) => a * b,
+            (Some(a), Some("/"), Some(b)) if b != 0.0 => a / b,
+            _ => panic!("{context}: arguments outside the schema: {line}"),
+        };
+        let result: f64 = result
+            .trim()
+            .parse()
+            .unwrap_or_else(|e| panic!("{context}: result not a number ({e}): {line}"));
+        assert!(
+            (result - expected).abs() <= 1e-6 * expected.abs().max(1.0),
+            "{context}: the tool computed {result}, not {expected}: {line}"
+        );
+        ran += 1;
+    }
+    assert!(ran > 0, "{context}: no call ran");
+    let last = stdout.lines().rfind(|l| l.starts_with("step ")).unwrap();
+    assert!(
+        !last.starts_with("step 1:") && last.contains(": 0 calls, finish "),
+        "{context}: the request after the results did not end in an answer: {last}"
+    );
+    let answer = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("final: "))
+        .unwrap_or_else(|| panic!("{context}: no final answer"));
+    assert!(!answer.trim().is_empty(), "{context}: empty final answer");
 }
