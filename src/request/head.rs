@@ -61,7 +61,7 @@ pub(super) fn parse(input: &[u8]) -> Result<Option<(Head, usize)>, String> {
     };
     let framing = if code == 204 || code == 304 || status.is_informational() {
         Framing::Length(0)
-    } else if let Some(te) = headers.get_all("transfer-encoding").iter().last() {
+    } else if let Some(te) = headers.get_all("transfer-encoding").iter().next_back() {
         // Chunked only when it is the last coding; otherwise the body runs to the close.
         let last = te.to_str().unwrap_or("").rsplit(',').next().unwrap_or("");
         if last.trim().eq_ignore_ascii_case("chunked") && http11 {
