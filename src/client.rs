@@ -432,6 +432,24 @@ fn shutting_down() -> Error {
 mod tests {
     use super::*;
 
+    /// Streams take the direct HTTP/1.1 path only to a plain http:// server without a proxy;
+    /// https:// (HTTP/2 where negotiated) and proxies stay on reqwest.
+    #[test]
+    fn the_direct_path_is_set_up_only_for_plain_http_without_a_proxy() {
+        let direct = |base: &str, proxy: Option<&str>| {
+            let mut options = Options::compatible(base).unwrap();
+            options.set_proxy(proxy).unwrap();
+            Client::new(&options).unwrap().target().direct.is_some()
+        };
+        assert!(direct("http://127.0.0.1:9/v1", None));
+        assert!(!direct("https://127.0.0.1:9/v1", None));
+        assert!(!direct("http://127.0.0.1:9/v1", Some("http://127.0.0.1:8")));
+        assert!(!direct(
+            "http://127.0.0.1:9/v1",
+            Some("socks5h://127.0.0.1:8")
+        ));
+    }
+
     /// A request refused during teardown says so; it is not a bug in the library.
     #[test]
     fn a_request_refused_during_teardown_is_cancelled_and_says_why() {
