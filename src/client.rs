@@ -65,6 +65,14 @@ impl Client {
             })?;
         let http = http_client(&options, true)?;
         let endpoint = options.endpoint();
+        // Streams to a plain http:// server without a proxy go out on the direct HTTP/1.1 path.
+        let direct = match (endpoint.scheme(), &options.proxy) {
+            ("http", None) => Some(request::Direct {
+                headers: request_headers(&options, true)?,
+                pool: request::Pool::default(),
+            }),
+            _ => None,
+        };
         let shared = Arc::new(Shared {
             target: Target {
                 http,
@@ -74,6 +82,7 @@ impl Client {
                 unpooled: std::sync::OnceLock::new(),
                 make_foreign: |options| http_client_for(options, true, false),
                 foreign: std::sync::OnceLock::new(),
+                direct,
             },
             registry: Mutex::default(),
             idle: Condvar::new(),
@@ -345,30 +354,10 @@ fn http_client_for(
     pooled: bool,
     credentials: bool,
 ) -> Result<reqwest::Client, Error> {
-    let mut headers = reqwest::header::HeaderMap::new();
-    for (name, value) in &options.headers {
-        if credentials || !options.is_credential_header(name) {
-            headers.insert(name.clone(), value.clone());
-        }
-    }
-    // The API key where the dialect wants it (Bearer, or x-api-key), marked sensitive so that
-    // it never shows in Debug output.
-    let caller_set_version = headers.contains_key("anthropic-version");
-    let key = options.api_key.as_ref().map(|k| k.expose());
-    for (name, value) in options.api.auth_headers(key, caller_set_version) {
-        let secret = name != "anthropic-version";
-        if secret && !credentials {
-            continue;
-        }
-        let mut value = reqwest::header::HeaderValue::from_str(&value)
-            .map_err(|_| Error::invalid("the API key contains a control character"))?;
-        value.set_sensitive(secret);
-        headers.insert(name, value);
-    }
+    let headers = request_headers(options, credentials)?;
     let mut builder = reqwest::Client::builder()
         .use_rustls_tls()
         .default_headers(headers)
-        .user_agent(concat!("libylokh/", env!("CARGO_PKG_VERSION")))
         .redirect(reqwest::redirect::Policy::none())
         .pool_idle_timeout(Duration::from_secs(60))
         .tcp_nodelay(true);
@@ -396,6 +385,40 @@ fn http_client_for(
         .map_err(|e| Error::internal(format!("could not set up the HTTP client: {e}")))
 }
 
+/// The headers every request of a client carries: the caller's, the API key's where the
+/// dialect wants it, and the user agent; without the credential headers (every one that
+/// [`Options::is_credential_header`], and the key's) when `credentials` is false.
+fn request_headers(
+    options: &Options,
+    credentials: bool,
+) -> Result<reqwest::header::HeaderMap, Error> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    for (name, value) in &options.headers {
+        if credentials || !options.is_credential_header(name) {
+            headers.insert(name.clone(), value.clone());
+        }
+    }
+    // The API key where the dialect wants it (Bearer, or x-api-key), marked sensitive so that
+    // it never shows in Debug output.
+    let caller_set_version = headers.contains_key("anthropic-version");
+    let key = options.api_key.as_ref().map(|k| k.expose());
+    for (name, value) in options.api.auth_headers(key, caller_set_version) {
+        let secret = name != "anthropic-version";
+        if secret && !credentials {
+            continue;
+        }
+        let mut value = reqwest::header::HeaderValue::from_str(&value)
+            .map_err(|_| Error::invalid("the API key contains a control character"))?;
+        value.set_sensitive(secret);
+        headers.insert(name, value);
+    }
+    headers.insert(
+        reqwest::header::USER_AGENT,
+        reqwest::header::HeaderValue::from_static(concat!("libylokh/", env!("CARGO_PKG_VERSION"))),
+    );
+    Ok(headers)
+}
+
 /// Why a request cannot start while `ylokh_client_free` is tearing the client down (say, when
 /// an `on_done` that runs during the teardown starts another request).
 fn shutting_down() -> Error {
@@ -408,6 +431,24 @@ fn shutting_down() -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Streams take the direct HTTP/1.1 path only to a plain http:// server without a proxy;
+    /// https:// (HTTP/2 where negotiated) and proxies stay on reqwest.
+    #[test]
+    fn the_direct_path_is_set_up_only_for_plain_http_without_a_proxy() {
+        let direct = |base: &str, proxy: Option<&str>| {
+            let mut options = Options::compatible(base).unwrap();
+            options.set_proxy(proxy).unwrap();
+            Client::new(&options).unwrap().target().direct.is_some()
+        };
+        assert!(direct("http://127.0.0.1:9/v1", None));
+        assert!(!direct("https://127.0.0.1:9/v1", None));
+        assert!(!direct("http://127.0.0.1:9/v1", Some("http://127.0.0.1:8")));
+        assert!(!direct(
+            "http://127.0.0.1:9/v1",
+            Some("socks5h://127.0.0.1:8")
+        ));
+    }
 
     /// A request refused during teardown says so; it is not a bug in the library.
     #[test]

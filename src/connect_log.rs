@@ -1,6 +1,7 @@
 //! Log records for new connections: a layer around reqwest's connector, which runs only when
 //! no kept-alive connection can serve a request. The same layer tells a request whether it went
-//! out on a new connection ([`on_new_connection`]).
+//! out on a new connection ([`on_new_connection`]). The direct HTTP/1.1 path writes the same
+//! records with [`connecting`] and [`connected`].
 
 use crate::log::{log, DEBUG, INFO};
 use std::future::Future;
@@ -68,35 +69,38 @@ where
     }
 
     fn call(&mut self, request: R) -> Self::Future {
-        log!(
-            DEBUG,
-            "connecting to {} (no kept-alive connection free)",
-            self.target
-        );
-        let started = Instant::now();
+        let started = connecting(&self.target);
         let target = self.target.clone();
         let connecting = self.inner.call(request);
         Box::pin(async move {
             let result = connecting.await;
-            match &result {
-                Ok(_) => {
-                    // Outside `on_new_connection` (a connect the pool finishes in the background
-                    // after the request took a pooled connection) there is nothing to tell.
-                    let _ = NEW_CONNECTION.try_with(|new| new.store(true, Ordering::Relaxed));
-                    log!(
-                        INFO,
-                        "connected to {target} in {} ms",
-                        started.elapsed().as_millis()
-                    )
-                }
-                // The error's own text may hold proxy details; the request's outcome words it.
-                Err(_) => log!(
-                    INFO,
-                    "connecting to {target} failed after {} ms",
-                    started.elapsed().as_millis()
-                ),
+            // Outside `on_new_connection` (a connect the pool finishes in the background after
+            // the request took a pooled connection) there is nothing to tell.
+            if result.is_ok() {
+                let _ = NEW_CONNECTION.try_with(|new| new.store(true, Ordering::Relaxed));
             }
+            connected(&target, started, result.is_ok());
             result
         })
+    }
+}
+
+/// The record of a connect that starts (no kept-alive connection was free); when it started.
+pub fn connecting(target: &str) -> Instant {
+    log!(
+        DEBUG,
+        "connecting to {target} (no kept-alive connection free)"
+    );
+    Instant::now()
+}
+
+/// The record of a connect that ended. A failure's own text may hold proxy details: the
+/// request's outcome words it.
+pub fn connected(target: &str, started: Instant, ok: bool) {
+    let ms = started.elapsed().as_millis();
+    if ok {
+        log!(INFO, "connected to {target} in {ms} ms");
+    } else {
+        log!(INFO, "connecting to {target} failed after {ms} ms");
     }
 }

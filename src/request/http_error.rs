@@ -2,13 +2,14 @@
 //! every secret the library holds) and a hint of what to do.
 
 use super::read::read_capped;
+use super::reply::Reply;
 use super::target::Target;
 use crate::chunk;
 use crate::error::Error;
 use crate::status::Status;
 
 /// `response` (an HTTP error status) as an error, its body read up to 64 KiB.
-pub(super) async fn http_error(target: &Target, mut response: reqwest::Response) -> Error {
+pub(super) async fn http_error(target: &Target, mut response: Reply<'_>) -> Error {
     let status = response.status();
     // The error text matters more than a failure to read all of it: use what arrived.
     let body = read_capped(target, &mut response, 64 * 1024)

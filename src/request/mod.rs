@@ -8,12 +8,17 @@
 mod body;
 mod chat_events;
 mod chat_tools;
+mod chunked;
 mod dialect_events;
+mod head;
+mod http1;
 mod http_error;
+mod pool;
 mod post;
 mod progress;
 mod read;
 mod redirect;
+mod reply;
 mod response;
 mod resumable;
 mod resume;
@@ -23,9 +28,10 @@ mod target;
 mod transport;
 
 pub use body::{build_body, text_message, ChatInput};
+pub use pool::Pool;
 pub use post::post_whole;
 pub use state::RequestState;
-pub use target::Target;
+pub use target::{Direct, Target};
 
 use progress::Progress;
 use resumable::Resumable;

@@ -5,28 +5,43 @@
 //! 302 or 303 would turn the POST into a GET without its body, which "succeeds" with nothing:
 //! it ends the request with a message that names the redirect.
 
+use super::http1;
+use super::reply::{Reply, SendError};
 use super::target::Target;
 use crate::error::Error;
 use crate::log::{log, DEBUG};
 use crate::options::redact_url;
 use crate::status::Status;
-use reqwest::{RequestBuilder, Response, Url};
+use reqwest::{RequestBuilder, Url};
 
 pub(super) const MAX_REDIRECTS: usize = 5;
 
 /// Sends the request that `build` makes for a client and a URL, first with `http` to the
-/// endpoint, then wherever 307/308s lead. The inner result is the transport's (for the caller's
-/// retry rules); the outer error is a redirect the request cannot follow.
-pub(super) async fn send(
-    target: &Target,
+/// endpoint (or, when `direct` holds the request's bytes, on the direct HTTP/1.1 path), then
+/// wherever 307/308s lead (through reqwest). The inner result is the transport's (for the
+/// caller's retry rules); the outer error is a redirect the request cannot follow.
+pub(super) async fn send<'t>(
+    target: &'t Target,
     http: &reqwest::Client,
     build: impl Fn(&reqwest::Client, Url) -> RequestBuilder,
-) -> Result<Result<Response, reqwest::Error>, Error> {
+    direct: Option<&[u8]>,
+) -> Result<Result<Reply<'t>, SendError>, Error> {
     let mut url = target.endpoint.clone();
     let mut client = http;
     let mut hops = 0;
     loop {
-        let response = match build(client, url.clone()).send().await {
+        let sent = match (hops, direct, &target.direct) {
+            (0, Some(request), Some(path)) => http1::send(target, path, request)
+                .await
+                .map(Reply::Direct)
+                .map_err(SendError::Direct),
+            _ => build(client, url.clone())
+                .send()
+                .await
+                .map(Reply::from)
+                .map_err(SendError::Reqwest),
+        };
+        let response = match sent {
             Ok(response) => response,
             Err(e) => return Ok(Err(e)),
         };

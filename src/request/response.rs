@@ -3,7 +3,8 @@
 
 use super::chat_events::deliver;
 use super::progress::Progress;
-use super::read::{read_capped, read_chunk};
+use super::read::read_capped;
+use super::reply::Reply;
 use super::resumable::Resumable;
 use super::state::{cancelled, RequestState};
 use super::target::Target;
@@ -26,7 +27,7 @@ use std::time::Instant;
 pub(super) async fn read_stream(
     target: &Target,
     state: &RequestState,
-    mut response: reqwest::Response,
+    mut response: Reply<'_>,
     resumable: Option<&Resumable>,
     sink: &mut Sink,
     progress: &mut Progress,
@@ -75,8 +76,7 @@ pub(super) async fn read_stream(
     loop {
         let next = match first_token.filter(|_| progress.first_token.is_none()) {
             Some((deadline, limit)) => {
-                until_first_token(deadline, limit, read_chunk(&mut response, progress.tokens))
-                    .await?
+                until_first_token(deadline, limit, response.piece(progress.tokens)).await?
             }
             // A read timeout is a broken connection too. After the first token, only what
             // moves the answer resets it: pings, comments and empty events do not.
@@ -86,7 +86,7 @@ pub(super) async fn read_stream(
                     .watch(
                         moved,
                         "reading the response body",
-                        read_chunk(&mut response, progress.tokens),
+                        response.piece(progress.tokens),
                     )
                     .await
                     .and_then(|next| next)
@@ -107,8 +107,9 @@ pub(super) async fn read_stream(
             (Err(e), Some(resumable)) => {
                 let (url, fresh) = resume::resume_url(target, resumable, offset, progress)
                     .map_err(|why| resume::gave_up(&e, &why))?;
-                response =
-                    resume::reconnect(target, url, offset, e, &mut failures, progress).await?;
+                response = resume::reconnect(target, url, offset, e, &mut failures, progress)
+                    .await?
+                    .into();
                 if fresh {
                     // The events after the last one delivered: what is left of a broken one goes.
                     decoder = Decoder::new(target.options.max_event_bytes);
@@ -127,7 +128,7 @@ pub(super) async fn read_stream(
                 first_byte.elapsed().as_millis()
             );
         }
-        let mut input = &bytes[..];
+        let mut input = bytes;
         loop {
             let event = decoder.next_event(&mut input).map_err(|too_large| {
                 Error::protocol(format!(
@@ -149,7 +150,7 @@ pub(super) async fn read_stream(
             if end {
                 // Take the end of the body if it is already here, so the connection can be reused.
                 for _ in 0..4 {
-                    if !matches!(response.chunk().now_or_never(), Some(Ok(Some(_)))) {
+                    if !matches!(response.piece(0).now_or_never(), Some(Ok(Some(_)))) {
                         break;
                     }
                 }
@@ -200,7 +201,7 @@ fn unfinished(progress: &Progress, decoder: &Decoder) -> Result<(), Error> {
 
 pub(super) async fn read_whole(
     target: &Target,
-    mut response: reqwest::Response,
+    mut response: Reply<'_>,
     sink: &mut Sink,
     progress: &mut Progress,
 ) -> Result<(), Error> {

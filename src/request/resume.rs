@@ -139,7 +139,7 @@ pub(super) async fn reconnect(
             }
             Ok(Ok(response)) => {
                 let status = response.status().as_u16();
-                let mut error = http_error(target, response).await;
+                let mut error = http_error(target, response.into()).await;
                 error.message = error.message.replace(
                     target.endpoint.as_str(),
                     url.as_str().split('?').next().unwrap_or(""),
@@ -219,6 +219,7 @@ mod tests {
             unpooled: std::sync::OnceLock::new(),
             make_foreign: |_| Ok(reqwest::Client::new()),
             foreign: std::sync::OnceLock::new(),
+            direct: None,
         }
     }
 

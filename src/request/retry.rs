@@ -2,7 +2,9 @@
 //! the server's `Retry-After` or a backoff), and once at once when a kept-alive connection died
 //! before the answer.
 
+use super::http1;
 use super::http_error::http_error;
+use super::reply::{Reply, SendError};
 use super::resumable;
 use super::target::Target;
 use super::transport::{error_chain, is_dead_connection};
@@ -15,15 +17,29 @@ use reqwest::header::{HeaderMap, ACCEPT, CONTENT_TYPE};
 use std::time::Duration;
 use tokio::time::Instant;
 
-pub(super) async fn send_with_retries(
-    target: &Target,
+pub(super) async fn send_with_retries<'t>(
+    target: &'t Target,
     body: bytes::Bytes,
     stream: bool,
     conversation: Option<&str>,
     retries: &mut u32,
     headers_at: &mut Option<std::time::Instant>,
-) -> Result<(reqwest::Response, Instant), Error> {
+) -> Result<(Reply<'t>, Instant), Error> {
     let options = &target.options;
+    // A stream to a plain http:// server without a proxy: the direct HTTP/1.1 path.
+    let direct = match &target.direct {
+        Some(direct) if stream => {
+            let mut extra = vec![
+                ("content-type", "application/json"),
+                ("accept", "text/event-stream"),
+            ];
+            if let Some(id) = conversation {
+                extra.push((resumable::HEADER, id));
+            }
+            Some(http1::request(target, direct, &body, &extra))
+        }
+        _ => None,
+    };
     let mut attempt = 0;
     let mut resent = false;
     let mut resend_now = false;
@@ -62,7 +78,7 @@ pub(super) async fn send_with_retries(
         );
         let sent_at = Instant::now();
         let (sent, new_connection) = on_new_connection(async {
-            let send = super::redirect::send(target, http, build);
+            let send = super::redirect::send(target, http, build, direct.as_deref());
             match (options.first_token_timeout, options.read_timeout) {
                 // A long prompt is read before the first byte comes: not an idle connection.
                 (Some(limit), _) => until_first_token(sent_at + limit, limit, send).await,
@@ -94,7 +110,18 @@ pub(super) async fn send_with_retries(
                 }
                 retry_after(response.headers()).unwrap_or_else(|| backoff(attempt))
             }
-            Err(e) if !resent && !new_connection && is_dead_connection(&e) => {
+            // The direct path resends on its own, and words its failures.
+            Err(SendError::Direct(failure)) => {
+                let error = failure.error;
+                if attempt >= options.max_retries
+                    || !(error.status == Status::Connect || failure.connect)
+                {
+                    return Err(error);
+                }
+                log!(DEBUG, "attempt {} failed: {}", attempt + 1, error.message);
+                backoff(attempt)
+            }
+            Err(SendError::Reqwest(e)) if !resent && !new_connection && is_dead_connection(&e) => {
                 // A kept-alive connection that the server closed or reset (its idle timer) as
                 // the request went out: no answer was begun. Send it again at once on a new
                 // connection, as curl does; once per request, not one of the configured retries
@@ -108,7 +135,7 @@ pub(super) async fn send_with_retries(
                 );
                 continue;
             }
-            Err(e) => {
+            Err(SendError::Reqwest(e)) => {
                 let error = target.classify(&e);
                 if attempt >= options.max_retries
                     || !(error.status == Status::Connect || e.is_connect())

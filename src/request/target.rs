@@ -1,8 +1,16 @@
 //! What every request of a client shares: the HTTP client, the settings, the endpoint.
 
+use super::pool::Pool;
 use crate::error::Error;
 use crate::options::Options;
 use std::sync::OnceLock;
+
+/// What the direct HTTP/1.1 path (`http1.rs`) needs beside the options: every header a request
+/// carries (the credentials among them, marked sensitive) and its kept-alive connections.
+pub struct Direct {
+    pub headers: reqwest::header::HeaderMap,
+    pub pool: Pool,
+}
 
 /// Where every request of a client goes, and how: what the running requests share.
 pub struct Target {
@@ -17,6 +25,9 @@ pub struct Target {
     /// 307/308 sent to another origin; made on first use by [`Target::foreign_http`].
     pub make_foreign: fn(&Options) -> Result<reqwest::Client, Error>,
     pub foreign: OnceLock<reqwest::Client>,
+    /// Streamed requests to a plain `http://` endpoint without a proxy go out on the direct
+    /// HTTP/1.1 path when this is set; everything else through `http`.
+    pub direct: Option<Direct>,
 }
 
 impl Target {
@@ -33,7 +44,8 @@ impl Target {
 
 impl Target {
     /// The same client and settings, for another endpoint of the server (embeddings beside
-    /// chat); the lazily made side clients are made again for it when needed.
+    /// chat); the lazily made side clients are made again for it when needed. Its requests
+    /// are not streamed, so they never take the direct path.
     pub fn with_endpoint(&self, endpoint: reqwest::Url) -> Target {
         Target {
             http: self.http.clone(),
@@ -43,6 +55,7 @@ impl Target {
             unpooled: OnceLock::new(),
             make_foreign: self.make_foreign,
             foreign: OnceLock::new(),
+            direct: None,
         }
     }
 

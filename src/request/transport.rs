@@ -6,11 +6,64 @@ use crate::error::Error;
 use crate::options::redact_url;
 use crate::status::Status;
 
+/// What kind of transport failure an error is: each has its own status and message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Kind {
+    /// An answer came, but not as acceptable HTTP (a head too large or malformed).
+    Parse,
+    ConnectTimeout,
+    Tls,
+    Proxy,
+    Refused,
+    Dns,
+    Connect,
+    /// The connection was made but no response came.
+    NoResponse,
+}
+
 impl Target {
     /// Turns a transport error into a status and a message that says what to do.
     pub fn classify(&self, e: &reqwest::Error) -> Error {
         // Where the failure happened: the endpoint, or where a redirect led.
         let url = e.url().unwrap_or(&self.endpoint);
+        let detail = error_chain(e);
+        let lower = detail.to_ascii_lowercase();
+        let kind = if sources(e).any(|s| {
+            s.downcast_ref::<hyper::Error>()
+                .is_some_and(hyper::Error::is_parse)
+        }) {
+            Kind::Parse
+        } else if e.is_timeout() {
+            Kind::ConnectTimeout
+        } else if sources(e).any(|s| s.is::<rustls::Error>()) {
+            Kind::Tls
+        } else if self.options.proxy.is_some()
+            && (e.is_connect() || lower.contains("proxy") || lower.contains("socks"))
+        {
+            Kind::Proxy
+        } else if sources(e).any(|s| {
+            s.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+        }) {
+            Kind::Refused
+        } else if lower.contains("dns error")
+            || lower.contains("failed to lookup")
+            || lower.contains("name or service not known")
+        {
+            // No typed check exists for a failed lookup: hyper-util's connect error is private
+            // and std's getaddrinfo error has no stable kind, so the text decides.
+            Kind::Dns
+        } else if e.is_connect() {
+            Kind::Connect
+        } else {
+            Kind::NoResponse
+        };
+        self.describe(url, &detail, kind)
+    }
+
+    /// The error a transport failure of `kind` at `url` becomes; `detail` is what the layer
+    /// below said.
+    pub(super) fn describe(&self, url: &reqwest::Url, detail: &str, kind: Kind) -> Error {
         let target = format!(
             "{}:{}",
             url.host_str().unwrap_or("?"),
@@ -23,81 +76,55 @@ impl Target {
         {
             base = format!("{base}, redirected to {}", redact_url(url));
         }
-        let detail = error_chain(e);
         let via = self
             .options
             .proxy
             .as_ref()
             .map(|p| format!(" through proxy {}", redact_url(p)))
             .unwrap_or_default();
-        let lower = detail.to_ascii_lowercase();
-        if sources(e).any(|s| {
-            s.downcast_ref::<hyper::Error>()
-                .is_some_and(hyper::Error::is_parse)
-        }) {
-            // An answer came, but not as HTTP: a head too large (more than 100 headers, or
-            // about 400 KiB) or malformed. Not a connection failure, and no retry will help.
-            return Error::protocol(format!(
+        match kind {
+            // Not a connection failure, and no retry will help.
+            Kind::Parse => Error::protocol(format!(
                 "the response head from {target} is too large or not valid HTTP: {detail}; is the base URL an HTTP API? (base URL {base})"
-            ));
-        }
-        if e.is_timeout() {
-            let ms = self
-                .options
-                .connect_timeout
-                .map(|t| t.as_millis())
-                .unwrap_or(0);
-            return Error::new(
-                Status::Timeout,
-                format!("could not connect to {target}{via} within {ms} ms (connect timeout; ylokh_options_set_connect_timeout_ms) (base URL {base})"),
-            );
-        }
-        if sources(e).any(|s| s.is::<rustls::Error>()) {
-            return Error::new(
+            )),
+            Kind::ConnectTimeout => {
+                let ms = self
+                    .options
+                    .connect_timeout
+                    .map(|t| t.as_millis())
+                    .unwrap_or(0);
+                Error::new(
+                    Status::Timeout,
+                    format!("could not connect to {target}{via} within {ms} ms (connect timeout; ylokh_options_set_connect_timeout_ms) (base URL {base})"),
+                )
+            }
+            Kind::Tls => Error::new(
                 Status::Tls,
                 format!("TLS with {target} failed: {detail}; if the server uses a private CA, add it with ylokh_options_add_ca_file"),
-            );
-        }
-        if self.options.proxy.is_some()
-            && (e.is_connect() || lower.contains("proxy") || lower.contains("socks"))
-        {
-            return Error::new(Status::Connect, format!("could not reach {target}{via}: {detail}; is the proxy running and are its credentials right?"));
-        }
-        if sources(e).any(|s| {
-            s.downcast_ref::<std::io::Error>()
-                .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
-        }) {
-            return Error::new(
+            ),
+            Kind::Proxy => Error::new(Status::Connect, format!("could not reach {target}{via}: {detail}; is the proxy running and are its credentials right?")),
+            Kind::Refused => Error::new(
                 Status::Connect,
                 format!(
                     "connection refused by {target} — is the server running? (base URL {base})"
                 ),
-            );
-        }
-        // No typed check exists for a failed lookup: hyper-util's connect error is private and
-        // std's getaddrinfo error has no stable kind, so the text decides.
-        if lower.contains("dns error")
-            || lower.contains("failed to lookup")
-            || lower.contains("name or service not known")
-        {
-            return Error::new(
+            ),
+            Kind::Dns => Error::new(
                 Status::Connect,
                 format!(
                     "could not resolve host '{}': {detail} (base URL {base})",
                     url.host_str().unwrap_or("?")
                 ),
-            );
-        }
-        if e.is_connect() {
-            return Error::new(
+            ),
+            Kind::Connect => Error::new(
                 Status::Connect,
                 format!("could not connect to {target}: {detail} (base URL {base})"),
-            );
+            ),
+            Kind::NoResponse => Error::new(
+                Status::Connect,
+                format!("no response from {target}: {detail} (base URL {base})"),
+            ),
         }
-        Error::new(
-            Status::Connect,
-            format!("no response from {target}: {detail} (base URL {base})"),
-        )
     }
 
     /// Removes every secret a client holds from a message (`crate::secrets`), should any
