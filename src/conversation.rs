@@ -117,20 +117,16 @@ impl Conversation {
     /// around it.
     pub(crate) fn add_json(&mut self, message_json: &str) -> Result<(), ConversationError> {
         let value: Value = serde_json::from_str(message_json).map_err(|e| {
-            ConversationError::new(
-                format!(
-                    "message_json is not valid JSON ({e}); pass one message object such as \
+            ConversationError::new(format!(
+                "message_json is not valid JSON ({e}); pass one message object such as \
                      {{\"role\":\"user\",\"content\":\"Hi\"}}"
-                ),
-            )
+            ))
         })?;
         let not_a_message = |what: String| {
-            Err(ConversationError::new(
-                format!(
-                    "message_json {what}; a message is a JSON object with a string \"role\", \
+            Err(ConversationError::new(format!(
+                "message_json {what}; a message is a JSON object with a string \"role\", \
                      such as {{\"role\":\"user\",\"content\":\"Hi\"}}"
-                ),
-            ))
+            )))
         };
         let Value::Object(object) = &value else {
             return not_a_message(format!("is {}, not an object", json_type(&value)));
@@ -208,12 +204,10 @@ impl Conversation {
     /// Keeps the first `n` messages; `n` larger than [`len`](Self::len) is an error.
     pub(crate) fn truncate(&mut self, n: usize) -> Result<(), ConversationError> {
         if n > self.spans.len() {
-            return Err(ConversationError::new(
-                format!(
-                    "cannot keep the first {n} messages: the conversation has only {}",
-                    self.spans.len()
-                ),
-            ));
+            return Err(ConversationError::new(format!(
+                "cannot keep the first {n} messages: the conversation has only {}",
+                self.spans.len()
+            )));
         }
         let cut = match n {
             0 => 1,
@@ -240,9 +234,9 @@ impl Conversation {
 
 fn non_empty(what: &str, text: &str) -> Result<(), ConversationError> {
     if text.is_empty() {
-        return Err(ConversationError::new(
-            format!("{what} is empty; pass a non-empty text"),
-        ));
+        return Err(ConversationError::new(format!(
+            "{what} is empty; pass a non-empty text"
+        )));
     }
     Ok(())
 }
@@ -272,22 +266,18 @@ fn image_source(image: &str) -> Result<ImageSource<'_>, ConversationError> {
         return Ok(ImageSource::Url(image));
     }
     let bytes = std::fs::read(image).map_err(|e| {
-        ConversationError::new(
-            format!(
-                "cannot read the image file \"{image}\": {e}; pass the path of a readable PNG, \
+        ConversationError::new(format!(
+            "cannot read the image file \"{image}\": {e}; pass the path of a readable PNG, \
                  JPEG, GIF or WebP file, or an http(s) or data: URL"
-            ),
-        )
+        ))
     })?;
     match image_mime(&bytes) {
         Some(mime) => Ok(ImageSource::File { mime, bytes }),
-        None => Err(ConversationError::new(
-            format!(
-                "the file \"{image}\" is not a PNG, JPEG, GIF or WebP image ({}); convert it to \
+        None => Err(ConversationError::new(format!(
+            "the file \"{image}\" is not a PNG, JPEG, GIF or WebP image ({}); convert it to \
                  one of those, or pass an http(s) or data: URL",
-                describe_unknown(&bytes)
-            ),
-        )),
+            describe_unknown(&bytes)
+        ))),
     }
 }
 
@@ -506,44 +496,16 @@ mod tests {
         let mut c = Conversation::new();
         let cases: &[(&str, &str, &str)] = &[
             ("", NOT_JSON, "not valid JSON"),
-            (
-                "{\"role\":",
-                NOT_JSON,
-                "not valid JSON",
-            ),
-            (
-                "{\"role\":\"user\"} x",
-                NOT_JSON,
-                "not valid JSON",
-            ),
-            (
-                r#"{"role":"\ud800"}"#,
-                NOT_JSON,
-                "not valid JSON",
-            ),
+            ("{\"role\":", NOT_JSON, "not valid JSON"),
+            ("{\"role\":\"user\"} x", NOT_JSON, "not valid JSON"),
+            (r#"{"role":"\ud800"}"#, NOT_JSON, "not valid JSON"),
             ("[]", NOT_A_MESSAGE, "is an array"),
-            (
-                "\"user\"",
-                NOT_A_MESSAGE,
-                "is a string",
-            ),
+            ("\"user\"", NOT_A_MESSAGE, "is a string"),
             ("3", NOT_A_MESSAGE, "is a number"),
             ("null", NOT_A_MESSAGE, "is null"),
-            (
-                "{\"content\":\"hi\"}",
-                NOT_A_MESSAGE,
-                "has no \"role\"",
-            ),
-            (
-                "{\"role\":1}",
-                NOT_A_MESSAGE,
-                "is a number, not a string",
-            ),
-            (
-                "{\"role\":null}",
-                NOT_A_MESSAGE,
-                "is null, not a string",
-            ),
+            ("{\"content\":\"hi\"}", NOT_A_MESSAGE, "has no \"role\""),
+            ("{\"role\":1}", NOT_A_MESSAGE, "is a number, not a string"),
+            ("{\"role\":null}", NOT_A_MESSAGE, "is null, not a string"),
         ];
         for &(text, kind, words) in cases {
             let e = c.add_json(text).unwrap_err();
