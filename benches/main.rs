@@ -7,6 +7,11 @@
 //! stream is drained by curl and by the official openai Python SDK (installed into a venv
 //! under `target/ylokh-bench/`), and our figures are given as ratios of theirs.
 
+// The tests' helpers for building C programs (`tests/support/build.rs`); the benchmark uses
+// `compile` and what it needs.
+#[allow(dead_code)]
+#[path = "../tests/support/build.rs"]
+mod build;
 mod server;
 
 use serde_json::{json, Value};
@@ -49,7 +54,7 @@ fn main() {
     let out_dir = lib_dir.join("../../ylokh-bench");
     std::fs::create_dir_all(&out_dir).expect("output dir");
     let out_dir = out_dir.canonicalize().expect("output dir");
-    let client = build_client(&lib_dir, &out_dir);
+    let client = build_client(&out_dir);
 
     let mut server = Server::start(&exe);
     let base = format!("http://127.0.0.1:{}", server.port);
@@ -309,35 +314,12 @@ fn main() {
     println!("\nJSON: {}", path.display());
 }
 
-/// Compiles the C client against the library in `lib_dir` (the one this cargo run built).
-fn build_client(lib_dir: &Path, out_dir: &Path) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+/// benches/client.c, optimised, against the library cargo just built (in this program's
+/// directory); `CC` picks the compiler (default `cc`).
+fn build_client(out_dir: &Path) -> PathBuf {
     let out = out_dir.join("client");
-    // The SONAME a linked program asks for at run time.
-    let soname = lib_dir.join("libylokh.so.0");
-    if !soname.exists() {
-        std::os::unix::fs::symlink("libylokh.so", &soname).expect("link libylokh.so.0");
-    }
-    let status = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
-        .args([
-            "-O2",
-            "-Wall",
-            "-Wextra",
-            "-Werror",
-            "-std=c11",
-            "-D_GNU_SOURCE",
-        ])
-        .arg("-I")
-        .arg(root.join("include"))
-        .arg(root.join("benches/client.c"))
-        .arg("-L")
-        .arg(lib_dir)
-        .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
-        .args(["-lylokh", "-lpthread", "-o"])
-        .arg(&out)
-        .status()
-        .expect("run cc");
-    assert!(status.success(), "compiling benches/client.c failed");
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    build::compile(&cc, &["benches/client.c"], &out, &["-O2", "-D_GNU_SOURCE"]);
     out
 }
 

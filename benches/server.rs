@@ -7,10 +7,19 @@
 //!   or a server's larger writes deliver them;
 //! - `first`: a one-token stream, answered at once (time-to-first-token);
 //! - `trickle`: 100 tokens, one every `TRICKLE_MS` (many concurrent streams).
+//!
+//! The HTTP machinery (accepting, reading requests, chunk framing) is the tests' own
+//! (`tests/support/server.rs`); what is here is the benchmark's answers.
 
+// The benchmark uses the accept loop, the request reader and the chunk framing, not the rest.
+#[allow(dead_code)]
+#[path = "../tests/support/server.rs"]
+mod http;
+
+use http::{accept_loop, frame_chunk, read_request};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpSocket, TcpStream};
 
 pub const TRICKLE_TOKENS: usize = 100;
@@ -45,12 +54,6 @@ fn event(content: &str, finish: Option<&str>) -> String {
     )
 }
 
-fn chunk(out: &mut Vec<u8>, data: &[u8]) {
-    out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
-    out.extend_from_slice(data);
-    out.extend_from_slice(b"\r\n");
-}
-
 /// The whole `big` response after the head: (chunked body, bytes of the decoded body).
 /// `per_chunk`: events in one HTTP chunk (1 as llama.cpp and vLLM send them; more as a
 /// buffering proxy or a busy server's writes deliver them).
@@ -65,7 +68,7 @@ fn render_big(tokens: usize, per_chunk: usize) -> (Vec<u8>, usize) {
     for group in events.chunks(per_chunk) {
         let data = group.concat();
         body += data.len();
-        chunk(&mut out, data.as_bytes());
+        frame_chunk(&mut out, data.as_bytes());
     }
     out.extend_from_slice(b"0\r\n\r\n");
     (out, body)
@@ -78,42 +81,10 @@ fn render_first() -> Vec<u8> {
         event("", Some("stop")),
         "data: [DONE]\n\n".to_owned(),
     ] {
-        chunk(&mut out, e.as_bytes());
+        frame_chunk(&mut out, e.as_bytes());
     }
     out.extend_from_slice(b"0\r\n\r\n");
     out
-}
-
-/// Reads one request (head and Content-Length body); the path, or None at the end of the
-/// connection.
-async fn read_request(socket: &mut TcpStream, buf: &mut Vec<u8>) -> Option<String> {
-    loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).into_owned();
-            let length: usize = head
-                .lines()
-                .filter_map(|l| l.split_once(':'))
-                .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-                .and_then(|(_, v)| v.trim().parse().ok())
-                .unwrap_or(0);
-            while buf.len() < end + 4 + length {
-                let mut more = [0u8; 4096];
-                let n = socket.read(&mut more).await.ok()?;
-                if n == 0 {
-                    return None;
-                }
-                buf.extend_from_slice(&more[..n]);
-            }
-            buf.drain(..end + 4 + length);
-            return head.split(' ').nth(1).map(str::to_owned);
-        }
-        let mut more = [0u8; 4096];
-        let n = socket.read(&mut more).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&more[..n]);
-    }
 }
 
 async fn trickle(socket: &mut TcpStream) -> std::io::Result<()> {
@@ -123,12 +94,12 @@ async fn trickle(socket: &mut TcpStream) -> std::io::Result<()> {
     for i in 0..TRICKLE_TOKENS {
         tick.tick().await;
         out.clear();
-        chunk(&mut out, event(WORDS[i % WORDS.len()], None).as_bytes());
+        frame_chunk(&mut out, event(WORDS[i % WORDS.len()], None).as_bytes());
         socket.write_all(&out).await?;
     }
     out.clear();
-    chunk(&mut out, event("", Some("stop")).as_bytes());
-    chunk(&mut out, b"data: [DONE]\n\n");
+    frame_chunk(&mut out, event("", Some("stop")).as_bytes());
+    frame_chunk(&mut out, b"data: [DONE]\n\n");
     out.extend_from_slice(b"0\r\n\r\n");
     socket.write_all(&out).await
 }
@@ -140,10 +111,9 @@ struct Bodies {
 }
 
 async fn connection(mut socket: TcpStream, bodies: Arc<Bodies>) {
-    let _ = socket.set_nodelay(true);
     let mut buf = Vec::new();
-    while let Some(path) = read_request(&mut socket, &mut buf).await {
-        let sent = match path.split('/').nth(1).unwrap_or("") {
+    while let Ok(Some(request)) = read_request(&mut socket, &mut buf).await {
+        let sent = match request.path.split('/').nth(1).unwrap_or("") {
             which @ ("big" | "bigbatched") => match socket.write_all(HEAD.as_bytes()).await {
                 Ok(()) if which == "big" => socket.write_all(&bodies.big).await,
                 Ok(()) => socket.write_all(&bodies.batched).await,
@@ -186,11 +156,6 @@ pub fn serve(tokens: usize) {
         let listener = socket.listen(16384).expect("listen");
         let port = listener.local_addr().expect("address").port();
         println!("port={port} body_bytes={body_bytes}");
-        loop {
-            let Ok((socket, _)) = listener.accept().await else {
-                continue;
-            };
-            tokio::spawn(connection(socket, bodies.clone()));
-        }
+        accept_loop(listener, |socket| connection(socket, bodies.clone())).await;
     });
 }

@@ -1,6 +1,9 @@
 // ylokh.hpp: header-only C++17 over the C API in ylokh.h. Link with -lylokh as for C.
 //
-// Ownership: every class owns its C handle and frees it in its destructor; all are move-only.
+// Ownership: every class owns its C handle through one ylokh::Handle (below) and frees it in
+// its destructor; all are move-only, with noexcept moves. A moved-from object holds no handle:
+// its get() is nullptr, its queries answer as the C functions do on NULL (0, "", nullptr;
+// McpSession::tools_changed() true) and its other calls throw Error (YLOKH_INVALID_ARGUMENT).
 // Errors: the throwing calls throw ylokh::Error (status, HTTP status, message); each has a
 // non-throwing twin, named try_*, that returns a ylokh::Result instead (it can still throw
 // std::bad_alloc). Threads: handlers given to Client::start run on a library thread, never the
@@ -123,6 +126,38 @@ private:
     Result result_;
 };
 
+// Owns one C handle and frees it with Free (a ylokh_*_free function): move-only, noexcept
+// moves; a moved-from or empty Handle holds nullptr and frees nothing. Every class below keeps
+// its handle in one, and you may use it for handles you get from the C API yourself:
+//   ylokh::Handle<ylokh_conversation, ylokh_conversation_free> c(ylokh_conversation_new());
+template <typename T, void (*Free)(T *)>
+class Handle {
+public:
+    Handle() noexcept = default;
+    explicit Handle(T *handle) noexcept : handle_(handle) {}
+    Handle(Handle &&other) noexcept : handle_(other.release()) {}
+    Handle &operator=(Handle &&other) noexcept {
+        if (this != &other) reset(other.release());
+        return *this;
+    }
+    Handle(const Handle &) = delete;
+    Handle &operator=(const Handle &) = delete;
+    ~Handle() { reset(); }
+
+    // The handle (borrowed), or nullptr.
+    T *get() const noexcept { return handle_; }
+    // Gives the handle up: the caller frees it. This Handle then holds nullptr.
+    T *release() noexcept { return std::exchange(handle_, nullptr); }
+    // Frees the held handle (if any) and holds `handle` instead.
+    void reset(T *handle = nullptr) noexcept {
+        if (T *old = std::exchange(handle_, handle)) Free(old);
+    }
+    explicit operator bool() const noexcept { return handle_ != nullptr; }
+
+private:
+    T *handle_ = nullptr;
+};
+
 namespace detail {
 inline void check(ylokh_status status) {
     if (status != YLOKH_OK) throw Error(Result::last_error(status));
@@ -131,6 +166,14 @@ inline uint64_t to_ms(std::optional<std::chrono::milliseconds> timeout) {
     return timeout ? static_cast<uint64_t>(timeout->count() < 0 ? 0 : timeout->count()) : UINT64_MAX;
 }
 inline const char *c_str_or_null(const std::optional<std::string> &s) { return s ? s->c_str() : nullptr; }
+// The refusal of a moved-from object where the C call would take NULL as "none" (options: the
+// Ylokh preset; a conversation: no messages) instead of refusing it.
+inline Result moved_from(const char *what) {
+    Result r;
+    r.status = YLOKH_INVALID_ARGUMENT;
+    r.message = std::string("this ylokh::") + what + " holds no handle (it was moved from): pass one that does";
+    return r;
+}
 
 // Just enough JSON to read a YLOKH_EVENT_TOOL_CALL text (valid JSON the library wrote): strings
 // (escapes decoded to UTF-8), numbers, and skipping any other value.
@@ -330,9 +373,6 @@ public:
     ylokh_options *get() const noexcept { return opts_.get(); }
 
 private:
-    struct Free {
-        void operator()(ylokh_options *p) const noexcept { ylokh_options_free(p); }
-    };
     Options(ylokh_options *p, ylokh_status if_null) : opts_(p) {
         if (!p) throw Error(Result::last_error(if_null));
     }
@@ -341,7 +381,7 @@ private:
         return *this;
     }
     static uint64_t ms(std::chrono::milliseconds t) { return t.count() < 0 ? 0 : static_cast<uint64_t>(t.count()); }
-    std::unique_ptr<ylokh_options, Free> opts_;
+    Handle<ylokh_options, ylokh_options_free> opts_;
 };
 
 // What a request's handlers are given. Each may be empty. They run on a library thread, one at
@@ -447,55 +487,44 @@ public:
     Conversation() : c_(ylokh_conversation_new()) {
         if (!c_) throw Error(Result::last_error(YLOKH_INTERNAL));
     }
-    Conversation(Conversation &&other) noexcept : c_(std::exchange(other.c_, nullptr)) {}
-    Conversation &operator=(Conversation &&other) noexcept {
-        if (this != &other) {
-            ylokh_conversation_free(c_);
-            c_ = std::exchange(other.c_, nullptr);
-        }
-        return *this;
-    }
-    Conversation(const Conversation &) = delete;
-    Conversation &operator=(const Conversation &) = delete;
-    ~Conversation() { ylokh_conversation_free(c_); }
 
     // {"role":ROLE,"content":CONTENT}. Throws Error (YLOKH_INVALID_ARGUMENT) on bad input.
     Conversation &add(const std::string &role, const std::string &content) {
-        detail::check(ylokh_conversation_add(c_, role.c_str(), content.c_str()));
+        detail::check(ylokh_conversation_add(c_.get(), role.c_str(), content.c_str()));
         return *this;
     }
     // One message object with a string "role", e.g. a Result's message_json.
     Conversation &add_json(const std::string &message_json) {
-        detail::check(ylokh_conversation_add_json(c_, message_json.c_str()));
+        detail::check(ylokh_conversation_add_json(c_.get(), message_json.c_str()));
         return *this;
     }
     // {"role":"tool","tool_call_id":ID,"content":CONTENT}.
     Conversation &add_tool_result(const std::string &tool_call_id, const std::string &content) {
-        detail::check(ylokh_conversation_add_tool_result(c_, tool_call_id.c_str(), content.c_str()));
+        detail::check(ylokh_conversation_add_tool_result(c_.get(), tool_call_id.c_str(), content.c_str()));
         return *this;
     }
     // An image (a PNG/JPEG/GIF/WebP file path, or an http(s) or data: URL) with optional text.
     Conversation &add_image(const std::string &role, const std::optional<std::string> &text, const std::string &image) {
-        detail::check(ylokh_conversation_add_image(c_, role.c_str(), text ? text->c_str() : nullptr, image.c_str()));
+        detail::check(ylokh_conversation_add_image(c_.get(), role.c_str(), text ? text->c_str() : nullptr, image.c_str()));
         return *this;
     }
     // Keeps the first n messages; throws when n > size().
     Conversation &truncate(size_t n) {
-        detail::check(ylokh_conversation_truncate(c_, n));
+        detail::check(ylokh_conversation_truncate(c_.get(), n));
         return *this;
     }
-    size_t size() const noexcept { return ylokh_conversation_len(c_); }
+    size_t size() const noexcept { return ylokh_conversation_len(c_.get()); }
     // The JSON array; valid until the next change.
     // "" on a moved-from conversation (ylokh_conversation_json(NULL) is NULL, and a
     // string_view of NULL is undefined behaviour).
     std::string_view json() const noexcept {
-        const char *j = ylokh_conversation_json(c_);
+        const char *j = ylokh_conversation_json(c_.get());
         return j ? std::string_view(j) : std::string_view();
     }
-    ylokh_conversation *get() const noexcept { return c_; }
+    ylokh_conversation *get() const noexcept { return c_.get(); }
 
 private:
-    ylokh_conversation *c_;
+    Handle<ylokh_conversation, ylokh_conversation_free> c_;
 };
 
 // A tool for Client::run_tools: takes the call's JSON arguments, returns the result text the
@@ -528,30 +557,18 @@ class McpSession;
 class Request {
 public:
     Request() = default;
-    Request(Request &&other) noexcept : req_(std::exchange(other.req_, nullptr)), state_(std::move(other.state_)) {}
-    Request &operator=(Request &&other) noexcept {
-        if (this != &other) {
-            reset();
-            req_ = std::exchange(other.req_, nullptr);
-            state_ = std::move(other.state_);
-        }
-        return *this;
-    }
-    Request(const Request &) = delete;
-    Request &operator=(const Request &) = delete;
-    ~Request() { reset(); }
 
     // Asks the request to stop (it ends with YLOKH_CANCELLED unless it already ended). Any thread,
     // never blocks, idempotent.
     void cancel() noexcept {
-        if (req_) ylokh_request_cancel(req_);
+        if (req_) ylokh_request_cancel(req_.get());
     }
 
     // Waits until on_done has returned; the final result (YLOKH_PENDING if `timeout` passed
     // first). Not from a handler (YLOKH_RECURSIVE_CALL).
     Result try_wait(std::optional<std::chrono::milliseconds> timeout = std::nullopt) {
         if (!req_) return invalid();
-        ylokh_status status = ylokh_request_wait(req_, detail::to_ms(timeout));
+        ylokh_status status = ylokh_request_wait(req_.get(), detail::to_ms(timeout));
         if (status == YLOKH_PENDING || status == YLOKH_RECURSIVE_CALL || status == YLOKH_INVALID_ARGUMENT)
             return Result::last_error(status);
         return state_->result;
@@ -567,7 +584,7 @@ public:
     }
 
     // The C handle (borrowed), or nullptr for a moved-from or empty Request.
-    ylokh_request *get() const noexcept { return req_; }
+    ylokh_request *get() const noexcept { return req_.get(); }
 
 private:
     friend class Client;
@@ -625,13 +642,11 @@ private:
         r.message = "this ylokh::Request holds no request (moved from, or never started)";
         return r;
     }
-    void reset() noexcept {
-        if (req_) ylokh_request_free(std::exchange(req_, nullptr));
-        state_.reset();
-    }
 
-    ylokh_request *req_ = nullptr;
+    // Declared first, destroyed last: the request is freed (cancelled) before the state goes
+    // (the C side keeps its own reference until on_done).
     std::shared_ptr<State> state_;
+    Handle<ylokh_request, ylokh_request_free> req_;
 };
 
 // A streamed answer to iterate over (the pull interface): no callbacks, no foreign threads.
@@ -670,23 +685,13 @@ public:
         std::string_view token_;
     };
 
-    Stream(Stream &&other) noexcept
-        : req_(std::exchange(other.req_, nullptr)), done_(other.done_), result_(std::move(other.result_)),
-          reasoning_(std::move(other.reasoning_)), tool_calls_(std::move(other.tool_calls_)) {}
-    Stream &operator=(Stream &&) = delete;
-    Stream(const Stream &) = delete;
-    Stream &operator=(const Stream &) = delete;
-    ~Stream() {
-        if (req_) ylokh_request_free(req_);
-    }
-
     // Starts the pull; call once.
     iterator begin() { return done_ ? iterator() : iterator(this); }
     iterator end() noexcept { return iterator(); }
 
     // Stops the request; iteration then ends with YLOKH_CANCELLED. Any thread.
     void cancel() noexcept {
-        if (req_) ylokh_request_cancel(req_);
+        if (req_) ylokh_request_cancel(req_.get());
     }
     // The outcome, once the iteration reached the end (status YLOKH_PENDING before).
     const Result &result() const noexcept { return result_; }
@@ -700,7 +705,7 @@ public:
     // readable exactly while try_next() has something to say. Owned by the stream: never read,
     // write or close it. Throws Error on a stream that was moved from.
     int fd() const {
-        int fd = ylokh_request_fd(req_);
+        int fd = ylokh_request_fd(req_.get());
         if (fd < 0) throw Error(Result::last_error(YLOKH_INVALID_ARGUMENT));
         return fd;
     }
@@ -710,7 +715,7 @@ public:
     bool try_next(std::string_view &token) {
         while (!done_) {
             ylokh_event event{};
-            ylokh_status status = ylokh_request_next(req_, 0, &event);
+            ylokh_status status = ylokh_request_next(req_.get(), 0, &event);
             if (status == YLOKH_PENDING) return false;
             detail::check(status);
             if (event.kind == YLOKH_EVENT_TOKEN) {
@@ -736,7 +741,7 @@ private:
     void advance(std::string_view &token) {
         for (;;) {
             ylokh_event event{};
-            detail::check(ylokh_request_next(req_, UINT64_MAX, &event));
+            detail::check(ylokh_request_next(req_.get(), UINT64_MAX, &event));
             if (event.kind == YLOKH_EVENT_TOKEN) {
                 token = std::string_view(event.text, event.len);
                 return;
@@ -759,7 +764,7 @@ private:
         }
     }
 
-    ylokh_request *req_ = nullptr;
+    Handle<ylokh_request, ylokh_request_free> req_;
     bool done_ = false;
     Result result_;
     std::string reasoning_;
@@ -770,28 +775,22 @@ private:
 // floats, contiguous, in input order. Owns the library's ylokh_embeddings; move-only.
 class Embeddings {
 public:
-    Embeddings(Embeddings &&other) noexcept : e_(std::exchange(other.e_, nullptr)) {}
-    Embeddings &operator=(Embeddings &&) = delete;
-    Embeddings(const Embeddings &) = delete;
-    Embeddings &operator=(const Embeddings &) = delete;
-    ~Embeddings() { ylokh_embeddings_free(e_); }
-
-    size_t count() const noexcept { return e_ ? e_->count : 0; }
-    size_t dimensions() const noexcept { return e_ ? e_->dimensions : 0; }
+    size_t count() const noexcept { return e_ ? e_.get()->count : 0; }
+    size_t dimensions() const noexcept { return e_ ? e_.get()->dimensions : 0; }
     // All count() * dimensions() floats, row after row.
-    const float *data() const noexcept { return e_ ? e_->data : nullptr; }
+    const float *data() const noexcept { return e_ ? e_.get()->data : nullptr; }
     // Row i: dimensions() floats.
-    const float *row(size_t i) const noexcept { return data() + i * dimensions(); }
+    const float *row(size_t i) const noexcept { return e_ ? data() + i * dimensions() : nullptr; }
     // -1 when the server did not say.
-    int64_t prompt_tokens() const noexcept { return e_ ? e_->prompt_tokens : -1; }
-    std::string model() const { return e_ && e_->model ? e_->model : ""; }
+    int64_t prompt_tokens() const noexcept { return e_ ? e_.get()->prompt_tokens : -1; }
+    std::string model() const { return e_ && e_.get()->model ? e_.get()->model : ""; }
     // The C struct (borrowed), valid while this object lives.
-    const ylokh_embeddings *get() const noexcept { return e_; }
+    const ylokh_embeddings *get() const noexcept { return e_.get(); }
 
 private:
     friend class Client;
     explicit Embeddings(ylokh_embeddings *e) noexcept : e_(e) {}
-    ylokh_embeddings *e_ = nullptr;
+    Handle<ylokh_embeddings, ylokh_embeddings_free> e_;
 };
 
 // An answer and how it ended, from Client::try_complete.
@@ -808,9 +807,18 @@ struct Completion {
 class Client {
 public:
     // Throws Error when the options are unusable.
-    explicit Client(const Options &options = Options()) { detail::check(ylokh_client_new(options.get(), &client_)); }
+    explicit Client(const Options &options = Options()) {
+        if (!options.get()) throw Error(detail::moved_from("Options"));
+        ylokh_client *raw = nullptr;
+        detail::check(ylokh_client_new(options.get(), &raw));
+        client_.reset(raw);
+    }
     // The non-throwing twin: std::nullopt, with `error` saying why.
     static std::optional<Client> try_create(const Options &options, Result &error) {
+        if (!options.get()) {
+            error = detail::moved_from("Options");
+            return std::nullopt;
+        }
         ylokh_client *raw = nullptr;
         ylokh_status status = ylokh_client_new(options.get(), &raw);
         if (status != YLOKH_OK) {
@@ -819,20 +827,6 @@ public:
         }
         return Client(raw);
     }
-    Client(Client &&other) noexcept : client_(std::exchange(other.client_, nullptr)) {}
-    Client &operator=(Client &&other) noexcept {
-        if (this != &other) {
-            if (client_) ylokh_client_free(client_);
-            client_ = std::exchange(other.client_, nullptr);
-        }
-        return *this;
-    }
-    Client(const Client &) = delete;
-    Client &operator=(const Client &) = delete;
-    ~Client() {
-        if (client_) ylokh_client_free(client_);
-    }
-
     // Starts a request whose events go to `handlers` on a library thread. Throws Error when it
     // cannot start (then no handler runs).
     Request start(const std::vector<Message> &messages, Handlers handlers, const RequestOptions &options = {}) {
@@ -925,7 +919,7 @@ public:
         ylokh_request *req = nullptr;
         c.result = try_pull(conversation, options, false, req);
         if (!c.result.ok()) return c;
-        std::unique_ptr<ylokh_request, void (*)(ylokh_request *)> owned(req, ylokh_request_free);
+        Handle<ylokh_request, ylokh_request_free> owned(req);
         for (;;) {
             ylokh_event event{};
             ylokh_status status = ylokh_request_next(req, UINT64_MAX, &event);
@@ -954,7 +948,7 @@ public:
         c.reserve(inputs.size());
         for (const std::string &input : inputs) c.push_back(input.c_str());
         ylokh_embeddings *out = nullptr;
-        detail::check(ylokh_embed(client_, detail::c_str_or_null(model), c.data(), c.size(),
+        detail::check(ylokh_embed(client_.get(), detail::c_str_or_null(model), c.data(), c.size(),
                                   detail::c_str_or_null(params_json), &out));
         return Embeddings(out);
     }
@@ -970,7 +964,7 @@ public:
     }
 
     // The C handle (borrowed), valid while this Client lives.
-    ylokh_client *get() const noexcept { return client_; }
+    ylokh_client *get() const noexcept { return client_.get(); }
 
 private:
     explicit Client(ylokh_client *raw) noexcept : client_(raw) {}
@@ -1003,6 +997,7 @@ private:
             }
             conversation = &*built;
         }
+        if (!conversation->get()) return detail::moved_from("Conversation");
         auto state = std::make_shared<Request::State>();
         state->handlers = std::move(handlers);
         auto ref = std::make_unique<Request::Ref>(state);
@@ -1016,23 +1011,24 @@ private:
         req.on_tool_call = h.on_tool_call ? &Request::on_tool_call : nullptr;
         req.on_done = &Request::on_done;
         ylokh_request *handle = nullptr;
-        ylokh_status status = ylokh_chat_send(client_, &req, &handle);
+        ylokh_status status = ylokh_chat_send(client_.get(), &req, &handle);
         if (status != YLOKH_OK) return Result::last_error(status);
         ref.release();  // on_done owns it now
         Request request;
-        request.req_ = handle;
+        request.req_.reset(handle);
         request.state_ = std::move(state);
         out = std::move(request);
         return Result{};
     }
     Result try_pull(const Conversation &conversation, const RequestOptions &options, bool stream,
                     ylokh_request *&out) {
+        if (!conversation.get()) return detail::moved_from("Conversation");
         ylokh_chat_request req = chat_request(conversation, options, stream);
         req.pull = true;
-        ylokh_status status = ylokh_chat_send(client_, &req, &out);
+        ylokh_status status = ylokh_chat_send(client_.get(), &req, &out);
         return status == YLOKH_OK ? Result{} : Result::last_error(status);
     }
-    ylokh_client *client_ = nullptr;
+    Handle<ylokh_client, ylokh_client_free> client_;
 };
 
 // (0.3) What an MCP tool call gave (ylokh_tool_result as values).
@@ -1080,47 +1076,36 @@ public:
         server.connect_timeout_ms = static_cast<uint64_t>(connect_timeout.count());
         return connect(client, server);
     }
-    McpSession(McpSession &&other) noexcept : s_(std::exchange(other.s_, nullptr)) {}
-    McpSession &operator=(McpSession &&other) noexcept {
-        if (this != &other) {
-            ylokh_mcp_session_free(s_);
-            s_ = std::exchange(other.s_, nullptr);
-        }
-        return *this;
-    }
-    McpSession(const McpSession &) = delete;
-    McpSession &operator=(const McpSession &) = delete;
-    ~McpSession() { ylokh_mcp_session_free(s_); }
-
     // The tools as a chat-format tools array (names prefixed "PREFIX_" with a prefix).
     std::string tools(const std::optional<std::string> &prefix = {},
                       std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
         const char *json = nullptr;
-        detail::check(ylokh_mcp_session_tools(s_, detail::c_str_or_null(prefix),
+        detail::check(ylokh_mcp_session_tools(s_.get(), detail::c_str_or_null(prefix),
                                               static_cast<uint64_t>(timeout.count()), &json));
         return json;
     }
     // Whether the tool list changed since it was accepted (calls fail until accept_tools()).
-    bool tools_changed() { return ylokh_mcp_session_tools_changed(s_); }
+    bool tools_changed() { return ylokh_mcp_session_tools_changed(s_.get()); }
     void accept_tools(std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
-        detail::check(ylokh_mcp_session_accept_tools(s_, static_cast<uint64_t>(timeout.count())));
+        detail::check(ylokh_mcp_session_accept_tools(s_.get(), static_cast<uint64_t>(timeout.count())));
     }
     // Calls `tool` with a JSON object of arguments. A result the server marks an error is
     // returned (is_error); no answer at all throws Error (YLOKH_TIMEOUT, YLOKH_CONNECT, ...).
     McpToolResult call(const std::string &tool, const std::string &arguments_json = "{}",
                        std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
-        ylokh_tool_result *r = nullptr;
-        detail::check(ylokh_mcp_session_call(s_, tool.c_str(), arguments_json.c_str(),
-                                             static_cast<uint64_t>(timeout.count()), &r));
+        ylokh_tool_result *raw = nullptr;
+        detail::check(ylokh_mcp_session_call(s_.get(), tool.c_str(), arguments_json.c_str(),
+                                             static_cast<uint64_t>(timeout.count()), &raw));
+        Handle<ylokh_tool_result, ylokh_tool_result_free> owned(raw);
+        const ylokh_tool_result *r = owned.get();
         McpToolResult out;
         out.text.assign(r->text, r->text_len);
         out.is_error = r->is_error;
         out.content_json = r->content_json;
         if (r->structured_json) out.structured_json = std::string(r->structured_json);
-        ylokh_tool_result_free(r);
         return out;
     }
-    ylokh_mcp_session *get() const noexcept { return s_; }
+    ylokh_mcp_session *get() const noexcept { return s_.get(); }
 
 private:
     explicit McpSession(ylokh_mcp_session *s) : s_(s) {}
@@ -1129,7 +1114,7 @@ private:
         detail::check(ylokh_mcp_connect(client.get(), &server, &s));
         return McpSession(s);
     }
-    ylokh_mcp_session *s_ = nullptr;
+    Handle<ylokh_mcp_session, ylokh_mcp_session_free> s_;
 };
 
 namespace detail {
@@ -1238,9 +1223,9 @@ inline AgentResult Client::run_tools(Conversation &conversation, const std::stri
     req.on_step = &detail::AgentState::on_step;
     req.on_done = &detail::AgentState::on_done;
     ylokh_agent *run = nullptr;
-    detail::check(ylokh_agent_run(client_, &req, &run));
+    detail::check(ylokh_agent_run(client_.get(), &req, &run));
     ref.release();  // on_done owns it now
-    std::unique_ptr<ylokh_agent, void (*)(ylokh_agent *)> owned(run, ylokh_agent_free);
+    Handle<ylokh_agent, ylokh_agent_free> owned(run);
     ylokh_status status = ylokh_agent_wait(run, UINT64_MAX);
     if (status == YLOKH_RECURSIVE_CALL || status == YLOKH_INVALID_ARGUMENT) throw Error(Result::last_error(status));
     if (state->exception) std::rethrow_exception(state->exception);

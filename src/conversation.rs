@@ -23,34 +23,18 @@ use serde_json::Value;
 use std::ffi::CStr;
 use std::fmt;
 
-/// What kind of mistake a [`ConversationError`] reports (all of them are the caller's:
-/// `YLOKH_INVALID_ARGUMENT` in the C API).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ConversationErrorKind {
-    /// A required text (role, tool_call_id, image) is empty.
-    Empty,
-    /// `add_json`: not JSON at all.
-    InvalidJson,
-    /// `add_json`: JSON, but not an object with a string `"role"`.
-    NotAMessage,
-    /// `add_image`: the file could not be read.
-    ImageUnreadable,
-    /// `add_image`: the file is not a PNG, JPEG, GIF or WebP image.
-    ImageFormat,
-    /// `truncate`: more messages asked to be kept than there are.
-    OutOfRange,
-}
-
-/// A refused change, with a message that says what happened and what to do.
+/// A refused change, with a message that says what happened and what to do. Every refusal is
+/// the caller's mistake (`YLOKH_INVALID_ARGUMENT` in the C API), so the message is all it has:
+/// an empty required text, `add_json` text that is not JSON or not a message, an image file
+/// that cannot be read or is not a PNG, JPEG, GIF or WebP image, a `truncate` past the end.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ConversationError {
-    pub kind: ConversationErrorKind,
     pub message: String,
 }
 
 impl ConversationError {
-    fn new(kind: ConversationErrorKind, message: String) -> Self {
-        ConversationError { kind, message }
+    fn new(message: String) -> Self {
+        ConversationError { message }
     }
 }
 
@@ -133,22 +117,16 @@ impl Conversation {
     /// around it.
     pub(crate) fn add_json(&mut self, message_json: &str) -> Result<(), ConversationError> {
         let value: Value = serde_json::from_str(message_json).map_err(|e| {
-            ConversationError::new(
-                ConversationErrorKind::InvalidJson,
-                format!(
-                    "message_json is not valid JSON ({e}); pass one message object such as \
+            ConversationError::new(format!(
+                "message_json is not valid JSON ({e}); pass one message object such as \
                      {{\"role\":\"user\",\"content\":\"Hi\"}}"
-                ),
-            )
+            ))
         })?;
         let not_a_message = |what: String| {
-            Err(ConversationError::new(
-                ConversationErrorKind::NotAMessage,
-                format!(
-                    "message_json {what}; a message is a JSON object with a string \"role\", \
+            Err(ConversationError::new(format!(
+                "message_json {what}; a message is a JSON object with a string \"role\", \
                      such as {{\"role\":\"user\",\"content\":\"Hi\"}}"
-                ),
-            ))
+            )))
         };
         let Value::Object(object) = &value else {
             return not_a_message(format!("is {}, not an object", json_type(&value)));
@@ -226,13 +204,10 @@ impl Conversation {
     /// Keeps the first `n` messages; `n` larger than [`len`](Self::len) is an error.
     pub(crate) fn truncate(&mut self, n: usize) -> Result<(), ConversationError> {
         if n > self.spans.len() {
-            return Err(ConversationError::new(
-                ConversationErrorKind::OutOfRange,
-                format!(
-                    "cannot keep the first {n} messages: the conversation has only {}",
-                    self.spans.len()
-                ),
-            ));
+            return Err(ConversationError::new(format!(
+                "cannot keep the first {n} messages: the conversation has only {}",
+                self.spans.len()
+            )));
         }
         let cut = match n {
             0 => 1,
@@ -259,10 +234,9 @@ impl Conversation {
 
 fn non_empty(what: &str, text: &str) -> Result<(), ConversationError> {
     if text.is_empty() {
-        return Err(ConversationError::new(
-            ConversationErrorKind::Empty,
-            format!("{what} is empty; pass a non-empty text"),
-        ));
+        return Err(ConversationError::new(format!(
+            "{what} is empty; pass a non-empty text"
+        )));
     }
     Ok(())
 }
@@ -292,24 +266,18 @@ fn image_source(image: &str) -> Result<ImageSource<'_>, ConversationError> {
         return Ok(ImageSource::Url(image));
     }
     let bytes = std::fs::read(image).map_err(|e| {
-        ConversationError::new(
-            ConversationErrorKind::ImageUnreadable,
-            format!(
-                "cannot read the image file \"{image}\": {e}; pass the path of a readable PNG, \
+        ConversationError::new(format!(
+            "cannot read the image file \"{image}\": {e}; pass the path of a readable PNG, \
                  JPEG, GIF or WebP file, or an http(s) or data: URL"
-            ),
-        )
+        ))
     })?;
     match image_mime(&bytes) {
         Some(mime) => Ok(ImageSource::File { mime, bytes }),
-        None => Err(ConversationError::new(
-            ConversationErrorKind::ImageFormat,
-            format!(
-                "the file \"{image}\" is not a PNG, JPEG, GIF or WebP image ({}); convert it to \
+        None => Err(ConversationError::new(format!(
+            "the file \"{image}\" is not a PNG, JPEG, GIF or WebP image ({}); convert it to \
                  one of those, or pass an http(s) or data: URL",
-                describe_unknown(&bytes)
-            ),
-        )),
+            describe_unknown(&bytes)
+        ))),
     }
 }
 
@@ -371,6 +339,14 @@ mod tests {
     use crate::tool_calls::ToolCall;
     use serde_json::json;
     use std::path::PathBuf;
+
+    // What each kind of refusal says (the C caller gets YLOKH_INVALID_ARGUMENT and this).
+    const EMPTY: &str = "is empty; pass a non-empty text";
+    const NOT_JSON: &str = "message_json is not valid JSON";
+    const NOT_A_MESSAGE: &str = "a message is a JSON object with a string \"role\"";
+    const UNREADABLE: &str = "cannot read the image file";
+    const NOT_AN_IMAGE: &str = "is not a PNG, JPEG, GIF or WebP image";
+    const PAST_THE_END: &str = "cannot keep the first";
 
     impl Conversation {
         pub(crate) fn is_empty(&self) -> bool {
@@ -467,16 +443,12 @@ mod tests {
         c.add("system", "be brief").unwrap();
         let before = c.json().to_owned();
         let e = c.add("", "hi").unwrap_err();
-        assert_eq!(e.kind, ConversationErrorKind::Empty);
+        assert!(e.message.contains(EMPTY), "{e}");
         assert!(e.message.contains("role"), "{e}");
-        assert_eq!(
-            c.add_tool_result("", "x").unwrap_err().kind,
-            ConversationErrorKind::Empty
-        );
-        assert_eq!(
-            c.add_image("user", None, "").unwrap_err().kind,
-            ConversationErrorKind::Empty
-        );
+        let e = c.add_tool_result("", "x").unwrap_err();
+        assert!(e.message.contains(EMPTY), "{e}");
+        let e = c.add_image("user", None, "").unwrap_err();
+        assert!(e.message.contains(EMPTY), "{e}");
         assert_eq!(c.json(), before);
         assert_eq!(c.len(), 1);
     }
@@ -522,50 +494,22 @@ mod tests {
     #[test]
     fn add_json_refuses_what_is_not_a_message() {
         let mut c = Conversation::new();
-        let cases: &[(&str, ConversationErrorKind, &str)] = &[
-            ("", ConversationErrorKind::InvalidJson, "not valid JSON"),
-            (
-                "{\"role\":",
-                ConversationErrorKind::InvalidJson,
-                "not valid JSON",
-            ),
-            (
-                "{\"role\":\"user\"} x",
-                ConversationErrorKind::InvalidJson,
-                "not valid JSON",
-            ),
-            (
-                r#"{"role":"\ud800"}"#,
-                ConversationErrorKind::InvalidJson,
-                "not valid JSON",
-            ),
-            ("[]", ConversationErrorKind::NotAMessage, "is an array"),
-            (
-                "\"user\"",
-                ConversationErrorKind::NotAMessage,
-                "is a string",
-            ),
-            ("3", ConversationErrorKind::NotAMessage, "is a number"),
-            ("null", ConversationErrorKind::NotAMessage, "is null"),
-            (
-                "{\"content\":\"hi\"}",
-                ConversationErrorKind::NotAMessage,
-                "has no \"role\"",
-            ),
-            (
-                "{\"role\":1}",
-                ConversationErrorKind::NotAMessage,
-                "is a number, not a string",
-            ),
-            (
-                "{\"role\":null}",
-                ConversationErrorKind::NotAMessage,
-                "is null, not a string",
-            ),
+        let cases: &[(&str, &str, &str)] = &[
+            ("", NOT_JSON, "not valid JSON"),
+            ("{\"role\":", NOT_JSON, "not valid JSON"),
+            ("{\"role\":\"user\"} x", NOT_JSON, "not valid JSON"),
+            (r#"{"role":"\ud800"}"#, NOT_JSON, "not valid JSON"),
+            ("[]", NOT_A_MESSAGE, "is an array"),
+            ("\"user\"", NOT_A_MESSAGE, "is a string"),
+            ("3", NOT_A_MESSAGE, "is a number"),
+            ("null", NOT_A_MESSAGE, "is null"),
+            ("{\"content\":\"hi\"}", NOT_A_MESSAGE, "has no \"role\""),
+            ("{\"role\":1}", NOT_A_MESSAGE, "is a number, not a string"),
+            ("{\"role\":null}", NOT_A_MESSAGE, "is null, not a string"),
         ];
         for &(text, kind, words) in cases {
             let e = c.add_json(text).unwrap_err();
-            assert_eq!(e.kind, kind, "{text}: {e}");
+            assert!(e.message.contains(kind), "{text}: {e}");
             assert!(e.message.contains(words), "{text}: {e}");
         }
         assert_eq!(c.json(), "[]");
@@ -648,7 +592,7 @@ mod tests {
         for (name, bytes, words) in cases {
             let path = dir.file(name, bytes);
             let e = c.add_image("user", Some("hi"), &path).unwrap_err();
-            assert_eq!(e.kind, ConversationErrorKind::ImageFormat, "{e}");
+            assert!(e.message.contains(NOT_AN_IMAGE), "{e}");
             assert!(e.message.contains(&path), "{e}");
             assert!(e.message.contains(words), "{e}");
             assert!(e.message.contains("PNG, JPEG, GIF or WebP"), "{e}");
@@ -656,11 +600,11 @@ mod tests {
         let missing = dir.0.join("missing.png");
         let missing = missing.to_str().unwrap();
         let e = c.add_image("user", None, missing).unwrap_err();
-        assert_eq!(e.kind, ConversationErrorKind::ImageUnreadable);
+        assert!(e.message.contains(UNREADABLE), "{e}");
         assert!(e.message.contains(missing), "{e}");
         let directory = dir.0.to_str().unwrap();
         let e = c.add_image("user", None, directory).unwrap_err();
-        assert_eq!(e.kind, ConversationErrorKind::ImageUnreadable, "{e}");
+        assert!(e.message.contains(UNREADABLE), "{e}");
         assert_eq!(c.json(), "[]");
     }
 
@@ -694,7 +638,7 @@ mod tests {
         let e = c
             .add_image("user", None, "ftp://example.com/x.png")
             .unwrap_err();
-        assert_eq!(e.kind, ConversationErrorKind::ImageUnreadable);
+        assert!(e.message.contains(UNREADABLE), "{e}");
     }
 
     proptest::proptest! {
@@ -744,7 +688,7 @@ mod tests {
             c.add("user", &format!("m{i}")).unwrap();
         }
         let e = c.truncate(5).unwrap_err();
-        assert_eq!(e.kind, ConversationErrorKind::OutOfRange);
+        assert!(e.message.contains(PAST_THE_END), "{e}");
         assert!(e.message.contains("only 4"), "{e}");
         c.truncate(4).unwrap();
         assert_eq!(c.len(), 4);

@@ -1,5 +1,6 @@
-//! Replays the fuzz corpus kept in tests/fuzz/regressions/ (inputs AFL++ found interesting, and
-//! any that once failed) through the same check the fuzz target runs.
+//! Replays the fuzz corpus kept in tests/fuzz/regressions/ (inputs AFL++ found interesting,
+//! minimised by edge coverage with tests/fuzz/cmin/run.sh, and any that once failed) through the
+//! same check the fuzz target runs.
 
 #[test]
 fn fuzz_regressions_pass() {

@@ -3,7 +3,9 @@
 //! server: `mypy --strict` on the package, one pytest run (tests/python/test_ylokh.py, the seed's
 //! interface; tests/python/test_client.py, ylokh.Client; tests/python/test_agent_runner.py,
 //! Client.run_tools and McpSession with the fake MCP server; tests/python/test_repl.py, the terminal
-//! chat examples/repl.c driven through a pseudo-terminal) and the README's Python programs. The
+//! chat examples/repl.c driven through a pseudo-terminal; what they share, the scenario URLs,
+//! the expected answer, the log-record and YLOKH_BASE_URL fixtures, is tests/python/conftest.py)
+//! and the README's Python programs. The
 //! real-server tier runs tests/python/real_server.py and the README's seed example against the
 //! local llama.cpp server.
 

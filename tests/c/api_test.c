@@ -198,26 +198,10 @@ static void check_invariants(rec *r, const char *what) {
     CHECK(r->on_starter == 0, "%s: a callback ran on the starting thread", what);
 }
 
-static char *base(const char *scenario) {
-    static __thread char buf[256];
-    snprintf(buf, sizeof buf, "%s/%s/v1", server, scenario);
-    return buf;
-}
+static const char *base(const char *scenario) { return scenario_url(server, scenario); }
 
 static ylokh_client *client_for(const char *scenario, void (*tweak)(ylokh_options *)) {
-    ylokh_options *o = ylokh_options_new_compatible(base(scenario));
-    if (!o) {
-        fprintf(stderr, "options: %s\n", ylokh_last_error());
-        exit(2);
-    }
-    if (tweak) tweak(o);
-    ylokh_client *c = NULL;
-    if (ylokh_client_new(o, &c) != YLOKH_OK) {
-        fprintf(stderr, "client: %s\n", ylokh_last_error());
-        exit(2);
-    }
-    ylokh_options_free(o);
-    return c;
+    return client_or_exit(base(scenario), tweak);
 }
 
 static const ylokh_message HELLO[] = {{"system", "Be brief."}, {"user", "Say hello in three languages."}};
@@ -458,15 +442,7 @@ static void test_cancel_abort_wait(void) {
     ylokh_client_free(c);
 }
 
-static int thread_count(void) {
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    int n = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "Threads: %d", &n) == 1) break;
-    if (f) fclose(f);
-    return n;
-}
+static int thread_count(void) { return (int)proc_status_field("Threads"); }
 
 static void two_threads(ylokh_options *o) { ylokh_options_set_worker_threads(o, 2); }
 
@@ -1506,15 +1482,7 @@ static void test_agent_loop(void) {
     CHECK(thread_count() == before, "threads: %d before, %d after", before, thread_count());
 }
 
-static long peak_rss_kib(void) {
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long kib = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "VmHWM: %ld kB", &kib) == 1) break;
-    if (f) fclose(f);
-    return kib;
-}
+static long peak_rss_kib(void) { return proc_status_field("VmHWM"); }
 
 
 /* Hostile servers. Run alone (argv[2] = "hostile") so that the peak resident memory is this

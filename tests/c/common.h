@@ -3,6 +3,8 @@
 #define YLOKH_TEST_COMMON_H
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 /* CHECK(cond, fmt, ...): counts a check; on failure prints where and why and counts it. A test
@@ -28,6 +30,44 @@ static inline long rss_kib(void) {
         fclose(f);
     }
     return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* A numeric field of /proc/self/status ("Threads", "VmHWM" in KiB, ...); -1 when not there. */
+static inline long proc_status_field(const char *name) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long value = -1;
+    size_t n = strlen(name);
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, name, n) == 0 && line[n] == ':') value = atol(line + n + 1);
+    if (f) fclose(f);
+    return value;
+}
+
+/* "SERVER/SCENARIO/v1": the base URL of one scenario of the loopback test server, in a buffer
+ * of this thread's own, valid until the thread's next call. */
+static inline const char *scenario_url(const char *server, const char *scenario) {
+    static __thread char buf[256];
+    snprintf(buf, sizeof buf, "%s/%s/v1", server, scenario);
+    return buf;
+}
+
+/* A client for `url`, its options first given to `tweak` (when not NULL); exits with status 2,
+ * saying why, when either cannot be made (the test cannot go on). */
+static inline ylokh_client *client_or_exit(const char *url, void (*tweak)(ylokh_options *)) {
+    ylokh_options *o = ylokh_options_new_compatible(url);
+    if (!o) {
+        fprintf(stderr, "options: %s\n", ylokh_last_error());
+        exit(2);
+    }
+    if (tweak) tweak(o);
+    ylokh_client *c = NULL;
+    if (ylokh_client_new(o, &c) != YLOKH_OK) {
+        fprintf(stderr, "client: %s\n", ylokh_last_error());
+        exit(2);
+    }
+    ylokh_options_free(o);
+    return c;
 }
 
 #endif

@@ -14,6 +14,7 @@
  * after round 1. Usage: stress http://127.0.0.1:PORT [requests-per-thread] [threads] [rounds] */
 #define _GNU_SOURCE
 #include "ylokh.h"
+#include "common.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -74,19 +75,14 @@ static void on_done(void *ud, const ylokh_result *res) {
     atomic_fetch_add(&r->done, 1);
 }
 
-static ylokh_client *new_client_with(const char *scenario, int resume) {
-    char url[256];
-    snprintf(url, sizeof url, "%s/%s/v1", server, scenario);
-    ylokh_options *o = ylokh_options_new_compatible(url);
+static void two_workers(ylokh_options *o) { ylokh_options_set_worker_threads(o, 2); }
+static void two_workers_resume(ylokh_options *o) {
     ylokh_options_set_worker_threads(o, 2);
-    if (resume) ylokh_options_set_resume(o, true);
-    ylokh_client *c = NULL;
-    if (ylokh_client_new(o, &c) != YLOKH_OK) {
-        fprintf(stderr, "client: %s\n", ylokh_last_error());
-        exit(2);
-    }
-    ylokh_options_free(o);
-    return c;
+    ylokh_options_set_resume(o, true);
+}
+
+static ylokh_client *new_client_with(const char *scenario, int resume) {
+    return client_or_exit(scenario_url(server, scenario), resume ? two_workers_resume : two_workers);
 }
 
 static ylokh_client *new_client(const char *scenario) { return new_client_with(scenario, 0); }
@@ -184,17 +180,6 @@ static void *worker(void *arg) {
     return NULL;
 }
 
-static long status_field(const char *name) {
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long value = -1;
-    size_t n = strlen(name);
-    while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, name, n) == 0 && line[n] == ':') value = atol(line + n + 1);
-    if (f) fclose(f);
-    return value;
-}
-
 static void *free_client(void *c) {
     ylokh_client_free(c);
     return NULL;
@@ -225,7 +210,7 @@ static int round_(int number, long baseline_threads) {
         for (int i = 0; i < per_thread; i++) failures += check(&jobs[t].recs[i], "request");
         free(jobs[t].recs);
     }
-    long now_threads = status_field("Threads");
+    long now_threads = proc_status_field("Threads");
     if (now_threads != baseline_threads) {
         fprintf(stderr, "round %d: %ld threads, baseline %ld\n", number, now_threads, baseline_threads);
         failures++;
@@ -243,20 +228,20 @@ int main(int argc, char **argv) {
     if (argc > 3) threads = atoi(argv[3]);
     if (threads < 1 || threads > 64 || per_thread < 1) return 2;
     int rounds = argc > 4 ? atoi(argv[4]) : 2; /* more rounds show a trend, if any */
-    long baseline = status_field("Threads");
+    long baseline = proc_status_field("Threads");
     int failures = round_(1, baseline);
-    long rss1 = status_field("VmRSS");
+    long rss1 = proc_status_field("VmRSS");
     for (int r = 2; r < rounds; r++) {
         failures += round_(r, baseline);
-        printf("round %d: VmRSS %ld KiB\n", r, status_field("VmRSS"));
+        printf("round %d: VmRSS %ld KiB\n", r, proc_status_field("VmRSS"));
     }
     failures += round_(rounds, baseline);
-    long rss2 = status_field("VmRSS");
+    long rss2 = proc_status_field("VmRSS");
     printf("stress: %ld requests (%ld ok, %ld cancelled, %ld aborted, %ld other; %ld with tool calls, %ld wrong; "
            "%ld resumes); threads %ld -> %ld; VmRSS after round 1: %ld KiB, after the last round: %ld KiB\n",
            atomic_load(&started), atomic_load(&finished_ok), atomic_load(&cancelled), atomic_load(&aborted),
            atomic_load(&other), atomic_load(&tool_requests), atomic_load(&bad_tools), atomic_load(&resumed), baseline,
-           status_field("Threads"), rss1, rss2);
+           proc_status_field("Threads"), rss1, rss2);
     if (atomic_load(&bad_tools) || atomic_load(&other) != 0 || atomic_load(&resumed) == 0) {
         fprintf(stderr, "%ld tool-call requests ended inconsistently; %ld requests ended otherwise than ok, cancelled or aborted; %ld resumes\n",
                 atomic_load(&bad_tools), atomic_load(&other), atomic_load(&resumed));

@@ -36,6 +36,27 @@ static_assert(!std::is_copy_constructible_v<ylokh::Client> && std::is_move_const
 static_assert(!std::is_copy_constructible_v<ylokh::Request> && std::is_move_assignable_v<ylokh::Request>);
 static_assert(!std::is_copy_constructible_v<ylokh::Options> && std::is_move_constructible_v<ylokh::Options>);
 static_assert(std::is_same_v<ylokh::Stream::iterator::value_type, std::string_view>);
+// One Handle for every class: move-only, moves that cannot throw.
+template <typename T>
+constexpr bool move_only_nothrow = !std::is_copy_constructible_v<T> && !std::is_copy_assignable_v<T> &&
+                                   std::is_nothrow_move_constructible_v<T> && std::is_nothrow_move_assignable_v<T>;
+static_assert(move_only_nothrow<ylokh::Handle<ylokh_conversation, ylokh_conversation_free>>);
+static_assert(move_only_nothrow<ylokh::Options> && move_only_nothrow<ylokh::Client>);
+static_assert(move_only_nothrow<ylokh::Conversation> && move_only_nothrow<ylokh::Request>);
+static_assert(move_only_nothrow<ylokh::Stream> && move_only_nothrow<ylokh::Embeddings>);
+static_assert(move_only_nothrow<ylokh::McpSession>);
+
+// Whether `f` throws ylokh::Error with YLOKH_INVALID_ARGUMENT (what a call on a moved-from
+// object does, as the C function does on NULL).
+template <typename F>
+bool refused(F &&f) {
+    try {
+        f();
+        return false;
+    } catch (const ylokh::Error &e) {
+        return e.status() == YLOKH_INVALID_ARGUMENT && !e.message().empty();
+    }
+}
 
 void options() {
     // Fluent on a temporary, kept in a variable, and on an lvalue.
@@ -299,6 +320,80 @@ void dialects() {
     }
 }
 
+// Every accessor of a moved-from object is defined: queries answer empty, calls throw Error
+// (the sanitizers would catch a NULL dereference or a string_view of NULL).
+void moved_from_objects() {
+    ylokh::Handle<ylokh_conversation, ylokh_conversation_free> h(ylokh_conversation_new());
+    ylokh::Handle<ylokh_conversation, ylokh_conversation_free> h2(std::move(h));
+    CHECK(!h && h.get() == nullptr && h2 && h.release() == nullptr);
+    h = std::move(h2);
+    CHECK(h && !h2);
+    ylokh_conversation *raw = h.release();
+    CHECK(raw != nullptr && !h);
+    h.reset(raw);
+    CHECK(h.get() == raw);
+
+    ylokh::Options opts = ylokh::Options::compatible(base + "/stream/v1");
+    ylokh::Options opts_to = std::move(opts);
+    CHECK(opts.get() == nullptr && opts_to.get() != nullptr);
+    CHECK(refused([&] { opts.max_retries(1); }));
+    CHECK(refused([&] { ylokh::Client c(opts); }));
+    ylokh::Result why;
+    CHECK(!ylokh::Client::try_create(opts, why) && why.status == YLOKH_INVALID_ARGUMENT);
+
+    ylokh::Client client(opts_to);
+    ylokh::Client client_to = std::move(client);
+    CHECK(client.get() == nullptr && client_to.get() != nullptr);
+    CHECK(refused([&] { client.start(hello, {}); }));
+    CHECK(refused([&] { client.stream(hello); }));
+    CHECK(refused([&] { client.complete(hello); }));
+    CHECK(client.try_complete(hello).result.status == YLOKH_INVALID_ARGUMENT);
+    CHECK(refused([&] { client.embed_flat({"x"}); }));
+    ylokh::Conversation agent;
+    agent.add("user", "hi");
+    CHECK(refused([&] { client.run_tools(agent, std::vector<ylokh::McpSession *>{}); }));
+
+    ylokh::Conversation conv;
+    conv.add("user", "x");
+    ylokh::Conversation conv_to;
+    conv_to = std::move(conv);
+    CHECK(conv.get() == nullptr && conv.size() == 0 && conv.json().empty() && conv_to.size() == 1);
+    CHECK(refused([&] { conv.add("user", "y"); }));
+    CHECK(refused([&] { conv.add_json(R"({"role":"user","content":"y"})"); }));
+    CHECK(refused([&] { conv.add_tool_result("call_1", "y"); }));
+    CHECK(refused([&] { conv.truncate(0); }));
+    CHECK(refused([&] { client_to.start(conv, {}); }));
+    CHECK(refused([&] { client_to.stream(conv); }));
+    CHECK(client_to.try_complete(conv).result.status == YLOKH_INVALID_ARGUMENT);
+    CHECK(refused([&] { client_to.run_tools(conv, std::vector<ylokh::McpSession *>{}); }));
+
+    ylokh::Request req = client_to.start(hello, {});
+    ylokh::Request req_to = std::move(req);
+    req.cancel();
+    CHECK(req.get() == nullptr && req.try_wait().status == YLOKH_INVALID_ARGUMENT);
+    CHECK(refused([&] { req.wait(); }));
+    CHECK(req_to.wait().ok());
+
+    ylokh::Stream stream = client_to.stream(hello);
+    ylokh::Stream stream_to = std::move(stream);
+    stream.cancel();
+    std::string_view token;
+    CHECK(refused([&] { stream.begin(); }));
+    CHECK(refused([&] { stream.try_next(token); }));
+    CHECK(refused([&] { stream.fd(); }));
+    CHECK(!stream.done() && stream.reasoning().empty() && stream.tool_calls().empty());
+    std::string text;
+    for (std::string_view t : stream_to) text += t;
+    CHECK(!text.empty() && stream_to.result().ok());
+
+    ylokh::Client emb = client_for("emb");
+    ylokh::Embeddings e = emb.embed_flat({"x"});
+    ylokh::Embeddings e_to = std::move(e);
+    CHECK(e.get() == nullptr && e.count() == 0 && e.dimensions() == 0 && e.data() == nullptr);
+    CHECK(e.row(0) == nullptr && e.prompt_tokens() == -1 && e.model().empty());
+    CHECK(e_to.count() == 1 && e_to.dimensions() == 4);
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -315,6 +410,7 @@ int main(int argc, char **argv) {
         cancel_and_lifetimes();
         tools_and_conversations();
         dialects();
+        moved_from_objects();
     } catch (const std::exception &e) {
         std::fprintf(stderr, "unexpected exception: %s\n", e.what());
         ++failed;

@@ -40,6 +40,23 @@ int main(int argc, char **argv) {
     }
     ylokh::McpSession moved = std::move(s);
     CHECK(!moved.tools_changed() && moved.get() != nullptr && s.get() == nullptr);
+    // The moved-from session answers as the C calls do on NULL: tools_changed() is true (so
+    // nothing uses its tools), the other calls throw.
+    CHECK(s.tools_changed());
+    for (int which = 0; which < 3; which++) {
+        try {
+            if (which == 0) s.tools("fake");
+            if (which == 1) s.accept_tools();
+            if (which == 2) s.call("echo");
+            CHECK(false);
+        } catch (const ylokh::Error &e) {
+            CHECK(e.status() == YLOKH_INVALID_ARGUMENT);
+        }
+    }
+    // Move-assigning over a live session frees (and stops) the one it held.
+    ylokh::McpSession other = ylokh::McpSession::stdio(client, {argv[1]}, {}, "other");
+    moved = std::move(other);
+    CHECK(moved.get() != nullptr && other.get() == nullptr && !moved.tools().empty());
     std::printf("mcp c++: %d checks, %d failed\n", checks, failures);
     return failures ? 1 : 0;
 }

@@ -6,7 +6,8 @@
 # replays them): tests/fuzz/run.sh 30 response
 # Needs cargo-afl (cargo install cargo-afl; the first run builds AFL++ itself). Findings land in
 # tests/fuzz/out/default/crashes; copy the interesting corpus entries to tests/fuzz/regressions/,
-# which tests/fuzz_regressions.rs replays on every cargo test.
+# which tests/fuzz_regressions.rs replays on every cargo test, then minimise that set by edge
+# coverage with tests/fuzz/cmin/run.sh --apply.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 minutes=${1:-30}

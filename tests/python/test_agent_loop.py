@@ -8,26 +8,14 @@ import asyncio
 import json
 import os
 import time
-from typing import Any, Dict, List, Tuple
+from typing import Any, List, Tuple
 
 import pytest
 
 import ylokh
 from ylokh import Client, Conversation, YlokhError
 
-SERVER = os.environ["YLOKH_TEST_SERVER"]
-TOOLS = [{"type": "function", "function": {
-    "name": "calc", "description": "Computes a op b.",
-    "parameters": {"type": "object", "properties": {
-        "a": {"type": "number"}, "op": {"type": "string"}, "b": {"type": "number"}},
-        "required": ["a", "op", "b"]}}}]
-QUESTION = "What is 17 times 23?"
-FINAL = "The answer: 17 times 23 is 391."
-
-
-def calc(arguments: Dict[str, Any]) -> str:
-    a, op, b = arguments["a"], arguments["op"], arguments["b"]
-    return str({"+": a + b, "-": a - b, "*": a * b, "/": a / b}[op])
+from conftest import FINAL, QUESTION, TOOLS, calc, url
 
 
 def run_loop(client: Client, stream: bool, max_steps: int = 4) -> Tuple[int, str, List[Any]]:
@@ -44,14 +32,14 @@ def run_loop(client: Client, stream: bool, max_steps: int = 4) -> Tuple[int, str
             return step, result.text, calls
         for call in result.tool_calls:
             calls.append((call.name, call.parsed_arguments()))
-            conversation.add_tool_result(call.id, calc(call.parsed_arguments()))
+            conversation.add_tool_result(call.id, calc(**call.parsed_arguments()))
     raise AssertionError(f"no final answer within {max_steps} steps")
 
 
 @pytest.mark.parametrize("api", ["chat", "responses", "messages"])
 @pytest.mark.parametrize("stream", [True, False])
 def test_the_same_tool_loop_completes_in_every_dialect(api: str, stream: bool) -> None:
-    client = Client(base_url=f"{SERVER}/agentloop/v1", api=api)  # type: ignore[arg-type]
+    client = Client(base_url=url("agentloop"), api=api)  # type: ignore[arg-type]
     steps, text, calls = run_loop(client, stream)
     assert (steps, text) == (2, FINAL)
     assert calls == [("calc", {"a": 17, "op": "*", "b": 23})]
@@ -61,7 +49,7 @@ def test_the_same_tool_loop_completes_in_every_dialect(api: str, stream: bool) -
 def test_the_loopback_server_refuses_chat_format_tool_messages_sent_raw(api: str) -> None:
     # What the 0.2 package did with a history that had tool messages: the chat-format messages
     # as a raw "messages" body key. The server answers as the real API would.
-    client = Client(base_url=f"{SERVER}/agentloop/v1", api=api)  # type: ignore[arg-type]
+    client = Client(base_url=url("agentloop"), api=api)  # type: ignore[arg-type]
     history = [
         {"role": "user", "content": QUESTION},
         {"role": "assistant", "content": "Let me compute that.", "tool_calls": [
@@ -75,7 +63,7 @@ def test_the_loopback_server_refuses_chat_format_tool_messages_sent_raw(api: str
 
 def test_the_async_loop_and_the_provider_generator_take_rich_histories(monkeypatch: pytest.MonkeyPatch) -> None:
     async def loop() -> str:
-        client = Client(base_url=f"{SERVER}/agentloop/v1", api="messages")
+        client = Client(base_url=url("agentloop"), api="messages")
         conversation = Conversation().add("user", QUESTION)
         while True:
             result = await client.astream(conversation, tools=TOOLS).until_done()
@@ -83,11 +71,11 @@ def test_the_async_loop_and_the_provider_generator_take_rich_histories(monkeypat
             if not result.tool_calls:
                 return result.text
             for call in result.tool_calls:
-                conversation.add_tool_result(call.id, calc(call.parsed_arguments()))
+                conversation.add_tool_result(call.id, calc(**call.parsed_arguments()))
 
     assert asyncio.run(loop()) == FINAL
     # The seed's provider, over chat: a history with the call and its result, as dicts.
-    monkeypatch.setenv("YLOKH_BASE_URL", f"{SERVER}/agentloop/v1")
+    monkeypatch.setenv("YLOKH_BASE_URL", url("agentloop"))
     history = [
         {"role": "user", "content": QUESTION},
         {"role": "assistant", "content": "Let me compute that.", "tool_calls": [
@@ -98,7 +86,7 @@ def test_the_async_loop_and_the_provider_generator_take_rich_histories(monkeypat
 
 
 def test_messages_must_be_dicts_with_a_role() -> None:
-    client = Client(base_url=f"{SERVER}/echo/v1")
+    client = Client(base_url=url("echo"))
     with pytest.raises(YlokhError) as info:
         client.complete([{"role": "user", "content": "hi"}, "hello"])  # type: ignore[list-item]
     assert info.value.status_name == "YLOKH_INVALID_ARGUMENT" and info.value.message.startswith("messages[1]")
@@ -115,17 +103,17 @@ def resume_text() -> str:
 
 def test_resume_carries_a_broken_stream_to_its_end() -> None:
     # The server cuts the stream after 500 bytes; with resume on, the library fetches the rest.
-    resumed = Client(base_url=f"{SERVER}/resume-500-py/v1", resume=True).complete(
+    resumed = Client(base_url=url("resume-500-py"), resume=True).complete(
         [{"role": "user", "content": "hi"}], stream=True)
     assert resumed.text == resume_text() and resumed.resumes == 1
     with pytest.raises(YlokhError) as info:
-        Client(base_url=f"{SERVER}/resume-500-py2/v1", max_retries=0).complete(
+        Client(base_url=url("resume-500-py2"), max_retries=0).complete(
             [{"role": "user", "content": "hi"}], stream=True)
     assert info.value.status_name == "YLOKH_INCOMPLETE"
 
 
 def test_the_first_token_timeout_ends_a_stalled_prefill() -> None:
-    client = Client(base_url=f"{SERVER}/stallfirst/v1", first_token_timeout=0.3, max_retries=0)
+    client = Client(base_url=url("stallfirst"), first_token_timeout=0.3, max_retries=0)
     started = time.monotonic()
     with pytest.raises(YlokhError) as info:
         client.complete([{"role": "user", "content": "hi"}], stream=True)
@@ -133,7 +121,7 @@ def test_the_first_token_timeout_ends_a_stalled_prefill() -> None:
     assert "first-token timeout" in info.value.message
     assert time.monotonic() - started < 10  # the scenario stays silent for 30 s
     # Long enough for a slow prefill (800 ms before the first token): it passes.
-    slow = Client(base_url=f"{SERVER}/slowprefill/v1", first_token_timeout=5.0)
+    slow = Client(base_url=url("slowprefill"), first_token_timeout=5.0)
     assert slow.complete([{"role": "user", "content": "hi"}], stream=True).text == "slow prefill done"
 
 
@@ -144,7 +132,7 @@ def test_every_request_sends_its_history_translated() -> None:
         {"role": "user", "content": [{"type": "text", "text": "What is this?"},
                                      {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBO"}}]},
     ]
-    result = Client(base_url=f"{SERVER}/echomsg/v1", api="messages").complete(history)
+    result = Client(base_url=url("echomsg"), api="messages").complete(history)
     body = json.loads(result.text.split("\n\n", 1)[1])
     assert body["system"] == "Be brief." and "messages" in body
     assert body["messages"][0]["content"][1] == {

@@ -10,24 +10,14 @@ import pytest
 
 from ylokh import AgentResult, Client, Conversation, McpSession, ToolCall, YlokhError
 
-SERVER = os.environ["YLOKH_TEST_SERVER"]
+from conftest import FINAL, QUESTION, TOOLS, calc, url
+
 FAKE = os.environ["YLOKH_FAKE_MCP"]
-TOOLS = [{"type": "function", "function": {
-    "name": "calc", "description": "Computes a op b.",
-    "parameters": {"type": "object", "properties": {
-        "a": {"type": "number"}, "op": {"type": "string"}, "b": {"type": "number"}},
-        "required": ["a", "op", "b"]}}}]
-QUESTION = "What is 17 times 23?"
-FINAL = "The answer: 17 times 23 is 391."
-
-
-def calc(a: float, op: str, b: float) -> str:
-    return str({"+": a + b, "-": a - b, "*": a * b, "/": a / b}[op])
 
 
 @pytest.mark.parametrize("api", ["chat", "responses", "messages"])
 def test_run_tools_runs_a_python_function_in_every_dialect(api: str) -> None:
-    client = Client(base_url=f"{SERVER}/agentloop/v1", api=api)  # type: ignore[arg-type]
+    client = Client(base_url=url("agentloop"), api=api)  # type: ignore[arg-type]
     conversation = Conversation().add("user", QUESTION)
     tokens: List[str] = []
     calls: List[ToolCall] = []
@@ -51,7 +41,7 @@ def test_run_tools_runs_a_python_function_in_every_dialect(api: str) -> None:
 
 
 def test_a_function_that_raises_is_an_error_result_the_model_sees() -> None:
-    client = Client(base_url=f"{SERVER}/agentloop/v1")
+    client = Client(base_url=url("agentloop"))
 
     def broken(**_: Any) -> str:
         raise ValueError("boom")
@@ -63,7 +53,7 @@ def test_a_function_that_raises_is_an_error_result_the_model_sees() -> None:
 
 
 def test_a_callback_that_raises_stops_the_run_and_is_raised() -> None:
-    client = Client(base_url=f"{SERVER}/agentloop/v1", api="messages")
+    client = Client(base_url=url("agentloop"), api="messages")
 
     def stop(_: str) -> None:
         raise KeyError("stop here")
@@ -74,14 +64,14 @@ def test_a_callback_that_raises_stops_the_run_and_is_raised() -> None:
 
 
 def test_max_steps_running_out_is_no_error() -> None:
-    client = Client(base_url=f"{SERVER}/agentloop/v1", api="responses")
+    client = Client(base_url=url("agentloop"), api="responses")
     history = [{"role": "user", "content": QUESTION}]
     run = client.run_tools(history, tools=TOOLS, functions={"calc": calc}, max_steps=1)
     assert (run.answered, run.steps, len(history)) == (False, 1, 3)
 
 
 def test_a_failing_turn_raises() -> None:
-    client = Client(base_url=f"{SERVER}/agentloop/v1", max_retries=0)
+    client = Client(base_url=url("agentloop"), max_retries=0)
     with pytest.raises(YlokhError) as info:  # no tools: the server's 400
         client.run_tools([{"role": "user", "content": QUESTION}], functions={"calc": calc})
     assert info.value.http_status == 400
@@ -89,7 +79,7 @@ def test_a_failing_turn_raises() -> None:
 
 @pytest.mark.parametrize("api", ["chat", "responses", "messages"])
 def test_run_tools_calls_an_mcp_servers_tool_in_every_dialect(api: str) -> None:
-    client = Client(base_url=f"{SERVER}/agentloop/v1", api=api)  # type: ignore[arg-type]
+    client = Client(base_url=url("agentloop"), api=api)  # type: ignore[arg-type]
     with McpSession(client, argv=[FAKE], name="fake") as session:
         conversation = Conversation().add("user", QUESTION)
         run = client.run_tools(conversation, sessions=[session])

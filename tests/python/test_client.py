@@ -14,14 +14,7 @@ import pytest
 import ylokh
 from ylokh import Client, Conversation, YlokhError
 
-SERVER = os.environ["YLOKH_TEST_SERVER"]
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-EXPECTED = json.loads((FIXTURES / "llama-nonstream.json").read_text())["choices"][0]["message"]["content"]
-MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say hello in three languages."}]
-
-
-def client(scenario, **kw):
-    return Client(base_url=f"{SERVER}/{scenario}/v1", **kw)
+from conftest import EXPECTED, MESSAGES, client, url
 
 
 def echoed(result):
@@ -30,32 +23,6 @@ def echoed(result):
     return head.lower(), json.loads(body)
 
 
-class Records:
-    def __init__(self):
-        self.lines = []
-        self.lock = threading.Lock()
-
-    def __call__(self, level, message):
-        with self.lock:
-            self.lines.append(message)
-
-    def count(self, text):
-        with self.lock:
-            return sum(text in line for line in self.lines)
-
-    def wait_for(self, text, n=1, seconds=5.0):
-        deadline = time.monotonic() + seconds
-        while self.count(text) < n and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return self.count(text) >= n
-
-
-@pytest.fixture
-def records():
-    r = Records()
-    ylokh.set_log_handler(r, level=4)
-    yield r
-    ylokh.set_log_handler(None)
 
 
 def test_pip_installed_the_package_with_its_own_library():
@@ -305,16 +272,16 @@ def test_a_hundred_concurrent_slow_astreams_all_progress_together():
 
 
 def test_api_dialects_and_tools():
-    assert Client(base_url=f"{SERVER}/stream/v1", api="chat").complete(MESSAGES, stream=True).text == EXPECTED
+    assert Client(base_url=url("stream"), api="chat").complete(MESSAGES, stream=True).text == EXPECTED
     with pytest.raises(YlokhError) as info:
-        Client(base_url=f"{SERVER}/stream/v1", api="nonsense")  # type: ignore[arg-type]
+        Client(base_url=url("stream"), api="nonsense")  # type: ignore[arg-type]
     assert info.value.status_name == "YLOKH_INVALID_ARGUMENT"
     # The same call over the other two wire APIs: only the option changes.
     for api, fixture, text in (
         ("responses", "responses-openai-text", "Hi there! How can I help?"),
         ("messages", "messages-tools", "Checking both cities."),
     ):
-        c = Client(base_url=f"{SERVER}/replay3-dialects.{fixture}/v1", api=api)  # type: ignore[arg-type]
+        c = Client(base_url=url(f"replay3-dialects.{fixture}"), api=api)  # type: ignore[arg-type]
         result = c.complete(MESSAGES, stream=True)
         assert result.text == text
         if api == "messages":
@@ -333,8 +300,8 @@ def test_tool_calls():
     assert result.message["tool_calls"][0]["function"]["name"] == "weather"
 
 
-def test_the_provider_generators_yield_tool_calls_after_the_text(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("YLOKH_BASE_URL", f"{SERVER}/replay3-tools.textandtools/v1")
+def test_the_provider_generators_yield_tool_calls_after_the_text(server):
+    server("replay3-tools.textandtools")
     tools = [{"type": "function", "function": {"name": "get_time", "parameters": {"type": "object"}}}]
     items = list(ylokh.Ylokh.create_completion(model="", messages=[{"role": "user", "content": "time?"}], tools=tools))
     assert items[:2] == ["Checking ", "the \"clock\"…"]

@@ -2,25 +2,16 @@
 the event loop (no thread per waiting stream), and Client.embed()."""
 
 import asyncio
-import json
-import os
 import threading
 from array import array
-from pathlib import Path
 
 import pytest
 
-import ylokh
-from ylokh import Client, YlokhError
+from ylokh import YlokhError
 
-SERVER = os.environ["YLOKH_TEST_SERVER"]
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-EXPECTED = json.loads((FIXTURES / "llama-nonstream.json").read_text())["choices"][0]["message"]["content"]
+from conftest import client
+
 MESSAGES = [{"role": "user", "content": "Say hello in three languages."}]
-
-
-def client(scenario, **kw):
-    return Client(base_url=f"{SERVER}/{scenario}/v1", **kw)
 
 
 def test_many_concurrent_astreams_wait_without_threads():

@@ -2,26 +2,23 @@
 Ctrl-C mid-answer, Ctrl-C twice at the prompt. tests/python.rs compiles it and passes its path in
 YLOKH_REPL."""
 
-import json
 import os
 import pty
 import select
 import signal
 import time
-from pathlib import Path
 
 import pytest
 
-SERVER = os.environ["YLOKH_TEST_SERVER"]
+from conftest import EXPECTED, url
+
 REPL = os.environ["YLOKH_REPL"]
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-EXPECTED = json.loads((FIXTURES / "llama-nonstream.json").read_text())["choices"][0]["message"]["content"]
 DIM = "\x1b[2m"
 
 
 class Terminal:
     def __init__(self, scenario, params=None):
-        env = dict(os.environ, YLOKH_BASE_URL=f"{SERVER}/{scenario}/v1", TERM="xterm")
+        env = dict(os.environ, YLOKH_BASE_URL=url(scenario), TERM="xterm")
         env.pop("YLOKH_API_KEY", None)
         env.pop("YLOKH_MODEL", None)
         if params:

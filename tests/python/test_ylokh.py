@@ -3,60 +3,15 @@ passes its address in YLOKH_TEST_SERVER and the library in YLOKH_LIB)."""
 
 import asyncio
 import json
-import os
-import threading
 import time
-from pathlib import Path
 
 import pytest
 
-import ylokh
 from ylokh import Ylokh, YlokhError
 
-SERVER = os.environ["YLOKH_TEST_SERVER"]
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-EXPECTED = json.loads((FIXTURES / "llama-nonstream.json").read_text())["choices"][0]["message"]["content"]
-MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say hello in three languages."}]
+from conftest import EXPECTED, MESSAGES
 
 
-@pytest.fixture
-def server(monkeypatch):
-    """Points the binding at one scenario of the test server, as a user would: YLOKH_BASE_URL."""
-
-    def use(scenario):
-        monkeypatch.setenv("YLOKH_BASE_URL", f"{SERVER}/{scenario}/v1")
-
-    return use
-
-
-class Records:
-    """The library's log records, collected from its threads."""
-
-    def __init__(self):
-        self.lines = []
-        self.lock = threading.Lock()
-
-    def __call__(self, level, message):
-        with self.lock:
-            self.lines.append(message)
-
-    def count(self, text):
-        with self.lock:
-            return sum(text in line for line in self.lines)
-
-    def wait_for(self, text, n=1, seconds=5.0):
-        deadline = time.monotonic() + seconds
-        while self.count(text) < n and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return self.count(text) >= n
-
-
-@pytest.fixture
-def records():
-    r = Records()
-    ylokh.set_log_handler(r, level=4)
-    yield r
-    ylokh.set_log_handler(None)
 
 
 # The seed's first usage example, streaming.

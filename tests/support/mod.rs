@@ -1,5 +1,6 @@
 //! Test support: a scripted OpenAI-compatible server on 127.0.0.1 (port 0), and helpers that
-//! build C and C++ programs against the freshly built library.
+//! build C and C++ programs against the freshly built library. The HTTP machinery under the
+//! scenarios is `server.rs` and the build helpers are `build.rs`; the benchmark reuses both.
 //!
 //! The base URL `http://127.0.0.1:PORT/<scenario>/v1` selects what the server does; the
 //! scenarios are listed in `respond`; `replay3-DIR.NAME` replays `tests/fixtures/DIR/NAME.sse`
@@ -7,20 +8,25 @@
 #![allow(dead_code)]
 
 mod agentloop;
+mod build;
 pub mod capi;
 mod embeddings;
 mod limits;
 pub mod local;
 pub mod providers;
+mod server;
 pub mod transcript;
 
+// Each test program uses some of them.
+#[allow(unused_imports)]
+pub use build::{compile, lib_dir, link_soname, tmp_path};
+use server::{accept_loop, chunk, end, head, read_request, whole, Request};
+
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 /// A connection the test server talks over: plain TCP or TLS.
@@ -108,102 +114,24 @@ fn start(tls: Option<tokio_rustls::TlsAcceptor>) -> Server {
     let port = listener.local_addr().unwrap().port();
     let state = Arc::new(State::default());
     let server_state = state.clone();
-    runtime.spawn(async move {
-        loop {
-            let Ok((socket, _)) = listener.accept().await else {
-                continue;
+    runtime.spawn(accept_loop(listener, move |socket| {
+        let conn = state.connections.fetch_add(1, Ordering::SeqCst) + 1;
+        let (state, tls) = (state.clone(), tls.clone());
+        async move {
+            let _ = match tls {
+                None => serve(Box::new(socket), port, conn, state).await,
+                Some(tls) => match tls.accept(socket).await {
+                    Ok(stream) => serve(Box::new(stream), port, conn, state).await,
+                    Err(_) => Ok(()), // the client refused our certificate
+                },
             };
-            let _ = socket.set_nodelay(true);
-            let conn = state.connections.fetch_add(1, Ordering::SeqCst) + 1;
-            let (state, tls) = (state.clone(), tls.clone());
-            tokio::spawn(async move {
-                let _ = match tls {
-                    None => serve(Box::new(socket), port, conn, state).await,
-                    Some(tls) => match tls.accept(socket).await {
-                        Ok(stream) => serve(Box::new(stream), port, conn, state).await,
-                        Err(_) => Ok(()), // the client refused our certificate
-                    },
-                };
-            });
         }
-    });
+    }));
     Server {
         port,
         state: server_state,
         _runtime: runtime,
     }
-}
-
-struct Request {
-    method: String,
-    /// The server's own port (for redirects to itself).
-    port: u16,
-    /// 1 for the first request on its connection, 2 for the next, ...
-    nth_on_connection: u32,
-    path: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-/// Reads one request; `None` at a clean end of the connection.
-async fn read_request(socket: &mut Sock, buf: &mut Vec<u8>) -> std::io::Result<Option<Request>> {
-    let head_end = loop {
-        if buf.first() == Some(&0x16) {
-            // A TLS ClientHello on this plain-HTTP port: answer as a real HTTP server does.
-            socket
-                .write_all(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n")
-                .await?;
-            return Ok(None);
-        }
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        let mut chunk = [0u8; 4096];
-        let n = socket.read(&mut chunk).await?;
-        if n == 0 {
-            return Ok(None);
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-    let mut lines = head.split("\r\n");
-    let request_line = lines.next().unwrap_or("");
-    let method = request_line.split(' ').next().unwrap_or("").to_string();
-    let mut path = request_line.split(' ').nth(1).unwrap_or("/").to_string();
-    // The absolute form a client sends to an HTTP proxy: serve it as if we were the origin,
-    // so the server doubles as a forward proxy for plain-HTTP tests.
-    if let Some(rest) = path.strip_prefix("http://") {
-        path = rest
-            .find('/')
-            .map_or("/".to_string(), |i| rest[i..].to_string());
-    }
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    let length: usize = headers
-        .iter()
-        .find(|(n, _)| n == "content-length")
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
-    while buf.len() < head_end + length {
-        let mut chunk = [0u8; 4096];
-        let n = socket.read(&mut chunk).await?;
-        if n == 0 {
-            return Ok(None);
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    let body = buf[head_end..head_end + length].to_vec();
-    buf.drain(..head_end + length);
-    Ok(Some(Request {
-        method,
-        port: 0,
-        nth_on_connection: 0,
-        path,
-        headers,
-        body,
-    }))
 }
 
 async fn serve(
@@ -284,50 +212,6 @@ fn chunk_event(content: &str) -> String {
 const FINISH: &str =
     "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n";
 const DONE: &str = "data: [DONE]\n\n";
-
-async fn head(
-    socket: &mut Sock,
-    status: &str,
-    content_type: &str,
-    extra: &str,
-) -> std::io::Result<()> {
-    let text = format!("HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nTransfer-Encoding: chunked\r\n{extra}\r\n");
-    socket.write_all(text.as_bytes()).await
-}
-
-async fn chunk(socket: &mut Sock, data: &[u8]) -> std::io::Result<()> {
-    if data.is_empty() {
-        return Ok(());
-    }
-    socket
-        .write_all(format!("{:x}\r\n", data.len()).as_bytes())
-        .await?;
-    socket.write_all(data).await?;
-    socket.write_all(b"\r\n").await?;
-    socket.flush().await // TLS buffers until flushed
-}
-
-async fn end(socket: &mut Sock) -> std::io::Result<()> {
-    socket.write_all(b"0\r\n\r\n").await?;
-    socket.flush().await
-}
-
-/// A whole response with Content-Length.
-async fn whole(
-    socket: &mut Sock,
-    status: &str,
-    content_type: &str,
-    extra: &str,
-    body: &[u8],
-) -> std::io::Result<()> {
-    let text = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{extra}\r\n",
-        body.len()
-    );
-    socket.write_all(text.as_bytes()).await?;
-    socket.write_all(body).await?;
-    socket.flush().await
-}
 
 /// Replays a captured fixture: its own headers, the body as chunks of one event each when
 /// the headers say chunked.
@@ -1112,70 +996,6 @@ async fn background(
         }
         _ => Ok(false),
     }
-}
-
-/// The directory holding the library built for this test run: `target/<profile>/deps`, where
-/// the test binary is too. (`cargo test` refreshes the library there; the copy one level up
-/// is only refreshed by `cargo build`, so it may be stale or missing.)
-pub fn lib_dir() -> PathBuf {
-    std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-/// The library's SONAME is libylokh.so.0, which is what a linked program asks for at run time:
-/// in the build tree, as in an installed prefix, it is a link to libylokh.so.
-pub fn link_soname(lib: &Path) {
-    match std::os::unix::fs::symlink("libylokh.so", lib.join("libylokh.so.0")) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => panic!("could not link libylokh.so.0 in {}: {e}", lib.display()),
-    }
-}
-
-/// Compiles C or C++ `sources` into `out` against include/ and the built shared library.
-pub fn compile(compiler: &str, sources: &[&str], out: &Path, extra: &[&str]) {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let lib = lib_dir();
-    assert!(
-        lib.join("libylokh.so").exists(),
-        "libylokh.so not found in {}",
-        lib.display()
-    );
-    link_soname(&lib);
-    let std = if compiler.ends_with("++") {
-        "-std=c++17"
-    } else {
-        "-std=c11"
-    };
-    let status = Command::new(compiler)
-        .args([std, "-Wall", "-Wextra", "-Werror", "-g", "-O1", "-pthread"])
-        .arg(format!("-I{root}/include"))
-        .args(sources.iter().map(|s| {
-            if s.starts_with('/') {
-                s.to_string()
-            } else {
-                format!("{root}/{s}")
-            }
-        }))
-        .args(extra)
-        .arg("-o")
-        .arg(out)
-        .arg(format!("-L{}", lib.display()))
-        .arg(format!("-Wl,-rpath,{}", lib.display()))
-        .arg("-lylokh")
-        .status()
-        .unwrap_or_else(|e| panic!("could not run {compiler}: {e}"));
-    assert!(status.success(), "{compiler} failed on {sources:?}");
-}
-
-pub fn tmp_path(name: &str) -> PathBuf {
-    // Per process, so two test runs at once never overwrite each other's programs.
-    let dir = lib_dir().join(format!("ylokh-tests-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
 }
 
 /// The non-streamed fixture's `message.content`: the text every replayed stream must give.
