@@ -9,7 +9,7 @@ import pytest
 
 from ylokh import YlokhError
 
-from conftest import client
+from conftest import EXPECTED, client
 
 MESSAGES = [{"role": "user", "content": "Say hello in three languages."}]
 
@@ -58,6 +58,65 @@ def test_astream_is_cancelled_while_it_waits_on_the_descriptor():
         return "".join([e.text async for e in c.astream(MESSAGES)])
 
     assert asyncio.run(main()) == "late"
+
+
+def test_a_stream_keeps_its_watch_from_token_to_token_and_removes_it_when_it_ends():
+    # A token every 20 ms: each wait finds nothing at first and waits on the descriptor. The
+    # watch stays added between tokens (no epoll_ctl per token), and it is gone once the stream
+    # is closed, by aclose() or by dropping the stream mid-way.
+    c = client("trickle")
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        added = []
+        add_reader = loop.add_reader
+
+        def counting(fd, callback, *args):
+            added.append(fd)
+            return add_reader(fd, callback, *args)
+
+        loop.add_reader = counting
+        stream = c.astream(MESSAGES)
+        tokens = 0
+        async for event in stream:
+            tokens += event.type == "token"
+            if tokens == 20:
+                break
+        fd = added[0]
+        watched_while_open = fd in loop._selector.get_map()
+        await stream.aclose()
+        watched_after_aclose = fd in loop._selector.get_map()
+        dropped = c.astream(MESSAGES)
+        async for event in dropped:
+            break
+        fd2 = added[-1]
+        del dropped, event
+        import gc
+        gc.collect()
+        return tokens, len(added), watched_while_open, watched_after_aclose, fd2 in loop._selector.get_map()
+
+    tokens, adds, open_, after_aclose, after_drop = asyncio.run(main())
+    assert tokens == 20
+    assert adds <= 4, f"the descriptor was added {adds} times for 20 tokens and one more stream"
+    assert open_ and not after_aclose and not after_drop
+
+
+def test_a_stream_closed_from_another_thread_while_the_loop_waits():
+    c = client("trickle")
+
+    async def main():
+        stream = c.astream(MESSAGES)
+        first = await stream.__anext__()
+        request = stream._request
+        closer = threading.Thread(target=request.close)
+        closer.start()
+        await asyncio.sleep(0.1)  # the loop removes the watch, then frees the request
+        closer.join()
+        assert request._req is None and request.watch is None
+        return first.text, "".join([e.text async for e in client("stream").astream(MESSAGES)])
+
+    first, text = asyncio.run(main())
+    assert first == "t0 " and text == EXPECTED
 
 
 def test_embed_gives_one_float_array_per_input():

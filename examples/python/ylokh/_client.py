@@ -215,8 +215,8 @@ class Stream(Iterator[Event]):
 
 
 class AsyncStream(AsyncIterator[Event]):
-    """The asyncio twin of Stream. The event loop never blocks: waiting happens in a worker
-    thread. Cancelling the task that iterates, aclose(), leaving an `async with` block, or
+    """The asyncio twin of Stream. The event loop never blocks: it watches the request's
+    descriptor (libylokh 0.3; with an older library a worker thread waits). Cancelling the task that iterates, aclose(), leaving an `async with` block, or
     breaking out of `async for` (the stream is dropped) cancels the request and closes its
     connection."""
 

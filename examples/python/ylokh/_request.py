@@ -1,6 +1,7 @@
 """One request on the pull interface (ylokh_request_next), shared by the seed's interface and
 the Client. Waiting for an event happens in ctypes calls, which release the GIL: a blocking wait
-for synchronous code, a wait in a worker thread for asyncio code."""
+for synchronous code; for asyncio code the event loop watches the request's descriptor
+(libylokh 0.3), or, with an older library, a worker thread waits."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import concurrent.futures
 import ctypes
 import json
 import threading
+import weakref
 from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 from . import _ffi
@@ -114,6 +116,7 @@ class PulledRequest:
         self._event = _ffi.Event()
         self.done: Optional[Done] = None
         self.owner: object = None  # what must live as long as the request (its Client)
+        self.watch: Optional[_Watch] = None  # the asyncio loop's watch on its descriptor
         params_json = json.dumps(dict(params)).encode() if params else None
         tools_json = json.dumps(list(tools)).encode() if tools is not None else None
         conversation = _conversation(messages, as_text)
@@ -187,10 +190,18 @@ class PulledRequest:
 
     def close(self) -> None:
         """Cancels the request if it still runs and frees it; a wait in another thread returns
-        first (at once: the cancel wakes it)."""
+        first (at once: the cancel wakes it). An asyncio loop's watch on the descriptor is
+        removed before the descriptor closes (on the loop's thread; from another thread the
+        free waits for the loop to remove it)."""
         if self._req is None:
             return
         self.cancel()
+        watch, self.watch = self.watch, None
+        if watch is not None and not watch.remove_then(self._free):
+            return
+        self._free()
+
+    def _free(self) -> None:
         with self._busy, self._state:
             if self._req is not None:
                 library.ylokh_request_free(self._req)
@@ -215,19 +226,74 @@ def _waiters() -> concurrent.futures.ThreadPoolExecutor:
         return _executor
 
 
-async def _readable(loop: asyncio.AbstractEventLoop, fd: int) -> None:
-    """Returns once `fd` is readable, watched by the event loop itself (no thread)."""
-    ready = loop.create_future()
+class _Watch:
+    """An asyncio loop's watch on one request's descriptor (ylokh_request_fd: readable exactly
+    while next(0) has an event). It stays added from one wait to the next, so a token costs no
+    epoll_ctl: the loop's callback takes the event itself and hands it to the waiting task. A
+    callback that finds no task waiting removes the watch (the descriptor is level-triggered: an
+    event nobody takes would wake the loop on every turn); the next wait adds it back. The watch
+    holds its request weakly: a stream dropped mid-way (`break` out of `async for`) is freed, and
+    so cancelled, although the loop still holds the watch's callback."""
 
-    def wake() -> None:
-        if not ready.done():
-            ready.set_result(None)
+    def __init__(self, loop: asyncio.AbstractEventLoop, request: "PulledRequest", fd: int):
+        self.loop, self.fd = loop, fd
+        self.request = weakref.ref(request)
+        self.thread = threading.get_ident()
+        self.waiter: Optional[asyncio.Future[Pulled]] = None
+        self.added = False
 
-    loop.add_reader(fd, wake)
-    try:
-        await ready
-    finally:
-        loop.remove_reader(fd)
+    def _ready(self) -> None:
+        waiter, request = self.waiter, self.request()
+        if waiter is None or waiter.done() or request is None:
+            self._remove()
+            return
+        try:
+            event = request.next(0)
+        except BaseException as e:  # noqa: B036 - handed to the waiting task
+            self.waiter = None
+            waiter.set_exception(e)
+            return
+        if event is not None:
+            self.waiter = None
+            waiter.set_result(event)
+
+    async def next(self) -> Pulled:
+        """The next event, when the loop sees the descriptor readable. Raises
+        NotImplementedError where the loop cannot watch descriptors (Windows' proactor)."""
+        waiter: asyncio.Future[Pulled] = self.loop.create_future()
+        self.waiter = waiter
+        if not self.added:
+            self.loop.add_reader(self.fd, self._ready)
+            self.added = True
+        try:
+            return await waiter
+        finally:
+            if self.waiter is waiter:
+                self.waiter = None
+
+    def _remove(self) -> None:
+        if self.added:
+            self.added = False
+            self.loop.remove_reader(self.fd)
+
+    def remove_then(self, free: Any) -> bool:
+        """Removes the watch; True when that is done and `free` may run now. From another
+        thread than the loop's, the loop removes it and then calls `free` (False)."""
+        if not self.added or self.loop.is_closed():
+            return True
+        if threading.get_ident() == self.thread:
+            self._remove()
+            return True
+
+        def remove_and_free() -> None:
+            self._remove()
+            free()
+
+        try:
+            self.loop.call_soon_threadsafe(remove_and_free)
+        except RuntimeError:  # the loop closed meanwhile: its selector is gone
+            return True
+        return False
 
 
 async def anext_event(request: PulledRequest) -> Pulled:
@@ -238,15 +304,17 @@ async def anext_event(request: PulledRequest) -> Pulled:
     if event is not None:
         return event
     loop = asyncio.get_running_loop()
-    fd = request.fd()
-    if fd is not None:
+    watch = request.watch
+    if watch is None or watch.loop is not loop:
+        if watch is not None:  # iterated on another loop before
+            watch.remove_then(lambda: None)
+        fd = request.fd()
+        watch = request.watch = _Watch(loop, request, fd) if fd is not None else None
+    if watch is not None:
         try:
-            while event is None:
-                await _readable(loop, fd)
-                event = request.next(0)
-            return event
+            return await watch.next()
         except NotImplementedError:
-            pass
+            request.watch = None
     while event is None:
         event = await loop.run_in_executor(_waiters(), request.next, POLL_MS)
     return event
