@@ -374,26 +374,12 @@ impl Drop for Response<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::options::Options;
     use std::io::{Read, Write};
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
     fn target(base: &str) -> Target {
-        let options = Options::compatible(base).unwrap();
-        Target {
-            http: reqwest::Client::new(),
-            endpoint: options.endpoint(),
-            options,
-            make_unpooled: |_| Ok(reqwest::Client::new()),
-            unpooled: std::sync::OnceLock::new(),
-            make_foreign: |_| Ok(reqwest::Client::new()),
-            foreign: std::sync::OnceLock::new(),
-            direct: Some(Direct {
-                headers: HeaderMap::new(),
-                pool: Pool::default(),
-            }),
-        }
+        crate::request::target::tests::target(base, true)
     }
 
     /// A server on a thread: each connection reads one request head and body at a time and

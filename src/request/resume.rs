@@ -207,20 +207,9 @@ pub(super) async fn stop(target: &Target, resumable: &Resumable, progress: &Prog
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::options::Options;
 
     fn target(base: &str) -> Target {
-        let options = Options::compatible(base).unwrap();
-        Target {
-            http: reqwest::Client::new(),
-            endpoint: options.endpoint(),
-            options,
-            make_unpooled: |_| Ok(reqwest::Client::new()),
-            unpooled: std::sync::OnceLock::new(),
-            make_foreign: |_| Ok(reqwest::Client::new()),
-            foreign: std::sync::OnceLock::new(),
-            direct: None,
-        }
+        crate::request::target::tests::target(base, false)
     }
 
     #[test]

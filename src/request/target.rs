@@ -68,3 +68,27 @@ impl Target {
         Ok(self.foreign.get_or_init(|| http))
     }
 }
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+
+    /// A target for `base` with plain reqwest clients, for the request/ modules' unit tests;
+    /// `direct`: whether streams take the direct HTTP/1.1 path.
+    pub(in crate::request) fn target(base: &str, direct: bool) -> Target {
+        let options = Options::compatible(base).unwrap();
+        Target {
+            http: reqwest::Client::new(),
+            endpoint: options.endpoint(),
+            options,
+            make_unpooled: |_| Ok(reqwest::Client::new()),
+            unpooled: OnceLock::new(),
+            make_foreign: |_| Ok(reqwest::Client::new()),
+            foreign: OnceLock::new(),
+            direct: direct.then(|| Direct {
+                headers: reqwest::header::HeaderMap::new(),
+                pool: Pool::default(),
+            }),
+        }
+    }
+}
