@@ -444,6 +444,18 @@ static void test_cancel_abort_wait(void) {
 
 static int thread_count(void) { return (int)proc_status_field("Threads"); }
 
+/* The thread count once it is back at `before` or below, waiting up to 3 s for a thread that is
+ * still on its way out (a teardown thread, or a thread that ended just now and has not left the
+ * kernel's count yet). A count that stays above `before` is a leaked thread. */
+static int threads_settled(int before) {
+    int now = thread_count();
+    for (int i = 0; i < 150 && now > before; i++) {
+        usleep(20 * 1000);
+        now = thread_count();
+    }
+    return now;
+}
+
 static void two_threads(ylokh_options *o) { ylokh_options_set_worker_threads(o, 2); }
 
 static void test_client_free_in_flight(void) {
@@ -465,7 +477,10 @@ static void test_client_free_in_flight(void) {
         check_invariants(rs[i], "client_free in flight");
         free(rs[i]);
     }
-    CHECK(thread_count() == before, "threads: %d before, %d after", before, thread_count());
+    {
+        int after = threads_settled(before);
+        CHECK(after <= before, "threads: %d before, %d after", before, after);
+    }
 
     /* ylokh_client_free from inside a callback: neither panics nor deadlocks. */
     c = client_for("trickle", NULL);
@@ -477,8 +492,10 @@ static void test_client_free_in_flight(void) {
     ylokh_request_free(r->req);
     check_invariants(r, "client_free in callback");
     free(r);
-    for (int i = 0; i < 100 && thread_count() != before; i++) usleep(20 * 1000);
-    CHECK(thread_count() == before, "the teardown finished: %d threads, %d before", thread_count(), before);
+    {
+        int after = threads_settled(before);
+        CHECK(after <= before, "the teardown finished: %d threads, %d before", after, before);
+    }
 
     /* A request started during the teardown (by an on_done the teardown runs) is refused with
      * YLOKH_CANCELLED and a message that says why, not YLOKH_INTERNAL. */
@@ -1011,7 +1028,10 @@ static void test_tool_calls(void) {
               strstr(r->message_json, "\"content\":\"Let me check.\""),
           "truncated: message_json [%s]", r->message_json);
     free(r);
-    CHECK(thread_count() == before, "threads: %d before, %d after", before, thread_count());
+    {
+        int after = threads_settled(before);
+        CHECK(after <= before, "threads: %d before, %d after", before, after);
+    }
 }
 
 /* A stop from inside a callback (cancel, request free, client free) ends the request
@@ -1112,8 +1132,10 @@ static void test_tool_call_stops(void) {
     ylokh_request_free(r->req);
     check_stopped(r, "client_free in delta", 0);
     free(r);
-    for (int i = 0; i < 100 && thread_count() != before; i++) usleep(20 * 1000);
-    CHECK(thread_count() == before, "the teardown finished: %d threads, %d before", thread_count(), before);
+    {
+        int after = threads_settled(before);
+        CHECK(after <= before, "the teardown finished: %d threads, %d before", after, before);
+    }
 
     /* ylokh_client_free from this thread while tool-call requests are inside a delta callback. */
     c = client_for(parallel, two_threads);
@@ -1137,7 +1159,10 @@ static void test_tool_call_stops(void) {
         check_stopped_as(rs[i], "client_free with tool calls in flight", 0, 0);
         free(rs[i]);
     }
-    CHECK(thread_count() == before, "threads: %d before, %d after", before, thread_count());
+    {
+        int after = threads_settled(before);
+        CHECK(after <= before, "threads: %d before, %d after", before, after);
+    }
 }
 
 static void test_pull_tool_calls(void) {
@@ -1225,7 +1250,10 @@ static void test_pull_tool_calls(void) {
         free(r);
     }
     ylokh_client_free(c);
-    CHECK(thread_count() == before, "threads: %d before, %d after", before, thread_count());
+    {
+        int after = threads_settled(before);
+        CHECK(after <= before, "threads: %d before, %d after", before, after);
+    }
 }
 
 static void test_chat_send_arguments(void) {
@@ -1479,7 +1507,10 @@ static void test_agent_loop(void) {
     }
     ylokh_conversation_free(conv);
     ylokh_client_free(c);
-    CHECK(thread_count() == before, "threads: %d before, %d after", before, thread_count());
+    {
+        int after = threads_settled(before);
+        CHECK(after <= before, "threads: %d before, %d after", before, after);
+    }
 }
 
 static long peak_rss_kib(void) { return proc_status_field("VmHWM"); }
