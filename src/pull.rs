@@ -198,6 +198,19 @@ impl PullQueue {
         Ok(fd)
     }
 
+    /// The consumer is gone: its descriptor is closed now, as the contract says of the free,
+    /// not when the producer (a runtime task, slower on a loaded machine) lets go of the queue.
+    /// An event loop that forgot to stop watching it can then not hear from a freed request.
+    pub fn close_fd(&self) {
+        let notifier = self
+            .inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .notifier
+            .take();
+        drop(notifier);
+    }
+
     /// Gives back the buffer of an event the consumer is done with.
     pub fn recycle(&self, event: PullEvent) {
         if let Some(buffer) = event.into_buffer() {
@@ -229,6 +242,22 @@ mod tests {
                 .spare
                 .len()
         }
+    }
+
+    #[test]
+    fn close_fd_closes_the_descriptor_while_the_producer_still_holds_the_queue() {
+        let queue = std::sync::Arc::new(PullQueue::new(false));
+        let producer = queue.clone();
+        queue.fd().unwrap();
+        assert!(queue.inner.lock().unwrap().notifier.is_some());
+        queue.close_fd();
+        assert!(queue.inner.lock().unwrap().notifier.is_none());
+        // The producer goes on without a descriptor to write to.
+        producer.push_done(Outcome::ok());
+        assert!(matches!(
+            queue.pop(Some(Duration::ZERO)),
+            Some(PullEvent::Done(_))
+        ));
     }
 
     #[test]

@@ -230,6 +230,9 @@ pub unsafe extern "C" fn ylokh_request_free(req: *mut ylokh_request) {
             // SAFETY: a handle from ylokh_chat_start, freed once (the contract).
             let req = unsafe { Box::from_raw(req) };
             req.state.cancel();
+            if let Some(queue) = &req.pull {
+                queue.close_fd();
+            }
         }
     })
 }
