@@ -93,7 +93,7 @@ fn every_request_succeeds(scenario: &str, threads: usize, per_thread: usize) {
         "no DEBUG record announced a resend"
     );
     assert!(
-        elapsed < Duration::from_secs(15),
+        elapsed < Duration::from_secs(60),
         "no backoff may be spent: {elapsed:?}"
     );
 }

@@ -144,7 +144,7 @@ fn cancelling_mid_answer_stops_the_servers_generation() {
 }
 
 /// Cancels a long answer after 5 tokens, while the server generates, and checks that the
-/// server's slot is free within a second.
+/// server's slot is free within 10 s (the 2,000-token answer would take minutes).
 fn cancel_frees_the_slot(client: &Client, name: &str) {
     let answer = chat(
         client,
@@ -160,8 +160,8 @@ fn cancel_frees_the_slot(client: &Client, name: &str) {
     let cancelled = Instant::now();
     while slots_busy() > 0 {
         assert!(
-            cancelled.elapsed() < Duration::from_secs(1),
-            "{name}: the server still generates 1 s after the cancel"
+            cancelled.elapsed() < Duration::from_secs(10),
+            "{name}: the server still generates 10 s after the cancel"
         );
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -250,7 +250,7 @@ fn the_three_dialects_give_the_same_text_and_usage() {
     }
 }
 
-/// Cancelling mid-answer frees the server's slot within a second, in every dialect.
+/// Cancelling mid-answer frees the server's slot within 10 s, in every dialect.
 #[test]
 #[ignore = "needs the local llama.cpp server (g++, cmake, python3-venv, PyPI): run tests/run.sh"]
 fn cancelling_frees_the_slot_in_every_dialect() {
@@ -802,8 +802,8 @@ fn cancelling_a_resumable_stream_frees_the_slot() {
     let cancelled = Instant::now();
     while slots_busy() > 0 {
         assert!(
-            cancelled.elapsed() < Duration::from_secs(1),
-            "the server still generates 1 s after the cancel"
+            cancelled.elapsed() < Duration::from_secs(10),
+            "the server still generates 10 s after the cancel"
         );
         std::thread::sleep(Duration::from_millis(20));
     }

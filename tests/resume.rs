@@ -218,7 +218,7 @@ fn a_stream_cut_anywhere_is_resumed_without_a_token_lost_or_repeated() {
 fn a_stalled_stream_is_resumed_after_the_read_timeout() {
     let server = start_server();
     let mut tr = Transcript::default();
-    let c = resuming(&format!("{}/resumestall-700/v1", server.url()), 2, 300);
+    let c = resuming(&format!("{}/resumestall-700/v1", server.url()), 2, 1_500);
     assert_eq!(
         send_with(&c, request(true), &mut tr),
         YLOKH_OK,
@@ -306,11 +306,13 @@ fn cancel_stops_a_resumable_generation_on_the_server() {
     req.n_messages = 1;
     req.user_data = (&mut *tr as *mut Transcript).cast();
     let mut handle = std::ptr::null_mut();
+    let delivered = tr.delivered.clone();
     assert_eq!(
         unsafe { ylokh_chat_send(c.raw(), &req, &mut handle) },
         YLOKH_OK
     );
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    // The first tokens (the server then stalls for 30 s).
+    support::transcript::await_count(&delivered, 1);
     unsafe { ylokh_request_cancel(handle) };
     assert_eq!(
         unsafe { ylokh_request_wait(handle, 10_000) },
@@ -369,7 +371,10 @@ fn a_background_response_is_resumed_after_its_last_sequence_number() {
         let server = start_server();
         let mut tr = Transcript::default();
         let kind = if stall { "bgstall" } else { "bgresume" };
-        let c = background_client(&format!("{}/{kind}-{cut}/v1", server.url()), 300);
+        // The read timeout matters only where the server goes silent; elsewhere a long one, so
+        // a loaded machine's pause is not taken for a stall (and resumed once more).
+        let read_ms = if stall { 1_500 } else { 5_000 };
+        let c = background_client(&format!("{}/{kind}-{cut}/v1", server.url()), read_ms);
         let s = send_with(&c, request(true), &mut tr);
         assert_eq!(s, YLOKH_OK, "cut {what} ({cut}): {}", tr.message);
         assert_eq!(tr.events, whole.events, "cut {what} ({cut})");
@@ -415,11 +420,13 @@ fn cancel_stops_a_background_response() {
     req.n_messages = 1;
     req.user_data = (&mut *tr as *mut Transcript).cast();
     let mut handle = std::ptr::null_mut();
+    let delivered = tr.delivered.clone();
     assert_eq!(
         unsafe { ylokh_chat_send(c.raw(), &req, &mut handle) },
         YLOKH_OK
     );
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    // The seven callbacks before the cut (the server then stalls for 30 s); on_done is the eighth.
+    support::transcript::await_count(&delivered, 7);
     unsafe { ylokh_request_cancel(handle) };
     assert_eq!(
         unsafe { ylokh_request_wait(handle, 10_000) },

@@ -296,7 +296,7 @@ static void test_decoder_rules_and_reasoning(void) {
 
 static void small_cap(ylokh_options *o) { ylokh_options_set_max_event_bytes(o, 1024); }
 static void read_timeout(ylokh_options *o) { ylokh_options_set_read_timeout_ms(o, 300); }
-static void total_timeout(ylokh_options *o) { ylokh_options_set_timeout_ms(o, 300); }
+static void total_timeout(ylokh_options *o) { ylokh_options_set_timeout_ms(o, 2000); }
 static void one_retry(ylokh_options *o) { ylokh_options_set_max_retries(o, 1); }
 
 static void test_errors(void) {
@@ -310,7 +310,7 @@ static void test_errors(void) {
         {"jsonerror", NULL, YLOKH_SERVER_ERROR, "quota exceeded", 0},
         {"bigevent", small_cap, YLOKH_PROTOCOL, "larger than 1024 bytes", 0},
         {"stall", read_timeout, YLOKH_TIMEOUT, "read timeout", 1},
-        {"trickle", total_timeout, YLOKH_TIMEOUT, "300 ms time limit", -1},
+        {"trickle", total_timeout, YLOKH_TIMEOUT, "2000 ms time limit", -1},
         {"429once-a", NULL, YLOKH_OK, "", 1},
         {"503always", one_retry, YLOKH_HTTP_STATUS, "busy, attempt 2", 0},
     };
@@ -390,7 +390,7 @@ static void test_cancel_abort_wait(void) {
 
     rec *r = rec_new(); /* cancel from another thread */
     ylokh_request *req = start_trickle(c, r);
-    usleep(150 * 1000);
+    AWAIT(__atomic_load_n(&r->tokens, __ATOMIC_ACQUIRE) > 0);
     CHECK(ylokh_request_cancel(req) == YLOKH_OK, "cancel");
     CHECK(ylokh_request_cancel(req) == YLOKH_OK, "cancel is idempotent");
     CHECK(ylokh_request_wait(req, UINT64_MAX) == YLOKH_CANCELLED, "cancelled");
@@ -422,7 +422,8 @@ static void test_cancel_abort_wait(void) {
     r->complete_client = c;
     req = start_trickle(c, r);
     CHECK(ylokh_request_wait(req, 30) == YLOKH_PENDING, "wait ran out");
-    usleep(100 * 1000);
+    /* The second token's callback makes both calls; complete_in_cb is set last. */
+    AWAIT(__atomic_load_n(&r->complete_in_cb, __ATOMIC_ACQUIRE) != YLOKH_OK);
     CHECK(r->wait_in_cb == YLOKH_RECURSIVE_CALL, "wait in callback: %u", r->wait_in_cb);
     CHECK(r->complete_in_cb == YLOKH_RECURSIVE_CALL, "chat_complete in callback: %u", r->complete_in_cb);
     ylokh_request_free(req); /* free while running: cancels */
@@ -444,12 +445,12 @@ static void test_cancel_abort_wait(void) {
 
 static int thread_count(void) { return (int)proc_status_field("Threads"); }
 
-/* The thread count once it is back at `before` or below, waiting up to 3 s for a thread that is
+/* The thread count once it is back at `before` or below, waiting up to 30 s for a thread that is
  * still on its way out (a teardown thread, or a thread that ended just now and has not left the
  * kernel's count yet). A count that stays above `before` is a leaked thread. */
 static int threads_settled(int before) {
     int now = thread_count();
-    for (int i = 0; i < 150 && now > before; i++) {
+    for (int i = 0; i < 1500 && now > before; i++) {
         usleep(20 * 1000);
         now = thread_count();
     }
@@ -1147,7 +1148,7 @@ static void test_tool_call_stops(void) {
         q = chat_request_for(rs[i]);
         CHECK(ylokh_chat_send(c, &q, &rs[i]->req) == YLOKH_OK, "send %d", i);
     }
-    for (int i = 0; i < 500 && !atomic_load(&rs[0]->reached_delta); i++) usleep(2 * 1000);
+    AWAIT(atomic_load(&rs[0]->reached_delta));
     CHECK(atomic_load(&rs[0]->reached_delta), "a request reached its first delta");
     ylokh_client_free(c);
     for (int i = 0; i < N; i++) {

@@ -21,6 +21,15 @@
         }                                                                      \
     } while (0)
 
+/* AWAIT(cond): waits until `cond` holds, reading it every 5 ms for up to 60 s, for what another
+ * thread does "soon": a sleep of a fixed length is too short on a loaded machine or under
+ * valgrind. The CHECK after it says whether it came. */
+#define AWAIT(cond)                                                            \
+    do {                                                                       \
+        for (int await_i_ = 0; await_i_ < 12000 && !(cond); await_i_++)        \
+            usleep(5 * 1000);                                                  \
+    } while (0)
+
 /* The resident set size of this process in KiB (0 when /proc is not there). */
 static inline long rss_kib(void) {
     long pages = 0, resident = 0;

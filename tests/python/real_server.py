@@ -42,7 +42,7 @@ def test_breaking_out_of_astream_frees_the_server_slot():
     assert asyncio.run(main()) == 1, "the server was generating when the loop was left"
     left = time.monotonic()
     while slots_busy() > 0:
-        assert time.monotonic() - left < 1, "the server still generates 1 s after the cancel"
+        assert time.monotonic() - left < 10, "the server still generates 10 s after the cancel"
         time.sleep(0.02)
 
 

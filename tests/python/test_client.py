@@ -268,7 +268,7 @@ def test_a_hundred_concurrent_slow_astreams_all_progress_together():
 
     started = time.monotonic()
     assert asyncio.run(main()) == [[f"t{i} " for i in range(10)]] * 100
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 15  # one after the other: 20 s
 
 
 def test_api_dialects_and_tools():

@@ -110,7 +110,11 @@ def test_a_stream_closed_from_another_thread_while_the_loop_waits():
         request = stream._request
         closer = threading.Thread(target=request.close)
         closer.start()
-        await asyncio.sleep(0.1)  # the loop removes the watch, then frees the request
+        # The loop removes the watch, then frees the request: soon, later on a loaded machine.
+        for _ in range(3000):
+            await asyncio.sleep(0.01)
+            if request._req is None:
+                break
         closer.join()
         assert request._req is None and request.watch is None
         return first.text, "".join([e.text async for e in client("stream").astream(MESSAGES)])

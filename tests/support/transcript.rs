@@ -37,6 +37,31 @@ pub struct Transcript {
     pub message: String,
     /// The result's timings: ttfb, ttft, duration (ms), tokens/s, retries, resumes, server's.
     pub timings: Timings,
+    /// How many events the callbacks have recorded so far: a clone of it lets the test's
+    /// thread wait for them while the request runs (see [`await_count`]).
+    pub delivered: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Transcript {
+    fn push(&mut self, line: String) {
+        self.events.push(line);
+        self.delivered
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
+    }
+}
+
+/// Waits until `count` reaches `n`, for up to 60 s (a loaded machine, valgrind): what a test
+/// does instead of sleeping a fixed time before it cancels a running request.
+pub fn await_count(count: &std::sync::atomic::AtomicUsize, n: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while count.load(std::sync::atomic::Ordering::Acquire) < n {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} of {n} events after 60 s",
+            count.load(std::sync::atomic::Ordering::Acquire)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
 }
 
 #[derive(Debug, Default, Clone)]
@@ -52,20 +77,20 @@ pub struct Timings {
 
 pub unsafe extern "C" fn on_token(u: *mut c_void, t: *const c_char, len: usize) -> c_int {
     let tr = unsafe { &mut *u.cast::<Transcript>() };
-    tr.events.push(format!("token:{}", text(t, len)));
+    tr.push(format!("token:{}", text(t, len)));
     0
 }
 
 pub unsafe extern "C" fn on_reasoning(u: *mut c_void, t: *const c_char, len: usize) -> c_int {
     let tr = unsafe { &mut *u.cast::<Transcript>() };
-    tr.events.push(format!("reasoning:{}", text(t, len)));
+    tr.push(format!("reasoning:{}", text(t, len)));
     0
 }
 
 pub unsafe extern "C" fn on_delta(u: *mut c_void, c: *const ylokh_tool_call) -> c_int {
     let (tr, c) = unsafe { (&mut *u.cast::<Transcript>(), &*c) };
     assert!(!c.arguments_valid, "a delta is never valid");
-    tr.events.push(format!(
+    tr.push(format!(
         "delta:{}:{}:{}:{}",
         c.index,
         c_str(c.id),
@@ -77,7 +102,7 @@ pub unsafe extern "C" fn on_delta(u: *mut c_void, c: *const ylokh_tool_call) -> 
 
 pub unsafe extern "C" fn on_call(u: *mut c_void, c: *const ylokh_tool_call) -> c_int {
     let (tr, c) = unsafe { (&mut *u.cast::<Transcript>(), &*c) };
-    tr.events.push(format!(
+    tr.push(format!(
         "call:{}:{}:{}:{}:{}",
         c.index,
         c_str(c.id),
@@ -90,7 +115,7 @@ pub unsafe extern "C" fn on_call(u: *mut c_void, c: *const ylokh_tool_call) -> c
 
 pub unsafe extern "C" fn on_done(u: *mut c_void, r: *const ylokh_result) {
     let (tr, r) = unsafe { (&mut *u.cast::<Transcript>(), &*r) };
-    tr.events.push(format!(
+    tr.push(format!(
         "done:{}:{}:{}",
         c_str(ylokh_status_str(r.status)),
         c_str(r.finish_reason),

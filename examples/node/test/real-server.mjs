@@ -41,7 +41,7 @@ test('aborting frees the server slot', async () => {
   assert.equal(busy, 1, 'the server was generating when the signal aborted');
   const aborted = Date.now();
   while ((await slotsBusy()) > 0) {
-    assert.ok(Date.now() - aborted < 1000, 'the server still generates 1 s after the abort');
+    assert.ok(Date.now() - aborted < 10000, 'the server still generates 10 s after the abort');
     await new Promise((r) => setTimeout(r, 20));
   }
   client.close();

@@ -185,7 +185,7 @@ test('100 concurrent slow streams progress together', async () => {
     return tokens;
   }));
   assert.deepEqual(all, Array(100).fill(Array.from({ length: 10 }, (_, i) => `t${i} `)));
-  assert.ok(Date.now() - started < 5000, `${Date.now() - started} ms`);
+  assert.ok(Date.now() - started < 15000, `${Date.now() - started} ms (one after the other: 20 s)`);
 });
 
 test('api dialects: the same call over Responses and Messages', async () => {
