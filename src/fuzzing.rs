@@ -28,6 +28,7 @@ type Events = (Vec<Vec<u8>>, bool);
 
 fn decode(stream: &[u8], cap: usize, next_size: &mut dyn FnMut(usize) -> usize) -> Events {
     let mut decoder = Decoder::new(cap);
+    let mut scratch = crate::chunk::Scratch::default();
     let mut events = Vec::new();
     let mut rest = stream;
     while !rest.is_empty() {
@@ -37,8 +38,9 @@ fn decode(stream: &[u8], cap: usize, next_size: &mut dyn FnMut(usize) -> usize) 
         loop {
             match decoder.next_event(&mut input) {
                 Ok(Some(event)) => {
-                    // The JSON layer sees every event, as the request engine would.
-                    crate::chunk::check_fast_path(event.data);
+                    // The JSON layer sees every event as the request engine would, with one stream's
+                    // parser state from event to event.
+                    crate::chunk::check_fast_path_in_stream(event.data, &mut scratch);
                     let _ = crate::chunk::error_body_text(event.data);
                     events.push([event.event_type, b"\0", event.data, b"\0", event.id].concat());
                 }

@@ -3,7 +3,7 @@
 //! (`check_fast_path` panics otherwise), and it does answer for the plain ones.
 
 use proptest::prelude::*;
-use ylokh::chunk::{check_fast_path, parse};
+use ylokh::chunk::{check_fast_path, check_fast_path_in_stream, parse, Scratch};
 
 /// Strings as servers send them, and as they should never send them.
 fn string() -> impl Strategy<Value = String> {
@@ -181,8 +181,35 @@ proptest! {
     }
 
     #[test]
+    fn a_stream_of_documents_gets_each_documents_own_answer(
+        docs in proptest::collection::vec(
+            (prop_oneof![plain_chunk(), chunk_like(), value()], 0usize..3, any::<bool>()), 1..6),
+        edits in proptest::collection::vec((any::<usize>(), any::<u8>(), prop_oneof![Just(b'"'), Just(b','), Just(b'}'), Just(b']'), Just(b'\\'), Just(b' '), any::<u8>()]), 0..3),
+    ) {
+        // Documents that repeat their neighbours' members before and after `choices`, as
+        // servers' do, some of them damaged after (or inside) the repeated part.
+        let mut scratch = Scratch::default();
+        for (doc, wrap, damage) in docs {
+            let doc = match (wrap, doc.strip_prefix('{')) {
+                (1, Some(rest)) if rest.starts_with('"') =>
+                    format!(r#"{{"id":"c","object":"chat.completion.chunk","created":1,{rest}"#),
+                (2, Some(rest)) if rest.starts_with('"') => format!(
+                    r#"{{{},"model":"m","object":"chat.completion.chunk"}}"#,
+                    rest.strip_suffix('}').unwrap_or(rest)
+                ),
+                _ => doc,
+            };
+            check_fast_path_in_stream(doc.as_bytes(), &mut scratch);
+            check_fast_path_in_stream(doc.as_bytes(), &mut scratch);
+            if damage {
+                check_fast_path_in_stream(&edit(&doc, &edits), &mut scratch);
+            }
+        }
+    }
+
+    #[test]
     fn plain_chunks_take_the_fast_path(doc in plain_chunk()) {
-        let mut scratch = String::new();
+        let mut scratch = Scratch::default();
         // The same as serde, and found by the scanner (parse would hide a fallback, so ask
         // through check_fast_path's twin: serde's answer is what `parse` must give).
         check_fast_path(doc.as_bytes());

@@ -20,23 +20,52 @@ pub use count::token_count;
 pub use parsed::{Parsed, Usage};
 pub use serde_doc::{error_body_text, parse_with_serde};
 
+/// What the parser keeps from one document of a stream to the next: the buffer escaped text is
+/// decoded into, and what the scanner remembers of the last document ([`scan::Memo`]: at most
+/// 1 KiB). One per stream.
+#[derive(Default)]
+pub struct Scratch {
+    text: String,
+    memo: scan::Memo,
+}
+
 /// Parses one streamed chunk (`choices[0].delta`) or one whole completion (`choices[0].message`).
 ///
 /// The hand-written scanner (`scan`) reads the usual chunk; anything else goes to
 /// serde, which also words every error. Escaped text found by the scanner is decoded into
 /// `scratch`, which the caller keeps from chunk to chunk.
-pub fn parse<'a>(json: &'a [u8], scratch: &'a mut String) -> Result<Parsed<'a>, serde_json::Error> {
-    match scan::parse(json, scratch) {
+pub fn parse<'a>(
+    json: &'a [u8],
+    scratch: &'a mut Scratch,
+) -> Result<Parsed<'a>, serde_json::Error> {
+    match scan::parse(json, &mut scratch.text, &mut scratch.memo) {
         Some(parsed) => Ok(parsed),
         None => parse_with_serde(json),
     }
 }
 
-/// Panics if the fast path's answer for `json` differs from serde's (fuzzing and tests).
+/// Panics if the fast path's answer for `json` differs from serde's, or from its own answer
+/// with another stream's memory (fuzzing and tests).
 #[cfg(any(test, feature = "test-hooks"))]
 pub fn check_fast_path(json: &[u8]) {
-    let mut scratch = String::new();
-    if let Some(fast) = scan::parse(json, &mut scratch) {
+    let mut scratch = Scratch::default();
+    check_fast_path_in_stream(json, &mut scratch);
+    // Again with the memory of the same document: its repeated parts are compared, not read.
+    check_fast_path_in_stream(json, &mut scratch);
+}
+
+/// [`check_fast_path`] for the next document of a stream: the answer with `stream`'s memory
+/// of the documents before is the one without it, and serde's.
+#[cfg(any(test, feature = "test-hooks"))]
+pub fn check_fast_path_in_stream(json: &[u8], stream: &mut Scratch) {
+    let mut fresh = Scratch::default();
+    let alone = scan::parse(json, &mut fresh.text, &mut fresh.memo);
+    let in_stream = scan::parse(json, &mut stream.text, &mut stream.memo);
+    assert_eq!(
+        alone, in_stream,
+        "the scanner's memory of the stream changed its answer on {json:?}"
+    );
+    if let Some(fast) = alone {
         match parse_with_serde(json) {
             Ok(slow) => assert_eq!(fast, slow, "fast path and serde differ on {json:?}"),
             Err(e) => panic!("fast path accepted what serde rejects ({e}): {json:?}"),
@@ -47,7 +76,8 @@ pub fn check_fast_path(json: &[u8]) {
 /// Whether the hand-written scanner reads `json` by itself (tests of the fast path).
 #[cfg(any(test, feature = "test-hooks"))]
 pub fn takes_fast_path(json: &[u8]) -> bool {
-    scan::parse(json, &mut String::new()).is_some()
+    let mut scratch = Scratch::default();
+    scan::parse(json, &mut scratch.text, &mut scratch.memo).is_some()
 }
 
 #[cfg(test)]
@@ -76,20 +106,24 @@ mod tests {
             assert!(fast(json), "{}", String::from_utf8_lossy(json));
             check_fast_path(json);
         }
-        let mut scratch = String::new();
+        let mut scratch = Scratch::default();
         let json = br#"{"choices":[{"delta":{"content":"line\n"}}]}"#;
         assert_eq!(
             parse(json, &mut scratch).unwrap().content.as_deref(),
             Some("line\n")
         );
-        let capacity = scratch.capacity();
+        let capacity = scratch.text.capacity();
         for _ in 0..100 {
             assert_eq!(
                 parse(json, &mut scratch).unwrap().content.as_deref(),
                 Some("line\n")
             );
         }
-        assert_eq!(scratch.capacity(), capacity, "the scratch buffer is reused");
+        assert_eq!(
+            scratch.text.capacity(),
+            capacity,
+            "the scratch buffer is reused"
+        );
     }
 
     #[test]

@@ -38,7 +38,11 @@ struct Scanner<'a> {
 impl<'a> Scanner<'a> {
     #[inline(always)]
     fn ws(&mut self) {
-        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.b.get(self.i) {
+        // Compact JSON has none: one comparison for any byte above the space.
+        while let Some(&c) = self.b.get(self.i) {
+            if c > b' ' || !matches!(c, b' ' | b'\n' | b'\t' | b'\r') {
+                break;
+            }
             self.i += 1;
         }
     }
@@ -313,21 +317,68 @@ fn delta_field(s: &mut Scanner<'_>, key: &[u8], found: &mut Found) -> Option<()>
     }
 }
 
-/// The fast path; `None` means "ask serde". Escaped text is decoded into `scratch`.
-pub fn parse<'a>(json: &'a [u8], scratch: &'a mut String) -> Option<Parsed<'a>> {
-    let mut s = Scanner { b: json, i: 0 };
-    let mut found = Found::default();
-    let (mut seen_choices, mut seen_usage) = (false, false);
-    if s.peek()? != b'{' {
-        return None;
+/// A string's text as `str`; `None` for invalid UTF-8 (serde's to word). A token is short and
+/// nearly always ASCII: checked as such first, without the general validator's set-up.
+#[inline]
+fn utf8(text: &[u8]) -> Option<&str> {
+    if text.len() <= 32 && text.is_ascii() {
+        // SAFETY: ASCII bytes are valid UTF-8.
+        return Some(unsafe { std::str::from_utf8_unchecked(text) });
     }
-    s.object(0, |s, key| match key {
+    std::str::from_utf8(text).ok()
+}
+
+/// What the scanner remembers of a stream's last document. Servers repeat the same members in
+/// every chunk of a stream, byte for byte (`"id"`, `"object"`, `"created"`, `"model"`,
+/// `"system_fingerprint"`: before `choices` in OpenAI's and vLLM's order, after it in
+/// llama.cpp's), and the scanner only checks and skips them. A document that starts (or, after
+/// a member the scanner reads, ends) with the same bytes as the last one leads the scanner
+/// through the same steps to the same place, so those bytes are compared instead of scanned.
+/// Each part is kept only up to [`MEMO_MAX`] bytes, so memory does not grow with what a server
+/// sends.
+#[derive(Default)]
+pub struct Memo {
+    /// The start of the last document up to the comma after the members skipped before the
+    /// first member read (`{"id":…,"system_fingerprint":"fp",`); empty when there were none.
+    prefix: Vec<u8>,
+    /// The end of the last document after the value of the last member read (`,"created":…}`
+    /// and any whitespace): members skipped, the closing brace, whitespace.
+    suffix: Vec<u8>,
+}
+
+/// The longest prefix or suffix a [`Memo`] keeps.
+const MEMO_MAX: usize = 512;
+
+impl Memo {
+    fn remember(part: &mut Vec<u8>, bytes: &[u8]) {
+        part.clear();
+        if bytes.len() <= MEMO_MAX {
+            part.extend_from_slice(bytes);
+        } else {
+            // Not kept: and a long buffer, once kept, is not held on to either.
+            part.shrink_to(MEMO_MAX);
+        }
+    }
+}
+
+/// The top-level member named `key`, the scanner after its colon; `Some(true)` for a member
+/// the scanner reads, `Some(false)` for one it checks and skips (which changes nothing but the
+/// position: what makes [`Memo`] sound).
+fn top_member(
+    s: &mut Scanner<'_>,
+    key: &[u8],
+    found: &mut Found,
+    seen_choices: &mut bool,
+    seen_usage: &mut bool,
+) -> Option<bool> {
+    match key {
         b"choices" => {
-            if std::mem::replace(&mut seen_choices, true) {
+            if std::mem::replace(seen_choices, true) {
                 return None;
             }
             if s.peek()? == b'n' {
-                return s.literal(b"null");
+                s.literal(b"null")?;
+                return Some(true);
             }
             if s.peek()? != b'[' {
                 return None;
@@ -335,29 +386,104 @@ pub fn parse<'a>(json: &'a [u8], scratch: &'a mut String) -> Option<Parsed<'a>> 
             s.array(1, |s, n| {
                 if n == 0 {
                     found.has_choice = true;
-                    choice(s, &mut found)
+                    choice(s, found)
                 } else {
                     s.skip(2)
                 }
-            })
+            })?;
         }
         // A usage object (the last chunk) or an error: serde reads those.
         b"usage" => {
-            if std::mem::replace(&mut seen_usage, true) {
+            if std::mem::replace(seen_usage, true) {
                 return None;
             }
-            s.literal(b"null")
+            s.literal(b"null")?;
         }
-        b"error" => None,
+        b"error" => return None,
         // llama.cpp's `timings` (its last chunk only): serde keeps it raw; null stays here.
         b"timings" => match s.peek()? {
-            b'n' => s.literal(b"null"),
-            _ => None,
+            b'n' => s.literal(b"null")?,
+            _ => return None,
         },
-        _ => s.skip(1),
-    })?;
-    if s.peek().is_some() {
+        _ => {
+            s.skip(1)?;
+            return Some(false);
+        }
+    }
+    Some(true)
+}
+
+/// The fast path; `None` means "ask serde". Escaped text is decoded into `scratch`; `memo`
+/// is the stream's (see [`Memo`]: the answer is the same whatever it holds).
+pub fn parse<'a>(json: &'a [u8], scratch: &'a mut String, memo: &mut Memo) -> Option<Parsed<'a>> {
+    let mut s = Scanner { b: json, i: 0 };
+    let mut found = Found::default();
+    let (mut seen_choices, mut seen_usage) = (false, false);
+    // Where the first member read starts (its key) and the last one ends (its value).
+    let mut first_read: Option<usize> = None;
+    let mut last_read_end: Option<usize> = None;
+    let mut skipped_first = false;
+    let mut suffix_known = false;
+    let prefix_known = !memo.prefix.is_empty() && json.starts_with(&memo.prefix);
+    let empty = if prefix_known {
+        // After the prefix's last comma: a key comes next, as in the loop below.
+        s.i = memo.prefix.len();
+        skipped_first = true;
+        false
+    } else {
+        s.eat(b'{')?;
+        s.peek()? == b'}'
+    };
+    if empty {
+        s.i += 1;
+    } else {
+        loop {
+            if s.peek()? != b'"' {
+                return None;
+            }
+            let key_start = s.i;
+            let span = s.string()?;
+            let key = &json[span.start..span.end];
+            if span.escaped || !key.is_ascii() {
+                return None;
+            }
+            s.eat(b':')?;
+            if top_member(&mut s, key, &mut found, &mut seen_choices, &mut seen_usage)? {
+                first_read.get_or_insert(key_start);
+                last_read_end = Some(s.i);
+                let rest = &json[s.i..];
+                if rest.len() == memo.suffix.len() && !rest.is_empty() && *rest == memo.suffix[..] {
+                    suffix_known = true;
+                    break;
+                }
+            } else if first_read.is_none() {
+                skipped_first = true;
+            }
+            match s.peek()? {
+                b',' => s.i += 1,
+                b'}' => {
+                    s.i += 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+    }
+    if !suffix_known && s.peek().is_some() {
         return None; // trailing characters
+    }
+    // The document is sound from its start to its end: remember its repeated parts.
+    if let Some(start) = first_read {
+        if !skipped_first {
+            memo.prefix.clear();
+        } else if !(prefix_known && start == memo.prefix.len()) {
+            Memo::remember(&mut memo.prefix, &json[..start]);
+        }
+    }
+    if let Some(end) = last_read_end {
+        if !suffix_known {
+            Memo::remember(&mut memo.suffix, &json[end..]);
+        }
     }
 
     let fields = [
@@ -374,9 +500,7 @@ pub fn parse<'a>(json: &'a [u8], scratch: &'a mut String) -> Option<Parsed<'a>> 
         let text = |field: Option<Field>| -> Option<Option<Cow<'a, str>>> {
             match field.flatten() {
                 None => Some(None),
-                Some(span) => Some(Some(Cow::Borrowed(
-                    std::str::from_utf8(&json[span.start..span.end]).ok()?,
-                ))),
+                Some(span) => Some(Some(Cow::Borrowed(utf8(&json[span.start..span.end])?))),
             }
         };
         let reasoning = text(found.reasoning_content)?;
@@ -413,7 +537,7 @@ pub fn parse<'a>(json: &'a [u8], scratch: &'a mut String) -> Option<Parsed<'a>> 
             unescape(raw, scratch)?;
             At::Scratch(start, scratch.len())
         } else {
-            At::Json(std::str::from_utf8(raw).ok()?)
+            At::Json(utf8(raw)?)
         });
     }
     let scratch: &'a String = scratch;
@@ -437,4 +561,78 @@ pub fn parse<'a>(json: &'a [u8], scratch: &'a mut String) -> Option<Parsed<'a>> 
         timings: None,
         has_choice: found.has_choice,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scan<'a>(json: &'a [u8], scratch: &'a mut String, memo: &mut Memo) -> Option<String> {
+        parse(json, scratch, memo).map(|p| format!("{p:?}"))
+    }
+
+    #[test]
+    fn the_memo_keeps_the_members_before_and_after_the_ones_read() {
+        let mut memo = Memo::default();
+        let mut scratch = String::new();
+        // OpenAI's and vLLM's order: the repeated members first.
+        let openai = |token: &str| {
+            format!(
+                r#"{{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","system_fingerprint":"fp","choices":[{{"index":0,"delta":{{"content":"{token}"}},"finish_reason":null}}]}}"#
+            )
+        };
+        let first = scan(openai("a").as_bytes(), &mut scratch, &mut memo).unwrap();
+        assert_eq!(
+            memo.prefix,
+            br#"{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","system_fingerprint":"fp","#
+        );
+        assert_eq!(memo.suffix, b"}");
+        // The next chunk starts the same: the answer is its own.
+        assert_eq!(
+            scan(openai("a").as_bytes(), &mut scratch, &mut memo).unwrap(),
+            first
+        );
+        let second = scan(openai("b").as_bytes(), &mut scratch, &mut memo).unwrap();
+        assert!(second.contains(r#"content: Some("b")"#), "{second}");
+
+        // llama.cpp's order: the repeated members after `choices`.
+        let llama = |token: &str| {
+            format!(
+                r#"{{"choices":[{{"finish_reason":null,"index":0,"delta":{{"content":"{token}"}}}}],"created":1,"id":"c","model":"m","object":"chat.completion.chunk"}} "#
+            )
+        };
+        scan(llama("a").as_bytes(), &mut scratch, &mut memo).unwrap();
+        assert!(memo.prefix.is_empty());
+        assert_eq!(
+            memo.suffix,
+            br#","created":1,"id":"c","model":"m","object":"chat.completion.chunk"} "#
+        );
+        let b = scan(llama("b").as_bytes(), &mut scratch, &mut memo).unwrap();
+        assert!(b.contains(r#"content: Some("b")"#), "{b}");
+
+        // A document that differs after the remembered start is read as it is: a bad one
+        // still goes to serde, and a good one replaces what is remembered.
+        let mut memo = Memo::default();
+        scan(openai("a").as_bytes(), &mut scratch, &mut memo).unwrap();
+        let broken = openai("a").replace(
+            r#""system_fingerprint":"fp","#,
+            r#""system_fingerprint":"fp",}"#,
+        );
+        assert!(scan(broken.as_bytes(), &mut scratch, &mut memo).is_none());
+        let other = br#"{"id":"c2","choices":[],"model":"n"}"#;
+        scan(other, &mut scratch, &mut memo).unwrap();
+        assert_eq!(memo.prefix, br#"{"id":"c2","#);
+        assert_eq!(memo.suffix, br#","model":"n"}"#);
+    }
+
+    #[test]
+    fn the_memo_keeps_no_part_longer_than_its_cap() {
+        let mut memo = Memo::default();
+        let mut scratch = String::new();
+        let long = "x".repeat(MEMO_MAX);
+        let json = format!(r#"{{"id":"{long}","choices":[],"model":"{long}"}}"#);
+        assert!(scan(json.as_bytes(), &mut scratch, &mut memo).is_some());
+        assert!(memo.prefix.is_empty() && memo.suffix.is_empty());
+        assert!(memo.prefix.capacity() <= MEMO_MAX && memo.suffix.capacity() <= MEMO_MAX);
+    }
 }

@@ -16,7 +16,7 @@ use crate::tool_calls;
 /// outside `progress`, so what the parser borrows from it leaves `progress` free).
 pub(super) async fn deliver(
     json: &[u8],
-    scratch: &mut String,
+    scratch: &mut chunk::Scratch,
     sink: &mut Sink,
     progress: &mut Progress,
 ) -> Result<(), Error> {
@@ -128,7 +128,7 @@ mod tests {
         let mut decoder = Decoder::new(1 << 20);
         let mut tools = ToolCallAssembler::default();
         let mut sink = Sink::Handler(Box::<Deltas>::default());
-        let mut scratch = String::new();
+        let mut scratch = chunk::Scratch::default();
         for piece in pieces {
             let mut input = *piece;
             while let Some(event) = decoder.next_event(&mut input).unwrap() {

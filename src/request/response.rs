@@ -62,7 +62,7 @@ pub(super) async fn read_stream(
     }
     let first_byte = Instant::now();
     let mut decoder = Decoder::new(target.options.max_event_bytes);
-    let mut scratch = String::new();
+    let mut scratch = chunk::Scratch::default();
     let mut first = true;
     let mut silence = Silence::new(target.options.read_timeout);
     // Until the first token only the first-token timeout applies, when it is set.
@@ -224,5 +224,5 @@ pub(super) async fn read_whole(
             snippet(&body, 200)
         )));
     }
-    deliver(&body, &mut String::new(), sink, progress).await
+    deliver(&body, &mut chunk::Scratch::default(), sink, progress).await
 }
