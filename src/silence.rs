@@ -57,19 +57,12 @@ impl Silence {
         let Some(limit) = self.limit else {
             return Ok(future.await);
         };
-        if moved {
-            self.since = None;
-        }
         let mut future = pin!(future);
         if let Some(ready) = future.as_mut().now_or_never() {
-            // Bytes that come at once and move nothing (a flood of pings) do not stop the clock.
-            if self
-                .since
-                .is_some_and(|since| Instant::now() >= since + limit)
-            {
-                return Err(timed_out(limit, doing));
-            }
-            return Ok(ready);
+            return self.ready(moved, doing).map(|()| ready);
+        }
+        if moved {
+            self.since = None;
         }
         let deadline = *self.since.get_or_insert_with(Instant::now) + limit;
         let timer = self
@@ -88,6 +81,28 @@ impl Silence {
                 }
             }
         }
+    }
+}
+
+impl Silence {
+    /// What [`Silence::watch`] does for a future that is ready at once, for a read that needs
+    /// no future (the direct path's body already in its buffer): the clock is read only while
+    /// a silence runs.
+    pub fn ready(&mut self, moved: bool, doing: &str) -> Result<(), Error> {
+        let Some(limit) = self.limit else {
+            return Ok(());
+        };
+        if moved {
+            self.since = None;
+        }
+        // Bytes that come at once and move nothing (a flood of pings) do not stop the clock.
+        if self
+            .since
+            .is_some_and(|since| Instant::now() >= since + limit)
+        {
+            return Err(timed_out(limit, doing));
+        }
+        Ok(())
     }
 }
 

@@ -92,6 +92,15 @@ impl BodyDecoder {
                     _ => return Err("a chunk's data is not followed by CRLF".into()),
                 },
                 State::Size => {
+                    // The usual line, hex digits and CRLF, read in one pass.
+                    if let Some((size, used)) = plain_size_line(rest) {
+                        at += used;
+                        self.state = match size {
+                            0 => State::Trailers(0),
+                            n => State::Data(n),
+                        };
+                        continue;
+                    }
                     let Some(line) = line(rest)? else {
                         return Ok((at, Piece::More));
                     };
@@ -140,9 +149,31 @@ impl BodyDecoder {
     }
 }
 
+/// A chunk-size line of hex digits and CRLF, no extensions (what servers send): the size and
+/// the line's length. `None` for anything else, which [`line`] and [`chunk_size`] judge.
+#[inline]
+fn plain_size_line(input: &[u8]) -> Option<(u64, usize)> {
+    let mut size = 0u64;
+    let mut digits = 0;
+    while let Some(&b) = input.get(digits) {
+        let digit = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            b'A'..=b'F' => b - b'A' + 10,
+            _ => break,
+        };
+        if digits == 15 {
+            return None; // too long: chunk_size words the error
+        }
+        size = size << 4 | u64::from(digit);
+        digits += 1;
+    }
+    (digits > 0 && input.get(digits..digits + 2) == Some(b"\r\n")).then_some((size, digits + 2))
+}
+
 /// The line at the front of `input` without its CRLF, `None` while it is incomplete.
 fn line(input: &[u8]) -> Result<Option<&[u8]>, String> {
-    match input.iter().position(|&b| b == b'\n') {
+    match memchr::memchr(b'\n', input) {
         Some(end) if end > 0 && input[end - 1] == b'\r' => Ok(Some(&input[..end - 1])),
         Some(_) => Err("a chunk line does not end with CRLF".into()),
         None if input.len() >= MAX_LINE => Err(format!(
@@ -257,6 +288,48 @@ mod tests {
         assert!(
             decode(Framing::Chunked, &long, &[]).is_err(),
             "an endless size line"
+        );
+    }
+
+    #[test]
+    fn the_one_pass_size_line_reads_what_the_general_path_reads() {
+        let mut lines: Vec<Vec<u8>> = Vec::new();
+        for digits in [
+            "0",
+            "5",
+            "f0",
+            "Ff",
+            "10",
+            "abcDEF",
+            "fffffffffffffff",
+            "1000000000000000",
+        ] {
+            for end in ["\r\n", "\r", "", "\n", " \r\n", ";a=b\r\n", "x\r\n"] {
+                lines.push(format!("{digits}{end}data").into_bytes());
+            }
+        }
+        let mut plain = 0;
+        for input in &lines {
+            let general = line(input)
+                .ok()
+                .flatten()
+                .map(|l| (chunk_size(l), l.len() + 2));
+            match plain_size_line(input) {
+                Some((size, used)) => {
+                    plain += 1;
+                    assert_eq!(general, Some((Ok(size), used)), "{input:?}");
+                }
+                // Left to the general path: extensions, whitespace, errors, incomplete lines.
+                None => {
+                    if let Some((Ok(_), _)) = general {
+                        assert!(input.contains(&b';') || input.contains(&b' '), "{input:?}");
+                    }
+                }
+            }
+        }
+        assert_eq!(
+            plain, 7,
+            "every plain line of hex digits and CRLF, up to 15 digits"
         );
     }
 

@@ -21,6 +21,7 @@ use crate::log::{log, DEBUG};
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 use std::io::ErrorKind;
+use std::ops::Range;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
@@ -319,6 +320,8 @@ pub(super) struct Response<'t> {
     body: BodyDecoder,
     keep_alive: bool,
     pool: &'t Pool,
+    /// Body data [`Response::buffered`] found in the buffer, for the next `piece`.
+    ready: Option<Range<usize>>,
 }
 
 impl<'t> Response<'t> {
@@ -330,12 +333,16 @@ impl<'t> Response<'t> {
             body: BodyDecoder::new(head.framing),
             keep_alive: head.keep_alive,
             pool,
+            ready: None,
         }
     }
 
     /// The next piece of the body as it is in the read buffer, `None` at its end; an error
     /// says how the connection or the framing broke.
     pub(super) async fn piece(&mut self) -> Result<Option<&[u8]>, String> {
+        if let Some(ready) = self.ready.take() {
+            return Ok(Some(&self.reader.buffer[ready]));
+        }
         loop {
             let (used, piece) = self.body.next(self.reader.pending())?;
             let at = self.reader.start;
@@ -357,6 +364,29 @@ impl<'t> Response<'t> {
                 Err(e) => return Err(e.to_string()),
             }
         }
+    }
+}
+
+impl Response<'_> {
+    /// Whether the next piece of body data is already in the buffer (decoded without reading,
+    /// so a server that sends one event per HTTP chunk costs no wait per chunk); the next
+    /// [`Response::piece`] or [`Response::take_buffered`] hands it out.
+    pub(super) fn buffered(&mut self) -> Result<bool, String> {
+        if self.ready.is_none() {
+            let (used, piece) = self.body.next(self.reader.pending())?;
+            let at = self.reader.start;
+            self.reader.start += used;
+            if let Piece::Data(range) = piece {
+                self.ready = Some(at + range.start..at + range.end);
+            }
+        }
+        Ok(self.ready.is_some())
+    }
+
+    /// The data [`Response::buffered`] found (`None` if it found none).
+    pub(super) fn take_buffered(&mut self) -> Option<&[u8]> {
+        let ready = self.ready.take()?;
+        Some(&self.reader.buffer[ready])
     }
 }
 

@@ -67,7 +67,9 @@ pub async fn run(
         Api::Messages => None,
     };
     let result = {
-        let work = exchange(
+        // One copy of the exchange's state in this task (a `timeout` around it in one branch
+        // of a `match` would hold a second one, as large).
+        let work = std::pin::pin!(exchange(
             target,
             state,
             body,
@@ -75,19 +77,12 @@ pub async fn run(
             resumable.as_ref(),
             sink,
             &mut progress,
-        );
-        let work = async {
-            match target.options.timeout {
-                None => work.await,
-                Some(limit) => tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
-                    Err(Error::new(
-                        Status::Timeout,
-                        format!(
-                            "the request did not finish within its {} ms time limit; raise it with ylokh_options_set_timeout_ms (0: no limit)",
-                            limit.as_millis()
-                        ),
-                    ))
-                }),
+        ));
+        let limit = target.options.timeout;
+        let time_limit = async move {
+            match limit {
+                Some(limit) => tokio::time::sleep(limit).await,
+                None => std::future::pending().await,
             }
         };
         tokio::select! {
@@ -101,6 +96,13 @@ pub async fn run(
                 Err(cancelled())
             }
             result = work => result,
+            () = time_limit => Err(Error::new(
+                Status::Timeout,
+                format!(
+                    "the request did not finish within its {} ms time limit; raise it with ylokh_options_set_timeout_ms (0: no limit)",
+                    limit.unwrap_or_default().as_millis()
+                ),
+            )),
         }
     };
     if let (Some(resumable), Err(e)) = (&resumable, &result) {
@@ -200,14 +202,16 @@ async fn exchange(
 ) -> Result<(), Error> {
     let sent = Instant::now();
     let conversation = resumable.and_then(Resumable::conversation);
-    let (response, sent_at) = retry::send_with_retries(
+    // Boxed: sending (connecting, TLS, retries, redirects) needs a large state, and only until
+    // the response starts; kept inline, every streaming request's task would carry it to its end.
+    let (response, sent_at) = Box::pin(retry::send_with_retries(
         target,
         body,
         stream,
         conversation,
         &mut progress.retries,
         &mut progress.headers_at,
-    )
+    ))
     .await?;
     progress.headers_at = Some(Instant::now());
     progress.sent_at = Some(sent_at);

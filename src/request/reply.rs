@@ -47,17 +47,28 @@ impl<'t> Reply<'t> {
         }
     }
 
+    /// Whether the next piece of the body is here already, so that [`Reply::take_buffered`]
+    /// hands it out without waiting (the direct path, whose buffer may hold many HTTP chunks;
+    /// reqwest's: never). An error says how the framing broke.
+    pub(super) fn buffered(&mut self, tokens: u64) -> Result<bool, Error> {
+        match self {
+            Reply::Reqwest { .. } => Ok(false),
+            Reply::Direct(response) => response.buffered().map_err(|e| broke(tokens, e)),
+        }
+    }
+
+    /// The piece [`Reply::buffered`] found.
+    pub(super) fn take_buffered(&mut self) -> Option<&[u8]> {
+        match self {
+            Reply::Reqwest { .. } => None,
+            Reply::Direct(response) => response.take_buffered(),
+        }
+    }
+
     /// The next piece of the body, `None` at its end; `tokens` (delivered so far) is for the
     /// message when the connection breaks.
     pub(super) async fn piece(&mut self, tokens: u64) -> Result<Option<&[u8]>, Error> {
-        let broke = |detail: String| {
-            Error::new(
-                Status::Incomplete,
-                format!(
-                    "the connection broke while reading the answer, after {tokens} tokens: {detail}"
-                ),
-            )
-        };
+        let broke = |detail: String| broke(tokens, detail);
         match self {
             Reply::Reqwest { response, piece } => {
                 match response.chunk().await.map_err(|e| broke(error_chain(&e)))? {
@@ -71,4 +82,12 @@ impl<'t> Reply<'t> {
             Reply::Direct(response) => response.piece().await.map_err(broke),
         }
     }
+}
+
+/// The connection (or its framing) broke after `tokens` tokens.
+fn broke(tokens: u64, detail: String) -> Error {
+    Error::new(
+        Status::Incomplete,
+        format!("the connection broke while reading the answer, after {tokens} tokens: {detail}"),
+    )
 }

@@ -43,7 +43,7 @@ pub(super) async fn read_stream(
             .to_ascii_lowercase()
             .starts_with("text/event-stream")
     {
-        let (body, _) = read_capped(target, &mut response, 64 * 1024).await?;
+        let (body, _) = Box::pin(read_capped(target, &mut response, 64 * 1024)).await?;
         if let Ok(chunk::Parsed {
             error: Some(message),
             ..
@@ -82,14 +82,18 @@ pub(super) async fn read_stream(
             // moves the answer resets it: pings, comments and empty events do not.
             None => {
                 let moved = progress.take_moved();
-                silence
-                    .watch(
-                        moved,
-                        "reading the response body",
-                        response.piece(progress.tokens),
-                    )
-                    .await
-                    .and_then(|next| next)
+                let doing = "reading the response body";
+                match response.buffered(progress.tokens) {
+                    // The next HTTP chunk is in the buffer already: no future, no timer.
+                    Ok(true) => silence
+                        .ready(moved, doing)
+                        .map(|()| response.take_buffered()),
+                    Ok(false) => silence
+                        .watch(moved, doing, response.piece(progress.tokens))
+                        .await
+                        .and_then(|next| next),
+                    Err(e) => Err(e),
+                }
             }
         };
         let broke = match (next, resumable) {
@@ -107,9 +111,17 @@ pub(super) async fn read_stream(
             (Err(e), Some(resumable)) => {
                 let (url, fresh) = resume::resume_url(target, resumable, offset, progress)
                     .map_err(|why| resume::gave_up(&e, &why))?;
-                response = resume::reconnect(target, url, offset, e, &mut failures, progress)
-                    .await?
-                    .into();
+                // Boxed, as the first send is: rare, and large.
+                response = Box::pin(resume::reconnect(
+                    target,
+                    url,
+                    offset,
+                    e,
+                    &mut failures,
+                    progress,
+                ))
+                .await?
+                .into();
                 if fresh {
                     // The events after the last one delivered: what is left of a broken one goes.
                     decoder = Decoder::new(target.options.max_event_bytes);
