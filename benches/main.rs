@@ -202,8 +202,8 @@ fn main() {
     row(
         "ratio to curl (bytes/s)",
         format!("{:.2}", our_bytes_per_s / curl_bytes_per_s),
-        "",
-        None,
+        ">= 0.8",
+        Some(our_bytes_per_s / curl_bytes_per_s >= 0.8),
     );
     if let Some(sdk) = sdk {
         row("openai SDK, tokens/s", format!("{:.0}", sdk), "", None);
@@ -236,7 +236,7 @@ fn main() {
             None,
         );
         let (target, met) = if *n == 10_000 {
-            ("<= 300 MB", Some(peak_mb <= 300.0))
+            ("<= 150 MB", Some(peak_mb <= 150.0))
         } else {
             ("", None)
         };
