@@ -82,9 +82,7 @@ impl Silence {
             }
         }
     }
-}
 
-impl Silence {
     /// What [`Silence::watch`] does for a future that is ready at once, for a read that needs
     /// no future (the direct path's body already in its buffer): the clock is read only while
     /// a silence runs.

@@ -365,9 +365,7 @@ impl<'t> Response<'t> {
             }
         }
     }
-}
 
-impl Response<'_> {
     /// Whether the next piece of body data is already in the buffer (decoded without reading,
     /// so a server that sends one event per HTTP chunk costs no wait per chunk); the next
     /// [`Response::piece`] or [`Response::take_buffered`] hands it out.
