@@ -157,6 +157,8 @@ mod tests {
             br#"{"choices":[{"delta":{"content":5}}]}"#,
             br#"{"choices":[null]}"#,
             br#"{"choices":[{"delta":{"content":"\ud800"}}]}"#, // lone surrogate
+            // A message beside a delta: serde still decodes the message's text (here, wrongly).
+            br#"{"choices":[{"delta":{},"message":{"content":"\ude00"}}]}"#,
             br#"{"choices":[]} x"#,
             br#"{"a":01}"#,
             br#"[1]"#,

@@ -268,6 +268,7 @@ fn choice(s: &mut Scanner<'_>, found: &mut Found) -> Option<()> {
         return None; // null or an array: serde's business
     }
     let (mut seen_delta, mut seen_message, mut has_delta) = (false, false, false);
+    let mut has_message = false;
     // The message's fields count only when there is no delta (as in `delta.or(message)`).
     let mut message = Found::default();
     s.object(2, |s, key| match key {
@@ -279,15 +280,17 @@ fn choice(s: &mut Scanner<'_>, found: &mut Found) -> Option<()> {
             has_delta |= present;
             r
         }
-        b"message" => {
-            let mut present = false;
-            s.nullable_object(&mut seen_message, 3, &mut present, |s, k| {
-                delta_field(s, k, &mut message)
-            })
-        }
+        b"message" => s.nullable_object(&mut seen_message, 3, &mut has_message, |s, k| {
+            delta_field(s, k, &mut message)
+        }),
         b"finish_reason" => s.text(&mut found.finish_reason),
         _ => s.skip(3),
     })?;
+    if has_delta && has_message {
+        // Both (no server sends that): serde decodes the message's texts even though the
+        // delta's count, and its errors on them are its own.
+        return None;
+    }
     if !has_delta {
         found.content = message.content;
         found.reasoning_content = message.reasoning_content;
