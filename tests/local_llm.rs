@@ -148,7 +148,7 @@ fn cancelling_mid_answer_stops_the_servers_generation() {
 fn cancel_frees_the_slot(client: &Client, name: &str) {
     let answer = chat(
         client,
-        r#"{"max_tokens":2000,"temperature":1}"#,
+        r#"{"max_tokens":2000,"temperature":1,"ignore_eos":true}"#,
         true,
         Some(5),
     );
